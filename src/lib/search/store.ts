@@ -1,0 +1,175 @@
+/**
+ * The `SearchStore` port: the archive's source of truth for records, and its search engine.
+ * Backends (embedded SQLite, Elasticsearch) implement it; nothing outside src/lib/search knows
+ * which one is in use. `openStore()` is the factory.
+ */
+import type { Config } from '../config.ts';
+
+/** A text in one or more languages (IIIF language-map style, reduced to the two we serve). */
+export interface LangText {
+  ja?: string;
+  en?: string;
+}
+
+export type AccessLevel = 'open' | 'members' | 'staff';
+
+/** One image (page) of an item, as recorded by the ingest pipeline. */
+export interface ImageRef {
+  /** IIIF image identifier: [A-Za-z0-9][A-Za-z0-9._-]*, unique across the archive. */
+  id: string;
+  /** Path of the file below the clean image root, '/'-separated. */
+  file: string;
+  label?: LangText;
+  /** Pixel size as given by the bibliography; a fallback only (the image itself is the truth). */
+  width?: number;
+  height?: number;
+  /** S3 object key once synced (flat ASCII: photos/<name>.<ext>). */
+  s3Key?: string;
+}
+
+/** What the ingest pipeline hands to `upsert`. */
+export interface ItemInput {
+  id: string;
+  /** Canonical batch (delivery round) id, e.g. "R03". */
+  batch: string;
+  type?: string;
+  title: LangText;
+  description?: LangText;
+  creator?: LangText;
+  /** Date as written in the bibliography (e.g. "1935", "昭和10年頃"). */
+  date?: string;
+  place?: LangText;
+  subjects?: string[];
+  collection?: LangText;
+  rights?: string;
+  notes?: string;
+  access?: AccessLevel;
+  images: ImageRef[];
+  /** Where the record came from (file, sheet, row), for provenance and error reports. */
+  source?: { file: string; sheet?: string; row?: number };
+}
+
+/** A stored record: the input plus what the store maintains. */
+export interface ItemRecord extends ItemInput {
+  /** Set on first insert only. ISO 8601. */
+  indexed_at: string;
+  /** Set on every upsert. ISO 8601. */
+  updated_at: string;
+  s3_uploaded: boolean;
+}
+
+export interface ImageEntry extends ImageRef {
+  itemId: string;
+  access: AccessLevel;
+}
+
+export interface SearchFilters {
+  batch?: string[];
+  type?: string[];
+  s3_uploaded?: boolean;
+}
+
+export type SortOrder = 'relevance' | 'id';
+
+export interface SearchRequest {
+  /** Raw user text; parsed with parseQuery(). Empty or absent: browse everything. */
+  q?: string;
+  filters?: SearchFilters;
+  /** 1-based. */
+  page?: number;
+  pageSize?: number;
+  /** Default: relevance when there is a query, id otherwise. */
+  sort?: SortOrder;
+}
+
+export interface FacetBucket {
+  value: string;
+  count: number;
+}
+
+export interface SearchHit {
+  record: ItemRecord;
+  /** Sum of the weights of the fields each term matched (0 when browsing). */
+  score: number;
+}
+
+export interface SearchResponse {
+  total: number;
+  page: number;
+  pageSize: number;
+  hits: SearchHit[];
+  facets: { batch: FacetBucket[]; type: FacetBucket[] };
+  /** Terms ignored because they were shorter than two characters. */
+  tooShort: string[];
+  /** The query had text but nothing searchable in it (every term too short). */
+  unsearchable: boolean;
+}
+
+export interface UpsertReport {
+  inserted: number;
+  updated: number;
+}
+
+export interface SearchStore {
+  readonly backend: string;
+  /** Create tables/indices if missing. Idempotent. */
+  init(): Promise<void>;
+  /** Insert or replace records by id; keeps indexed_at of existing ones, sets updated_at = now. */
+  upsert(items: ItemInput[], now?: Date): Promise<UpsertReport>;
+  get(id: string): Promise<ItemRecord | null>;
+  getImage(imageId: string): Promise<ImageEntry | null>;
+  search(req: SearchRequest): Promise<SearchResponse>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Searchable fields and their weights. A hit's score is the sum, over query terms, of the weights
+ * of the fields the term occurs in; ties are broken by id. Both backends compute exactly this.
+ */
+export const FIELD_WEIGHTS = {
+  id: 8,
+  title: 10,
+  creator: 5,
+  subjects: 4,
+  place: 3,
+  collection: 2,
+  description: 2,
+  notes: 1,
+} as const;
+
+export type SearchField = keyof typeof FIELD_WEIGHTS;
+
+/**
+ * The values of each searchable field of a record. A field may hold several values (both
+ * languages, several subjects); a phrase never matches across two values (backends keep a gap
+ * between them, as Elasticsearch's position_increment_gap does for arrays).
+ */
+export function searchableValues(item: ItemInput): Record<SearchField, string[]> {
+  const lang = (t?: LangText) => [t?.ja, t?.en].filter((v): v is string => !!v);
+  return {
+    id: [item.id],
+    title: lang(item.title),
+    creator: lang(item.creator),
+    subjects: item.subjects ?? [],
+    place: lang(item.place),
+    collection: lang(item.collection),
+    description: lang(item.description),
+    notes: item.notes ? [item.notes] : [],
+  };
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export const IMAGE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export async function openStore(cfg: Config): Promise<SearchStore> {
+  if (cfg.store.backend === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite.ts');
+    const store = new SqliteStore(cfg.store.sqlitePath);
+    await store.init();
+    return store;
+  }
+  throw new Error(`STORE_BACKEND=${cfg.store.backend} is not available yet`);
+}

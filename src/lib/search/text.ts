@@ -1,0 +1,101 @@
+/**
+ * Text rules shared by every search backend: one notion of a match.
+ *
+ * A query matches a field when the field contains it as a substring, after width normalisation and
+ * case folding. Both backends implement that the same way, with bigram phrases, exactly as the
+ * Elasticsearch analyzer does it (see elasticsearch settings built from WIDTH_MAPPINGS):
+ *
+ *   1. normalise: the width table below (full-width ASCII -> ASCII, half-width katakana ->
+ *      full-width, ideographic space -> space), then lower case;
+ *   2. split into runs of letters and digits (Unicode L* and Nd, like Lucene's token_chars
+ *      letter + digit); everything else separates runs;
+ *   3. each run of two or more characters yields its overlapping bigrams, by code point, with
+ *      consecutive positions across runs; a run of one character yields nothing.
+ *
+ * A search term matches when its bigrams occur at consecutive positions in a field (a phrase).
+ * Consequences, identical on both backends: punctuation and spaces inside a term act as separators,
+ * so "東京・大阪" also finds "東京、大阪"; a term needs at least two letters or digits in a row.
+ */
+
+/** Half-width katakana (U+FF61..U+FF9F) to full-width, with voiced and semi-voiced combinations. */
+const HALF_KANA =
+  '｡。｢「｣」､、･・ｦヲｧァｨィｩゥｪェｫォｬャｭュｮョｯッｰーｱアｲイｳウｴエｵオｶカｷキｸクｹケｺコｻサｼシｽスｾセｿソﾀタﾁチﾂツﾃテﾄトﾅナﾆニﾇヌﾈネﾉノﾊハﾋヒﾌフﾍヘﾎホﾏマﾐミﾑムﾒメﾓモﾔヤﾕユﾖヨﾗラﾘリﾙルﾚレﾛロﾜワﾝンﾞ゛ﾟ゜';
+const VOICED = 'ｶﾞガｷﾞギｸﾞグｹﾞゲｺﾞゴｻﾞザｼﾞジｽﾞズｾﾞゼｿﾞゾﾀﾞダﾁﾞヂﾂﾞヅﾃﾞデﾄﾞドﾊﾞバﾋﾞビﾌﾞブﾍﾞベﾎﾞボｳﾞヴﾜﾞヷｦﾞヺ';
+const SEMI_VOICED = 'ﾊﾟパﾋﾟピﾌﾟプﾍﾟペﾎﾟポ';
+
+function pairs(s: string, size: number): Array<[string, string]> {
+  const chars = [...s];
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < chars.length; i += size) {
+    out.push([chars.slice(i, i + size - 1).join(''), chars[i + size - 1]!]);
+  }
+  return out;
+}
+
+/**
+ * The width normalisation table, longest source first. It is data: the embedded store applies it
+ * in `normalize()`, and the Elasticsearch backend turns the same table into a `mapping` char filter,
+ * so both see the same characters before bigrams are cut.
+ */
+export const WIDTH_MAPPINGS: ReadonlyArray<readonly [string, string]> = (() => {
+  const table: Array<[string, string]> = [...pairs(VOICED, 3), ...pairs(SEMI_VOICED, 3), ...pairs(HALF_KANA, 2)];
+  for (let cp = 0xff01; cp <= 0xff5e; cp++) table.push([String.fromCodePoint(cp), String.fromCodePoint(cp - 0xfee0)]);
+  table.push(['\u3000', ' ']);
+  return table;
+})();
+
+const SINGLE = new Map<string, string>();
+const DOUBLE = new Map<string, string>();
+for (const [from, to] of WIDTH_MAPPINGS) ([...from].length === 1 ? SINGLE : DOUBLE).set(from, to);
+const WIDTH_RE = /[\uff61-\uff9f][\uff9e\uff9f]?|[\uff01-\uff5e\u3000]/g;
+
+/** Width normalisation then lower case. Pure; used for indexing and querying alike. */
+export function normalize(text: string): string {
+  return text
+    .replace(WIDTH_RE, (m) => DOUBLE.get(m) ?? [...m].map((c) => SINGLE.get(c) ?? c).join(''))
+    .toLowerCase();
+}
+
+const RUN_RE = /[\p{L}\p{Nd}]+/gu;
+
+/** Bigram tokens of a text, in position order (see the module comment for the rules). */
+export function bigrams(text: string): string[] {
+  const out: string[] = [];
+  for (const run of normalize(text).match(RUN_RE) ?? []) {
+    const cps = [...run];
+    for (let i = 0; i + 1 < cps.length; i++) out.push(cps[i]! + cps[i + 1]!);
+  }
+  return out;
+}
+
+export interface ParsedQuery {
+  /** Each term's bigram phrase; every term must match (AND), each in any searchable field. */
+  terms: string[][];
+  /** The terms as the user typed them (quotes removed), for display. */
+  display: string[];
+  /** Terms that were too short to search (fewer than two letters or digits in a row). */
+  tooShort: string[];
+}
+
+/**
+ * Splits a query into terms: "quoted phrases" stay whole, other words split on white space
+ * (ASCII or ideographic). A query is searchable when it has at least one term of two or more
+ * characters; short terms are reported so the page can say why they were ignored.
+ */
+export function parseQuery(raw: string): ParsedQuery {
+  const terms: string[][] = [];
+  const display: string[] = [];
+  const tooShort: string[] = [];
+  const text = normalize(raw.slice(0, 500));
+  for (const m of text.matchAll(/"([^"]*)"|[^\s"]+/gu)) {
+    const term = (m[1] ?? m[0]).trim();
+    if (!term) continue;
+    const grams = bigrams(term);
+    if (grams.length === 0) tooShort.push(term);
+    else {
+      terms.push(grams);
+      display.push(term);
+    }
+  }
+  return { terms, display, tooShort };
+}
