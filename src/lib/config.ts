@@ -39,6 +39,8 @@ export interface Config {
   };
   /** Generate and load the demo corpus when the store is empty (the start command's default). */
   demo: boolean;
+  /** Linear scale of the demo images (1 = realistic 3000–6000 px; tests use less). */
+  demoScale: number;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +75,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function scale(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw.trim());
+  if (!/^\d*\.?\d+$/.test(raw.trim()) || n <= 0 || n > 1) throw new ConfigError(name, `must be a number above 0 and at most 1, got "${raw}"`);
+  return n;
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
@@ -160,6 +170,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     access: { mode, allowPublicUnauthenticated },
     demo: bool(env, 'DEMO', true),
+    demoScale: scale(env, 'DEMO_SCALE', 1),
   };
 }
 

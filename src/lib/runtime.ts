@@ -5,10 +5,23 @@
  */
 import { config } from './config.ts';
 import { openStore, type SearchStore } from './search/store.ts';
+import { ManifestService } from './iiif/service.ts';
 
 let storePromise: Promise<SearchStore> | undefined;
 
 export function store(): Promise<SearchStore> {
   storePromise ??= openStore(config());
   return storePromise;
+}
+
+let manifestPromise: Promise<ManifestService> | undefined;
+
+export function manifests(): Promise<ManifestService> {
+  manifestPromise ??= (async () =>
+    new ManifestService({
+      store: await store(),
+      sizeOf: async () => undefined, // TODO(wire): image server dimensions
+      base: config().publicBaseUrl,
+    }))();
+  return manifestPromise;
 }

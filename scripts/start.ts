@@ -1,0 +1,67 @@
+/**
+ * `npm start`: validate the configuration, build if needed, create and load the demo corpus when
+ * the store is empty, then serve — one Node process, bound to loopback unless configured.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig, type Config } from '../src/lib/config.ts';
+import { openStore } from '../src/lib/search/store.ts';
+import { ensureBuilt } from './build-stamp.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+function fail(message: string, code = 2): never {
+  console.error(`archive: ${message}`);
+  process.exit(code);
+}
+
+let cfg: Config;
+try {
+  cfg = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) fail(`configuration error: ${e.message}`);
+  throw e;
+}
+
+if (!ensureBuilt(root)) fail('the build failed (see above)', 1);
+
+const store = await openStore(cfg);
+const count = await store.count();
+await store.close();
+if (count === 0 && cfg.demo) {
+  console.log(`The store at ${cfg.store.sqlitePath} is empty: creating the demo corpus (DEMO=false to skip)…`);
+  const r = spawnSync(process.execPath, [path.join(root, 'src', 'cli.ts'), 'demo'], { cwd: root, stdio: 'inherit', env: process.env });
+  if (r.status !== 0) fail('creating the demo corpus failed (see above)', 1);
+} else if (count === 0) {
+  console.log('The store is empty. Load a delivery with the ingest CLI (see README) or start with DEMO=true.');
+}
+
+process.env.ASTRO_NODE_AUTOSTART = 'disabled';
+process.env.ASTRO_NODE_LOGGING = 'disabled';
+const entry = await import(pathToFileURL(path.join(root, 'dist', 'server', 'entry.mjs')).href);
+const handler = entry.handler as http.RequestListener;
+
+const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, handler);
+server.keepAliveTimeout = 5_000;
+server.on('error', (e: NodeJS.ErrnoException) => {
+  fail(e.code === 'EADDRINUSE' ? `port ${cfg.port} on ${cfg.host} is already in use (set PORT)` : `cannot listen: ${e.message}`, 1);
+});
+server.listen(cfg.port, cfg.host, () => {
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
+  console.log(`Archive ready at http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}/ (public base URL ${cfg.publicBaseUrl})`);
+});
+
+let closing = false;
+function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  console.log(`${signal}: finishing in-flight requests…`);
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 10_000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,56 @@
+/**
+ * `npm test`: every test suite (unit, integration against the built server, browser), then one
+ * plain summary line for CI: `tests: N passed, N failed[, N skipped]`.
+ *
+ * Installs Debian's chromium for the browser test when it is missing and we are root (CI and the
+ * project's machines); elsewhere the browser test is skipped and says why.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+function ensureChromium(): void {
+  if (existsSync('/usr/bin/chromium') || process.env.SKIP_BROWSER_INSTALL) return;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    console.log('chromium is not installed and this is not a root Debian machine: the browser test will be skipped.');
+    return;
+  }
+  console.log('Installing Debian chromium for the browser test…');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
+  if (r.status !== 0) console.log('apt-get could not install chromium: the browser test will be skipped.');
+}
+
+ensureChromium();
+mkdirSync(path.join(root, 'test-results'), { recursive: true });
+const report = path.join(root, 'test-results', 'vitest.json');
+const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const r = spawnSync(
+  process.execPath,
+  [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' },
+);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(report)) {
+  const data = JSON.parse(readFileSync(report, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numTodoTests: number;
+    testResults: Array<{ status: string; assertionResults: unknown[] }>;
+  };
+  passed = data.numPassedTests;
+  failed = data.numFailedTests;
+  skipped = data.numPendingTests + data.numTodoTests;
+  // A test file that failed to load has no test results of its own: count it as a failure.
+  failed += data.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+}
+if (r.status !== 0 && failed === 0) failed = 1;
+console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 || r.status !== 0 ? 1 : 0);

@@ -1,0 +1,58 @@
+/**
+ * Manifests per request: record from the store, canvas sizes from the image server, assembled by
+ * the pure builder and kept in a small in-process cache keyed by the record's updated_at.
+ */
+import { createHash } from 'node:crypto';
+import type { SearchStore } from '../search/store.ts';
+import { buildManifest, type Size } from './manifest.ts';
+
+export interface ManifestServiceOptions {
+  store: SearchStore;
+  /** Real size of an image, or undefined when it cannot be read (the record's size is then used). */
+  sizeOf: (imageId: string) => Promise<Size | undefined>;
+  base: string;
+  cacheEntries?: number;
+}
+
+export interface ManifestDocument {
+  json: string;
+  etag: string;
+  lastModified: string;
+}
+
+export class ManifestService {
+  readonly #opts: ManifestServiceOptions;
+  readonly #cache = new Map<string, { stamp: string; doc: ManifestDocument }>();
+
+  constructor(opts: ManifestServiceOptions) {
+    this.#opts = opts;
+  }
+
+  async manifest(itemId: string): Promise<ManifestDocument | null> {
+    const record = await this.#opts.store.get(itemId);
+    if (!record) return null;
+    const stamp = record.updated_at;
+    const hit = this.#cache.get(itemId);
+    if (hit && hit.stamp === stamp) {
+      this.#cache.delete(itemId);
+      this.#cache.set(itemId, hit);
+      return hit.doc;
+    }
+    const sizes = new Map<string, Size | undefined>();
+    await Promise.all(
+      record.images.map(async (img) => {
+        sizes.set(img.id, await this.#opts.sizeOf(img.id).catch(() => undefined));
+      }),
+    );
+    const json = JSON.stringify(buildManifest({ record, sizes, base: this.#opts.base }));
+    const doc: ManifestDocument = {
+      json,
+      etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
+      lastModified: new Date(stamp).toUTCString(),
+    };
+    this.#cache.set(itemId, { stamp, doc });
+    const max = this.#opts.cacheEntries ?? 1000;
+    while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value!);
+    return doc;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Search request <-> URL query string. Pure; shared by the search page, the JSON API and (later)
+ * IIIF Collections, so that one URL always means one search.
+ */
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type SearchRequest } from './store.ts';
+
+const FACET_VALUE_RE = /^[\p{L}\p{N}._ -]{1,64}$/u;
+
+function positiveInt(raw: string | null, fallback: number, max: number): number {
+  if (raw === null || !/^\d{1,9}$/.test(raw)) return fallback;
+  const n = Number(raw);
+  return n < 1 ? fallback : Math.min(n, max);
+}
+
+function facetValues(params: URLSearchParams, name: string): string[] | undefined {
+  const values = params
+    .getAll(name)
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => FACET_VALUE_RE.test(v));
+  return values.length ? [...new Set(values)].slice(0, 20) : undefined;
+}
+
+export function parseSearchParams(params: URLSearchParams): SearchRequest {
+  const q = (params.get('q') ?? '').slice(0, 500).trim();
+  const req: SearchRequest = {
+    q: q || undefined,
+    page: positiveInt(params.get('page'), 1, 100_000),
+    pageSize: positiveInt(params.get('size'), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+  };
+  const batch = facetValues(params, 'batch');
+  const type = facetValues(params, 'type');
+  if (batch || type) req.filters = { ...(batch && { batch }), ...(type && { type }) };
+  const sort = params.get('sort');
+  if (sort === 'id' || sort === 'relevance') req.sort = sort;
+  return req;
+}
+
+/** The canonical query string of a search (stable parameter order, defaults left out). */
+export function searchQueryString(req: SearchRequest, overrides: Partial<SearchRequest> = {}): string {
+  const r = { ...req, ...overrides };
+  const p = new URLSearchParams();
+  if (r.q) p.set('q', r.q);
+  for (const b of r.filters?.batch ?? []) p.append('batch', b);
+  for (const t of r.filters?.type ?? []) p.append('type', t);
+  if (r.sort) p.set('sort', r.sort);
+  if (r.pageSize && r.pageSize !== DEFAULT_PAGE_SIZE) p.set('size', String(r.pageSize));
+  if (r.page && r.page > 1) p.set('page', String(r.page));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Toggles one facet value in a request (for facet links); resets paging. */
+export function toggleFacet(req: SearchRequest, facet: 'batch' | 'type', value: string): SearchRequest {
+  const current = req.filters?.[facet] ?? [];
+  const next = current.includes(value) ? current.filter((v) => v !== value) : [...current, value];
+  const filters = { ...req.filters, [facet]: next.length ? next : undefined };
+  return { ...req, filters, page: 1 };
+}
+
+/** Item ids in a /view URL (comma-separated or repeated), de-duplicated, at most `max`. */
+export function parseItemList(params: URLSearchParams, max = 12): string[] {
+  const ids = params
+    .getAll('items')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v));
+  return [...new Set(ids)].slice(0, max);
+}

@@ -1,0 +1,21 @@
+import type { APIRoute } from 'astro';
+import { manifests } from '../../../../lib/runtime.ts';
+import { jsonError } from '../../../../lib/http.ts';
+import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
+
+export const GET: APIRoute = async ({ params, request }) => {
+  const id = params.id ?? '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) return jsonError(404, `no item "${id.slice(0, 140)}"`);
+  const doc = await (await manifests()).manifest(id);
+  if (!doc) return jsonError(404, `no item "${id}"`);
+  const headers = {
+    'Content-Type': `application/ld+json;profile="${PRESENTATION_CONTEXT}"`,
+    'Access-Control-Allow-Origin': '*',
+    // Private: per-user access rules mean a shared cache must never store a manifest.
+    'Cache-Control': 'private, max-age=300, stale-while-revalidate=60',
+    ETag: doc.etag,
+    'Last-Modified': doc.lastModified,
+  };
+  if (request.headers.get('if-none-match') === doc.etag) return new Response(null, { status: 304, headers });
+  return new Response(doc.json, { headers });
+};

@@ -1,0 +1,35 @@
+import type { APIRoute } from 'astro';
+import { store } from '../../lib/runtime.ts';
+import { json } from '../../lib/http.ts';
+import { parseSearchParams } from '../../lib/search/params.ts';
+import { config } from '../../lib/config.ts';
+import { manifestUrl, itemUrl } from '../../lib/iiif/manifest.ts';
+
+/** JSON search API: the same parameters and results as the search page. */
+export const GET: APIRoute = async ({ url }) => {
+  const req = parseSearchParams(url.searchParams);
+  const res = await (await store()).search(req);
+  const base = config().publicBaseUrl;
+  return json(
+    {
+      total: res.total,
+      page: res.page,
+      pageSize: res.pageSize,
+      unsearchable: res.unsearchable,
+      tooShort: res.tooShort,
+      facets: res.facets,
+      items: res.hits.map(({ record, score }) => ({
+        id: record.id,
+        score,
+        title: record.title,
+        date: record.date,
+        batch: record.batch,
+        type: record.type,
+        url: itemUrl(base, record.id),
+        manifest: manifestUrl(base, record.id),
+        images: record.images.map((i) => i.id),
+      })),
+    },
+    { headers: { 'Cache-Control': 'private, no-cache' } },
+  );
+};
