@@ -1,0 +1,28 @@
+/** Debian's chromium driven by playwright-core (never a downloaded browser). */
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const NO_CHROMIUM_REASON = `skipped: ${CHROMIUM} is not installed (apt-get install chromium; npm test installs it when run as root)`;
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+      '--disable-quic',
+      `--user-data-dir=${mkdtempSync(path.join(os.tmpdir(), 'archive-chromium-'))}`,
+    ],
+  });
+}
+
+export const ARTIFACTS = path.resolve(import.meta.dirname, '..', '..', 'test-results');
