@@ -43,7 +43,24 @@ process.env.ASTRO_NODE_LOGGING = 'disabled';
 const entry = await import(pathToFileURL(path.join(root, 'dist', 'server', 'entry.mjs')).href);
 const handler = entry.handler as http.RequestListener;
 
-const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, handler);
+/** One JSON line per request: time, method, URL, status, duration, bytes. */
+function logged(req: http.IncomingMessage, res: http.ServerResponse) {
+  const started = performance.now();
+  res.on('finish', () => {
+    const line = {
+      t: new Date().toISOString(),
+      method: req.method,
+      url: (req.url ?? '').slice(0, 300),
+      status: res.statusCode,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
+    };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  });
+  handler(req, res);
+}
+
+const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, cfg.logRequests ? logged : handler);
 server.keepAliveTimeout = 5_000;
 server.on('error', (e: NodeJS.ErrnoException) => {
   fail(e.code === 'EADDRINUSE' ? `port ${cfg.port} on ${cfg.host} is already in use (set PORT)` : `cannot listen: ${e.message}`, 1);

@@ -39,6 +39,8 @@ export interface Config {
   };
   /** Generate and load the demo corpus when the store is empty (the start command's default). */
   demo: boolean;
+  /** Write one JSON log line per request to stdout. */
+  logRequests: boolean;
   /** Linear scale of the demo images (1 = realistic 3000–6000 px; tests use less). */
   demoScale: number;
 }
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     access: { mode, allowPublicUnauthenticated },
     demo: bool(env, 'DEMO', true),
     demoScale: scale(env, 'DEMO_SCALE', 1),
+    logRequests: bool(env, 'LOG_REQUESTS', true),
   };
 }
 
