@@ -264,7 +264,9 @@ describe('rotation, quality, format', () => {
     const p = plan('3/a/0,0,1000,1000/max/22.5/default.png');
     expect([p.outputWidth, p.outputHeight]).toEqual([1307, 1307]);
     expect(p.canonical).toBe('0,0,1000,1000/max/22.5/default.png');
-    expect(rotatedSize(100, 50, 45)).toEqual({ width: 107, height: 107 });
+    expect(rotatedSize(100, 50, 45)).toEqual({ width: 106, height: 106 });
+    expect(rotatedSize(300, 200, 10)).toEqual({ width: 330, height: 249 });
+    expect(rotatedSize(517, 233, 77.7)).toEqual({ width: 338, height: 555 });
     expect(plan('3/a/full/max/045.50/default.png').canonical).toBe('full/max/45.5/default.png');
     expect(plan('3/a/full/max/360/default.png').rotation).toBe(0);
     expect(plan('3/a/full/max/360/default.png').canonical).toBe('full/max/0/default.png');

@@ -358,14 +358,14 @@ export function canonicalNumber(text: string): string {
   return f ? `${i}.${f}` : i;
 }
 
-/** Bounding box of a w x h image rotated clockwise by `degrees`. */
+/** Bounding box of a w x h image rotated clockwise by `degrees`, rounded as libvips rounds it. */
 export function rotatedSize(width: number, height: number, degrees: number): Dimensions {
   if (degrees === 0 || degrees === 180) return { width, height };
   if (degrees === 90 || degrees === 270) return { width: height, height: width };
   const rad = (degrees * Math.PI) / 180;
   const c = Math.abs(Math.cos(rad));
   const s = Math.abs(Math.sin(rad));
-  return { width: Math.ceil(width * c + height * s - 1e-9), height: Math.ceil(width * s + height * c - 1e-9) };
+  return { width: Math.max(1, Math.round(width * c + height * s)), height: Math.max(1, Math.round(width * s + height * c)) };
 }
 
 /**

@@ -1,0 +1,119 @@
+/**
+ * From an image identifier to a file below the image root.
+ *
+ * The identifier is looked up (the store's `getImage`); the record's `file` is a '/'-separated
+ * path below the root. The clean image tree is made of symbolic links into the delivery folders,
+ * so the rule is about where the *link* is, not where it points:
+ *
+ *  - `file` must be relative, without `..` or `.` segments, backslashes or NUL: anything else is
+ *    refused before the file system is touched;
+ *  - the directory holding the entry, with every symlink in it resolved (fs.realpath), must be the
+ *    root or below it: a directory link inside the tree that leads out of it is refused;
+ *  - the entry itself may be a symlink to a file anywhere (that is how the tree is built); what it
+ *    points to must be a regular file.
+ *
+ * Refusals and missing files are 404 for the client (the reason is logged for the operator).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { IiifError, quote } from './errors.ts';
+
+export interface ImageRecord {
+  file: string;
+}
+
+export type ImageLookup = (id: string) => Promise<ImageRecord | null>;
+
+export interface SourceFile {
+  id: string;
+  /** Absolute path of the entry below the root (possibly a symlink). */
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface SourceResolverOptions {
+  root: string;
+  lookup: ImageLookup;
+  warn?: (message: string) => void;
+}
+
+/** True when `file` is a plain relative path of non-dot segments. */
+export function isSafeRelativePath(file: string): boolean {
+  if (file === '' || file.length > 4096) return false;
+  if (file.includes('\0') || file.includes('\\')) return false;
+  if (file.startsWith('/') || /^[A-Za-z]:/.test(file)) return false;
+  return file.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+function within(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+export class SourceResolver {
+  readonly #root: string;
+  readonly #lookup: ImageLookup;
+  readonly #warn: (message: string) => void;
+  #realRoot: string | undefined;
+
+  constructor(opts: SourceResolverOptions) {
+    this.#root = path.resolve(opts.root);
+    this.#lookup = opts.lookup;
+    this.#warn = opts.warn ?? ((m) => console.warn(`[iiif] ${m}`));
+  }
+
+  async #rootReal(): Promise<string> {
+    if (this.#realRoot) return this.#realRoot;
+    try {
+      this.#realRoot = await fs.realpath(this.#root);
+    } catch {
+      throw new IiifError(404, 'The image store is empty or not mounted');
+    }
+    return this.#realRoot;
+  }
+
+  /** Resolve an identifier (already checked against IMAGE_ID_RE) to a readable file; 404 otherwise. */
+  async resolve(id: string): Promise<SourceFile> {
+    const record = await this.#lookup(id);
+    if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
+    const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
+
+    if (typeof record.file !== 'string' || !isSafeRelativePath(record.file)) {
+      this.#warn(`image ${id}: refusing file path ${quote(String(record.file), 200)} (must be relative, without . or ..)`);
+      throw unavailable();
+    }
+    const root = await this.#rootReal();
+    const entry = path.join(root, ...record.file.split('/'));
+    if (!within(root, entry) || entry === root) {
+      this.#warn(`image ${id}: file path ${quote(record.file, 200)} leaves the image root`);
+      throw unavailable();
+    }
+
+    let dirReal: string;
+    try {
+      dirReal = await fs.realpath(path.dirname(entry));
+    } catch {
+      this.#warn(`image ${id}: directory of ${quote(record.file, 200)} is missing`);
+      throw unavailable();
+    }
+    if (!within(root, dirReal)) {
+      this.#warn(`image ${id}: directory of ${quote(record.file, 200)} resolves outside the image root (${dirReal})`);
+      throw unavailable();
+    }
+    const located = path.join(dirReal, path.basename(entry));
+
+    let st;
+    try {
+      st = await fs.stat(located);
+    } catch {
+      this.#warn(`image ${id}: file ${quote(record.file, 200)} is missing`);
+      throw unavailable();
+    }
+    if (!st.isFile()) {
+      this.#warn(`image ${id}: ${quote(record.file, 200)} is not a regular file`);
+      throw unavailable();
+    }
+    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs };
+  }
+}
