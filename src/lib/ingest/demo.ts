@@ -23,6 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import sharp, { type OverlayOptions } from 'sharp';
+import type { Config } from '../config.ts';
+import type { SearchStore } from '../search/store.ts';
+import { loadBibliographies, type LoadOptions, type LoadReport } from './load.ts';
 
 export interface DemoOptions {
   /** PRNG seed (default 1902). */
@@ -1089,16 +1092,24 @@ interface Marker {
   version: number;
   seed: number;
   scale: number;
+  /** Relative to dataDir. */
   bibliographies: string[];
+  /** The image tree, relative to dataDir. */
+  imagesDir: string;
   images: number;
 }
 
-/** The bibliography files of an existing demo corpus, or undefined when there is none. */
-export async function existingDemoCorpus(dataDir: string): Promise<string[] | undefined> {
+/**
+ * The bibliography files of an existing, complete demo corpus, or undefined when there is none
+ * (or when its images were written somewhere other than `imagesDir`, if given).
+ */
+export async function existingDemoCorpus(dataDir: string, imagesDir?: string): Promise<string[] | undefined> {
   const marker = path.join(dataDir, DEMO_MARKER);
   if (!existsSync(marker)) return undefined;
   try {
     const m = JSON.parse(await readFile(marker, 'utf8')) as Marker;
+    if (m.version !== DEMO_VERSION) return undefined;
+    if (imagesDir && path.resolve(dataDir, m.imagesDir) !== path.resolve(imagesDir)) return undefined;
     return m.bibliographies.map((f) => path.resolve(dataDir, f));
   } catch {
     return undefined;
@@ -1123,12 +1134,12 @@ export async function generateDemoCorpus(dataDir: string, opts: DemoOptions = {}
   const seed = opts.seed ?? 1902;
   const scale = opts.scale ?? 1;
   if (!(scale > 0 && scale <= 1)) throw new RangeError(`demo scale must be in (0, 1], got ${scale}`);
+  const imagesDir = path.resolve(opts.imagesDir ?? path.join(dataDir, 'images'));
   if (!opts.force) {
-    const existing = await existingDemoCorpus(dataDir);
+    const existing = await existingDemoCorpus(dataDir, imagesDir);
     if (existing) return existing;
   }
   await rm(path.join(dataDir, DEMO_MARKER), { force: true });
-  const imagesDir = opts.imagesDir ?? path.join(dataDir, 'images');
   const items = plan(seed, scale, imagesDir);
 
   const files: string[] = [];
@@ -1152,10 +1163,34 @@ export async function generateDemoCorpus(dataDir: string, opts: DemoOptions = {}
     seed,
     scale,
     bibliographies: files.map((f) => path.relative(dataDir, f)),
+    imagesDir: path.relative(dataDir, imagesDir) || '.',
     images: images.length,
   };
   await writeFile(path.join(dataDir, DEMO_MARKER), JSON.stringify(marker, null, 2) + '\n');
   return files;
+}
+
+export interface DemoSetup {
+  files: string[];
+  /** False when an existing corpus was reused. */
+  generated: boolean;
+  report: LoadReport;
+}
+
+/**
+ * Generate the demo corpus below `cfg.dataDir` (images under `cfg.images.root`) unless it is
+ * already there, then load it into `store`. What the `demo` command and a demo start-up run.
+ */
+export async function setUpDemo(
+  cfg: Pick<Config, 'dataDir' | 'images'>,
+  store: SearchStore,
+  opts: DemoOptions & { load?: LoadOptions } = {},
+): Promise<DemoSetup> {
+  const { load, ...demo } = opts;
+  const generated = !!opts.force || !(await existingDemoCorpus(cfg.dataDir, cfg.images.root));
+  const files = await generateDemoCorpus(cfg.dataDir, { ...demo, imagesDir: cfg.images.root });
+  const report = await loadBibliographies(store, files, load);
+  return { files, generated, report };
 }
 
 /** The demo records' texts, for tests and documentation (not the generated workbook rows). */

@@ -38,6 +38,8 @@ export interface LoadReport {
   updated: number;
   /** Records replaced by a later file's record with the same id (not errors). */
   superseded: number;
+  /** Header cells that matched no field: ignored columns, worth a warning. */
+  unknownHeaders: Array<{ file: string; sheet: string; header: string }>;
 }
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -49,6 +51,7 @@ export async function loadBibliographies(
 ): Promise<LoadReport> {
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? DEFAULT_BATCH_SIZE));
   const errors: RowError[] = [];
+  const unknownHeaders: LoadReport['unknownHeaders'] = [];
   const byId = new Map<string, ItemInput>();
   const fileOf = new Map<string, string>(); // record id → the file as given, for error reports
   const where = (r?: ItemInput) =>
@@ -58,6 +61,7 @@ export async function loadBibliographies(
   for (const file of files) {
     const r = await readBibliography(file, { columns: opts.columns, batch: opts.batch });
     errors.push(...r.errors);
+    for (const u of r.unknownHeaders) unknownHeaders.push({ file, ...u });
     for (const rec of r.records) {
       if (byId.delete(rec.id)) superseded++;
       byId.set(rec.id, rec); // re-inserted: keeps the Map in the order of the winning rows
@@ -108,5 +112,5 @@ export async function loadBibliographies(
     updated += rep.updated;
     opts.onProgress?.({ kind: 'upsert', done: i + chunk.length, total: accepted.length });
   }
-  return { records: accepted.length, errors, inserted, updated, superseded };
+  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders };
 }

@@ -1,0 +1,211 @@
+/**
+ * `archive <command>`: the operator's command line (run as `node src/cli.ts <command>`).
+ *
+ * Commands live in one table; the ingest stages still to come (normalize, index, sync) are one
+ * entry each. Exit codes:
+ *   0  done
+ *   1  done, but some rows or files were skipped (each printed as file:sheet:row: message)
+ *   2  usage or configuration error (a sentence, no stack trace)
+ *   3  failure (store or file system)
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './lib/config.ts';
+import { formatRowError } from './lib/ingest/excel.ts';
+import { loadBibliographies, type LoadReport } from './lib/ingest/load.ts';
+import { openStore, type SearchStore } from './lib/search/store.ts';
+
+export interface CliIO {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Builds the store; tests may substitute one. Default: openStore(config). */
+  openStore?: (cfg: Config) => Promise<SearchStore>;
+}
+
+interface Context {
+  io: CliIO;
+  /** Validated configuration, loaded on first use (a ConfigError ends the command with 2). */
+  config(): Config;
+  /** The store, opened on first use and closed when the command ends. */
+  store(): Promise<SearchStore>;
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  options?: ParseArgsConfig['options'];
+  /** Positional arguments: [min, max]. */
+  args: [number, number];
+  run(ctx: Context, args: string[], values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+export class UsageError extends Error {}
+
+const EXIT = { ok: 0, skipped: 1, usage: 2, failure: 3 } as const;
+
+function reportLoad(ctx: Context, rep: LoadReport, files: number): number {
+  for (const e of rep.errors) ctx.io.err(formatRowError(e));
+  for (const u of rep.unknownHeaders) ctx.io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
+  const skipped = rep.errors.filter((e) => e.row !== undefined).length;
+  const failedFiles = rep.errors.length - skipped;
+  const parts = [
+    `loaded ${rep.records} record${rep.records === 1 ? '' : 's'} from ${files} file${files === 1 ? '' : 's'}`,
+    `${rep.inserted} new, ${rep.updated} updated`,
+  ];
+  if (rep.superseded) parts.push(`${rep.superseded} replaced by a later file`);
+  if (skipped) parts.push(`${skipped} row${skipped === 1 ? '' : 's'} skipped`);
+  if (failedFiles) parts.push(`${failedFiles} file or sheet error${failedFiles === 1 ? '' : 's'}`);
+  ctx.io.out(parts.join('; '));
+  return rep.errors.length > 0 ? EXIT.skipped : EXIT.ok;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  demo: {
+    usage: 'demo [--force] [--scale <0..1>]',
+    summary: 'generate the demo corpus into DATA_DIR (unless present) and load it into the store',
+    options: { force: { type: 'boolean' }, scale: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx, _args, values) {
+      const cfg = ctx.config();
+      let scale: number | undefined;
+      if (values.scale !== undefined) {
+        scale = Number(values.scale);
+        if (!(scale > 0 && scale <= 1)) throw new UsageError(`--scale must be a number in (0, 1], got "${String(values.scale)}"`);
+      }
+      // sharp (libvips) is loaded only by this command.
+      const { existingDemoCorpus, setUpDemo } = await import('./lib/ingest/demo.ts');
+      const exists = !values.force && (await existingDemoCorpus(cfg.dataDir, cfg.images.root));
+      if (!exists) ctx.io.err(`generating the demo corpus in ${cfg.dataDir} …`);
+      const started = Date.now();
+      let lastTick = started;
+      const setup = await setUpDemo(cfg, await ctx.store(), {
+        force: !!values.force,
+        scale,
+        onImage: (_file, done, total) => {
+          if (Date.now() - lastTick > 5000 || done === total) {
+            lastTick = Date.now();
+            ctx.io.err(`  images: ${done}/${total}`);
+          }
+        },
+      });
+      if (setup.generated) ctx.io.err(`demo corpus written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      else ctx.io.err(`demo corpus already present in ${cfg.dataDir}`);
+      return reportLoad(ctx, setup.report, setup.files.length);
+    },
+  },
+
+  load: {
+    usage: 'load [--batch <id>] <file.xlsx>...',
+    summary: 'load bibliography workbooks into the store (bad rows are reported and skipped)',
+    options: { batch: { type: 'string' } },
+    args: [1, Infinity],
+    async run(ctx, files, values) {
+      ctx.config();
+      const store = await ctx.store();
+      const rep = await loadBibliographies(store, files, { batch: values.batch as string | undefined });
+      return reportLoad(ctx, rep, files.length);
+    },
+  },
+
+  status: {
+    usage: 'status',
+    summary: 'show the store backend and its record count',
+    args: [0, 0],
+    async run(ctx) {
+      const cfg = ctx.config();
+      const store = await ctx.store();
+      const where = cfg.store.backend === 'sqlite' ? cfg.store.sqlitePath : `${cfg.store.esUrl} (${cfg.store.esIndex})`;
+      ctx.io.out(`store: ${store.backend} ${where}`);
+      ctx.io.out(`records: ${await store.count()}`);
+      return EXIT.ok;
+    },
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  return [
+    'usage: archive <command> [options]',
+    '',
+    'commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    `  ${'help [command]'.padEnd(width)}  show this help, or one command's`,
+    '',
+    'Configuration comes from the environment (DATA_DIR, STORE_BACKEND, IMAGE_ROOT, …).',
+    'Exit codes: 0 done, 1 rows skipped, 2 usage or configuration error, 3 failure.',
+  ].join('\n');
+}
+
+/** Run one command line (without "node cli.ts"); resolves to the exit code. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(usage());
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const which = name === 'help' ? rest[0] : undefined;
+    if (which !== undefined) {
+      const c = COMMANDS[which];
+      if (!c) {
+        io.err(`archive: unknown command "${which}"\n\n${usage()}`);
+        return EXIT.usage;
+      }
+      io.out(`usage: archive ${c.usage}\n\n${c.summary}`);
+    } else io.out(usage());
+    return EXIT.ok;
+  }
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) {
+    io.err(`archive: unknown command "${name}"\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`usage: archive ${cmd.usage}\n\n${cmd.summary}`);
+    return EXIT.ok;
+  }
+
+  let cfg: Config | undefined;
+  let store: SearchStore | undefined;
+  const ctx: Context = {
+    io,
+    config: () => (cfg ??= loadConfig(io.env, io.cwd)),
+    store: async () => (store ??= await (io.openStore ?? openStore)(ctx.config())),
+  };
+  try {
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+      parsed = parseArgs({ args: rest, options: cmd.options ?? {}, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const [min, max] = cmd.args;
+    if (parsed.positionals.length < min) throw new UsageError('missing arguments');
+    if (parsed.positionals.length > max) throw new UsageError(`unexpected argument "${parsed.positionals[max]}"`);
+    return await cmd.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`archive ${name}: ${e.message}\nusage: archive ${cmd.usage}`);
+      return EXIT.usage;
+    }
+    if (e instanceof ConfigError) {
+      io.err(`archive: configuration error: ${e.message}`);
+      return EXIT.usage;
+    }
+    io.err(`archive ${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return EXIT.failure;
+  } finally {
+    await store?.close().catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), {
+    env: process.env,
+    cwd: process.cwd(),
+    out: (line) => process.stdout.write(line + '\n'),
+    err: (line) => process.stderr.write(line + '\n'),
+  });
+  process.exitCode = code;
+}
