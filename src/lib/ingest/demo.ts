@@ -732,7 +732,7 @@ function sceneSvg(p: ImagePlan, w: number, h: number): string {
     `<linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${c[0]}"/><stop offset="1" stop-color="${c[1]}"/></linearGradient>`,
     `<linearGradient id="ground" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${c[2]}"/><stop offset="1" stop-color="${c[4]}"/></linearGradient>`,
     `<radialGradient id="vig" cx="0.5" cy="0.5" r="0.75"><stop offset="0.55" stop-color="#000" stop-opacity="0"/><stop offset="1" stop-color="#000" stop-opacity="0.55"/></radialGradient>`,
-    `<filter id="soft" x="-10%" y="-10%" width="120%" height="120%"><feGaussianBlur stdDeviation="${f1(Math.max(0.4, h / 120))}"/></filter>`,
+    `<filter id="soft" x="-10%" y="-10%" width="120%" height="120%"><feGaussianBlur stdDeviation="${f1(Math.max(0.3, h / 450))}"/></filter>`,
     `<filter id="blur" x="-20%" y="-20%" width="140%" height="140%"><feGaussianBlur stdDeviation="${f1(Math.max(1, h / 30))}"/></filter>`,
     `</defs>`,
     `<rect width="${w}" height="${h}" fill="url(#sky)"/>`,
@@ -916,7 +916,7 @@ function grainTile(size: number, seed: number): Promise<Buffer> {
     const r = rng(seed, `grain:${size}`);
     const px = Buffer.alloc(size * size);
     for (let i = 0; i < px.length; i++) {
-      const n = (r.next() + r.next() + r.next() + r.next() - 2) * 40; // ~N(0, 23)
+      const n = (r.next() + r.next() + r.next() + r.next() - 2) * 32; // ~N(0, 18)
       px[i] = Math.max(0, Math.min(255, Math.round(128 + n)));
     }
     g = sharp(px, { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
