@@ -136,18 +136,20 @@ describe('size, version 3', () => {
     expect(size('512,', '0,0,1024,1024')).toEqual([512, 512]);
   });
 
-  test('!w,h never exceeds the region without ^, and may with it', () => {
-    expect(size('!20000,20000', '0,0,100,50')).toEqual([100, 50]);
+  test('!w,h larger than the region needs ^ (as the IIIF validator expects); it fits within the limits', () => {
+    expect(outcome('3/a/0,0,100,50/!400,400/0/default.jpg').status).toBe(400);
+    expect(outcome('3/a/0,0,1000,1000/!2000,3000/0/default.jpg').status).toBe(400);
+    expect(size('!2000,500', '0,0,1000,1000')).toEqual([500, 500]);
     expect(size('^!400,400', '0,0,100,50')).toEqual([400, 200]);
+    expect(size('^!2000,3000', '0,0,1000,1000')).toEqual([2000, 2000]);
+    expect(size('^!2000,500', '0,0,1000,1000')).toEqual([500, 500]);
+    expect(size('^!50000,50000', '0,0,1000,1000')).toEqual([10000, 10000]);
+    expect(outcome('3/a/full/!50000,50000/0/default.jpg', { width: 40000, height: 3000 }).status).toBe(400);
   });
 
   test('upscaling needs ^', () => {
-    for (const s of ['6001,', ',101', 'pct:100.1', '6001,100', '100,101', '!7000,200']) {
+    for (const s of ['6001,', ',101', 'pct:100.1', '6001,100', '100,101', '!7000,200', 'pct:200']) {
       const o = outcome(`3/a/0,0,6000,100/${s}/0/default.jpg`);
-      if (s.startsWith('!')) {
-        expect(o.status, s).toBe(200); // confined: fitted to the region instead
-        continue;
-      }
       expect(o.status, s).toBe(400);
       expect(o.message, s).toMatch(/\^/);
     }

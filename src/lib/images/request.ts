@@ -16,10 +16,10 @@
  *    image edge, 400 for zero widths and for an origin beyond the image) and its rotation parser
  *    (`!` = mirror first) are used as they are;
  *  - the size is computed here, because the calculator's does not fit: it leaves `!w,h` unresolved
- *    (no output size to check against limits or to put in a canonical URL), its v3 upscaling check
- *    rejects `!w,h` larger than the region (the spec says: fit within the region instead), it
- *    floors where the aspect ratio is derived, and its `max` option scales the size by the ratio of
- *    the *whole image* to the limits, which would shrink every full-resolution tile of a large image.
+ *    (no output size to check against the limits or to put in a canonical URL), it floors where
+ *    the aspect ratio is derived, v3 `max`/`^max` ignore the limits unless given its `max` option,
+ *    and that option scales every size by the ratio of the *whole image* to the limits, which
+ *    would shrink each full-resolution tile of a large image.
  */
 import Calculators from 'iiif-processor/calculator';
 import { IMAGE_ID_RE } from '../search/store.ts';
@@ -304,12 +304,13 @@ function computeSize(version: Version, spec: string, rw: number, rh: number, lim
       width = Math.round((rw * h) / rh);
       height = h;
     }
-    // v3: "not larger than the extracted region" unless ^; v2 may upscale. Both: never over the limits.
-    if (version === 3 && !upscale && (width > rw || height > rh)) {
-      width = rw;
-      height = rh;
+    // v3 without ^: a box larger than the region is an upscaling request, 400 below (the IIIF
+    // validator's size_noup expects that for !2000,3000 on its 1000 px image). v2 may upscale.
+    // Otherwise the fitted size is reduced to the limits rather than refused.
+    const upscaling = width > rw || height > rh;
+    if ((version === 2 || upscale || !upscaling) && !withinLimits(width, height, limits)) {
+      ({ width, height } = maxSize(rw, rh, limits, true));
     }
-    if (!withinLimits(width, height, limits)) ({ width, height } = maxSize(rw, rh, limits, true));
     capped = true;
   } else {
     const [ws, hs] = body.split(',') as [string, string];
