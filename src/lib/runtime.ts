@@ -21,7 +21,7 @@ export function manifests(): Promise<ManifestService> {
   manifestPromise ??= (async () =>
     new ManifestService({
       store: await store(),
-      sizeOf: async () => undefined, // TODO(wire): image server dimensions
+      sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
     }))();
   return manifestPromise;
