@@ -33,6 +33,17 @@ export interface Config {
     maxHeight: number;
     maxArea: number;
   };
+  /** S3-compatible object storage (sync target; image source when images.source = 's3'). */
+  s3: {
+    endpoint?: string;
+    region: string;
+    bucket?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    /** Key prefix of image objects (flat ASCII keys below it). */
+    prefix: string;
+    forcePathStyle: boolean;
+  };
   access: {
     mode: AccessMode;
     allowPublicUnauthenticated: boolean;
@@ -141,6 +152,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const maxHeight = int(env, 'IIIF_MAX_HEIGHT', maxWidth, 1, 1_000_000);
   const maxArea = int(env, 'IIIF_MAX_AREA', 100_000_000, 1, 10_000_000_000);
 
+  const s3Endpoint = env.S3_ENDPOINT?.trim() || undefined;
+  if (s3Endpoint) baseUrl(env, 'S3_ENDPOINT', s3Endpoint);
+  const s3 = {
+    endpoint: s3Endpoint,
+    region: str(env, 'S3_REGION', 'us-east-1'),
+    bucket: env.S3_BUCKET?.trim() || undefined,
+    accessKeyId: env.S3_ACCESS_KEY_ID?.trim() || undefined,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY?.trim() || undefined,
+    prefix: str(env, 'S3_PREFIX', 'photos/'),
+    forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', true),
+  };
+  if (source === 's3' && !s3.bucket) throw new ConfigError('S3_BUCKET', 'is required when IMAGE_SOURCE=s3');
+  if (!/^([A-Za-z0-9._-]+\/)*$/.test(s3.prefix)) throw new ConfigError('S3_PREFIX', `must be empty or ASCII path segments ending in "/", got "${s3.prefix}"`);
+
   const mode = oneOf(env, 'ACCESS_MODE', 'none', ['none', 'cloudflare', 'header'] as const);
   const allowPublicUnauthenticated = bool(env, 'ALLOW_PUBLIC_UNAUTHENTICATED', false);
   if (mode === 'none' && !isLoopback(host) && !allowPublicUnauthenticated) {
@@ -170,6 +195,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxHeight,
       maxArea,
     },
+    s3,
     access: { mode, allowPublicUnauthenticated },
     demo: bool(env, 'DEMO', true),
     demoScale: scale(env, 'DEMO_SCALE', 1),

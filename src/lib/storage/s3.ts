@@ -1,0 +1,29 @@
+/**
+ * The one module that constructs an S3 client. S3-compatible servers (MinIO, s3rver, Ceph, R2)
+ * need path-style addressing and a custom endpoint, and several reject the checksums the SDK now
+ * adds by default, so checksums are sent only when an operation requires them.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Config } from '../config.ts';
+
+export interface S3Settings {
+  endpoint?: string;
+  region: string;
+  bucket?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  prefix: string;
+  forcePathStyle: boolean;
+}
+
+export function createS3Client(s3: S3Settings | Config['s3'], opts: { maxAttempts?: number } = {}): S3Client {
+  return new S3Client({
+    region: s3.region,
+    ...(s3.endpoint && { endpoint: s3.endpoint }),
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.accessKeyId && s3.secretAccessKey && { credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: opts.maxAttempts ?? 3,
+  });
+}
