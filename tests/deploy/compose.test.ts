@@ -199,6 +199,8 @@ describe('docker-compose.yml', () => {
     expect(env.CANTALOUPE_ENDPOINT_IIIF_3_ENABLED).toBe('true');
     expect(env.CANTALOUPE_CACHE_SERVER_DERIVATIVE_ENABLED).toBe('true');
     expect(env.CANTALOUPE_MAX_PIXELS).toBeTruthy();
+    // Cantaloupe must find an image under the same key as the app does.
+    expect(env.CANTALOUPE_S3SOURCE_BASICLOOKUPSTRATEGY_PATH_PREFIX).toBe(envOf(service('web')).S3_PREFIX);
     // The AWS SDK default chain must find the same key, secret and region as Cantaloupe's config.
     expect(env.AWS_ACCESS_KEY_ID).toBe(env.CANTALOUPE_S3SOURCE_ACCESS_KEY_ID);
     expect(env.AWS_SECRET_ACCESS_KEY).toBe(env.CANTALOUPE_S3SOURCE_SECRET_KEY);
@@ -256,10 +258,12 @@ describe('Dockerfile', () => {
   });
 
   it('builds with npm ci and the build stamp, and installs production dependencies only at run time', () => {
+    // deploy/docker/install-locked.mjs is `npm ci` (+ a checked fallback for npm/cli#4828).
     const build = stages[0].lines.join('\n');
-    expect(build).toMatch(/npm ci\b/);
+    expect(build).toMatch(/node \S*install-locked\.mjs\s*$/m);
     expect(build).toContain('node scripts/build-stamp.ts');
-    expect(final.lines.join('\n')).toMatch(/npm ci --omit=dev/);
+    expect(final.lines.join('\n')).toMatch(/node \S*install-locked\.mjs --omit=dev/);
+    expect(read('deploy/docker/install-locked.mjs')).toContain("npm(['ci', ...argv])");
   });
 
   it('runs the final stage as a non-root user with a healthcheck and the start script', () => {
