@@ -110,6 +110,26 @@ export interface UpsertReport {
   updated: number;
 }
 
+/** One image's upload to S3, as the sync stage reports it. */
+export interface ImageUpload {
+  imageId: string;
+  /** The S3 object key. */
+  key: string;
+  /** Bytes uploaded. */
+  size: number;
+  /** When, ISO 8601. */
+  at: string;
+}
+
+export interface MarkUploadedReport {
+  /** Images whose upload was recorded. */
+  images: number;
+  /** Image ids not in the store (ignored, not an error). */
+  unknown: string[];
+  /** Records that became fully uploaded (s3_uploaded false -> true) by this call. */
+  completed: number;
+}
+
 export interface SearchStore {
   readonly backend: string;
   /** Create tables/indices if missing. Idempotent. */
@@ -121,6 +141,13 @@ export interface SearchStore {
   search(req: SearchRequest): Promise<SearchResponse>;
   count(): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Records S3 uploads per image (the image's s3Key becomes `key`). A record's `s3_uploaded` is
+   * true exactly when it has images and every one of them is uploaded; an upsert keeps an image's
+   * upload while the image keeps its id, record and file. Optional only so that test doubles of
+   * the port stay valid; every real backend implements it.
+   */
+  markUploaded?(updates: ImageUpload[]): Promise<MarkUploadedReport>;
 }
 
 /**

@@ -1,0 +1,821 @@
+/**
+ * The embedded search backend: one SQLite file (node:sqlite), records + an FTS5 bigram index.
+ *
+ * Matching follows text.ts exactly. Every searchable field is indexed as its bigram tokens
+ * (`bigrams()`), space-separated, so FTS5 token positions are bigram positions, and a query term is
+ * an FTS5 phrase of its bigrams. The `ascii` tokenizer is used on purpose: it splits only on ASCII
+ * non-alphanumerics (here: the spaces we put between tokens) and treats every non-ASCII byte as part
+ * of a token, so each bigram (letters/digits only, already normalised and lower-cased) is exactly
+ * one FTS5 token. `unicode61` is not safe: it folds with its own Unicode tables (e.g. "ας" becomes
+ * "ασ"), so the index would no longer hold exactly the bigrams of text.ts.
+ * Values of a multi-valued field are separated by GAP, a three-character token that can never
+ * equal a two-code-point query bigram, so no phrase matches across two values.
+ *
+ * Layout, chosen for speed (bench/search-embedded.ts measures it):
+ *
+ *   items_fts  contentless FTS5 table with ONE ROW PER (record, field), rowid = d * 8 + field, one
+ *              column. A single scan of a phrase's doclist then says in which fields of which
+ *              records it occurs. (With one FTS column per field, the weighted score needs one
+ *              column-filtered scan per field, and each of those costs as much as a full scan: eight
+ *              full scans per term did not fit the latency budget.)
+ *   items      one narrow row per record. d = batch code << 38 | type code << 28 | n, where n is
+ *              the record's row number: batch and type ride in the high bits of the record's FTS
+ *              rowids, so facet counts and batch/type filters need no table lookups. d changes
+ *              when a record's batch or type changes (its FTS rows are rewritten then).
+ *   records    the whole record as JSON, read only for the rows of the requested page.
+ *   images     image id -> item, file, size, S3 upload state (getImage, markUploaded).
+ *   batch_codes, type_codes   value <-> code dictionaries (codes are never reused or changed).
+ *   facet_counts  records per (batch, type, s3_uploaded), kept by triggers on items: browsing
+ *              reads its total and facets from here.
+ *
+ * A query runs one FTS5 scan per term, gets all matching rowids back as one group_concat string,
+ * and collects scores (sum of field weights), the AND of the terms and the facet counts in typed
+ * arrays indexed by n. Only the candidates for the requested page go back to SQL, to be put in
+ * (score desc, id asc) order and read as JSON.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import {
+  DEFAULT_PAGE_SIZE,
+  FIELD_WEIGHTS,
+  IMAGE_ID_RE,
+  MAX_PAGE_SIZE,
+  searchableValues,
+  type AccessLevel,
+  type FacetBucket,
+  type ImageUpload,
+  type MarkUploadedReport,
+  type ImageEntry,
+  type ItemInput,
+  type ItemRecord,
+  type SearchField,
+  type SearchHit,
+  type SearchRequest,
+  type SearchResponse,
+  type SearchStore,
+  type UpsertReport,
+} from './store.ts';
+import { bigrams, parseQuery } from './text.ts';
+
+/** Searchable fields in FTS row order (the low bits of an FTS rowid). */
+export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
+
+/** Separator token between two values of one field: three characters, never a query bigram. */
+const GAP = 'zzz';
+
+const SCHEMA_VERSION = 1;
+const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
+
+// Bit layout of d and of FTS rowids (d * 8 + field). Everything stays below 2^53, so JavaScript
+// numbers hold them exactly.
+const FIELD_BITS = 3;
+const N_BITS = 28;
+const TYPE_BITS = 10;
+const BATCH_BITS = 10;
+const MAX_N = 2 ** N_BITS - 1;
+const MAX_TYPE_CODE = 2 ** TYPE_BITS - 1;
+const MAX_BATCH_CODE = 2 ** BATCH_BITS - 1;
+const TYPE_SHIFT = N_BITS;
+const BATCH_SHIFT = N_BITS + TYPE_BITS;
+if (FTS_FIELDS.length > 2 ** FIELD_BITS) throw new Error('sqlite store: too many searchable fields for FIELD_BITS');
+
+const FIELD_SPAN = 2 ** FIELD_BITS;
+const N_SPAN = 2 ** N_BITS;
+const TYPE_SPAN = 2 ** TYPE_BITS;
+const BATCH_SPAN = 2 ** BATCH_SHIFT;
+/** Weight of the field with FTS row index i. */
+const WEIGHTS = Int32Array.from({ length: FIELD_SPAN }, (_, i) => (i < FTS_FIELDS.length ? FIELD_WEIGHTS[FTS_FIELDS[i]!] : 0));
+
+function makeD(batchCode: number, typeCode: number, n: number): number {
+  return batchCode * BATCH_SPAN + typeCode * N_SPAN + n;
+}
+
+/** Binary string order (code points, as SQLite's BINARY collation compares UTF-8). */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+  }
+  return x.length - y.length;
+}
+
+interface Filter {
+  batchCodes: number[] | null;
+  typeCodes: number[] | null;
+  s3: 0 | 1 | null;
+}
+
+/** One FTS5 phrase: each bigram double-quoted (internal quotes doubled), joined with `+`. */
+export function ftsPhrase(grams: readonly string[]): string {
+  return grams.map((g) => `"${g.replaceAll('"', '""')}"`).join(' + ');
+}
+
+/** The text indexed for one field: its values' bigrams, values separated by GAP. */
+export function ftsFieldText(values: readonly string[]): string {
+  const parts: string[] = [];
+  for (const v of values) {
+    if (typeof v !== 'string') continue;
+    const grams = bigrams(v);
+    if (grams.length === 0) continue;
+    if (parts.length > 0) parts.push(GAP);
+    parts.push(grams.join(' '));
+  }
+  return parts.join(' ');
+}
+
+/** A record's type for filters and facets: absent or blank means none. */
+function typeOf(item: ItemInput): string | null {
+  return typeof item.type === 'string' && item.type.trim() !== '' ? item.type : null;
+}
+
+function clampInt(v: unknown, fallback: number, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, Math.floor(n)));
+}
+
+/** A filter list: absent, empty or not a list of strings means "no filter". */
+function filterList(v: unknown): string[] | null {
+  if (v === undefined || v === null) return null;
+  const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+  return list.length > 0 ? list : null;
+}
+
+type Row = Record<string, unknown>;
+
+interface ImageRow {
+  id: string;
+  file: string;
+  s3_key: string | null;
+  s3_size: number | null;
+  uploaded_at: string | null;
+}
+
+/** SQL expression: the weight of the field an FTS rowid belongs to. */
+const WEIGHT_SQL = `CASE rowid & ${2 ** FIELD_BITS - 1} ${FTS_FIELDS.map((f, i) => `WHEN ${i} THEN ${FIELD_WEIGHTS[f]}`).join(' ')} ELSE 0 END`;
+
+export class SqliteStore implements SearchStore {
+  readonly backend = 'sqlite';
+  readonly path: string;
+  private db: DatabaseSync;
+  private stmts = new Map<string, StatementSync>();
+  private ready = false;
+  /** value -> code; codes never change once assigned, so caching them is safe across processes. */
+  private codeCache = { batch: new Map<string, number>(), type: new Map<string, number>() };
+  /** code -> value, the same dictionaries read the other way. */
+  private codeNames = { batch: new Map<number, string>(), type: new Map<number, string>() };
+
+  constructor(file: string) {
+    this.path = file;
+    const memory = file === ':memory:' || file === '';
+    if (!memory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new DatabaseSync(memory ? ':memory:' : file);
+    this.db.exec('PRAGMA busy_timeout = 5000');
+    if (!memory) this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec(`
+      PRAGMA synchronous = NORMAL;
+      PRAGMA foreign_keys = ON;
+      PRAGMA temp_store = MEMORY;
+      PRAGMA cache_size = -131072;
+      PRAGMA mmap_size = 1073741824;
+    `);
+  }
+
+  /** A prepared statement, prepared once per SQL text and reused. */
+  private stmt(sql: string): StatementSync {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async init(): Promise<void> {
+    this.initSync();
+  }
+
+  initSync(): void {
+    if (this.ready) return;
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS batch_codes (code INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS type_codes (code INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS facet_counts (
+        b INTEGER NOT NULL, t INTEGER NOT NULL, s3 INTEGER NOT NULL, cnt INTEGER NOT NULL,
+        PRIMARY KEY (b, t, s3)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS items (
+        n INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        d INTEGER NOT NULL,
+        batch TEXT NOT NULL,
+        type TEXT,
+        access TEXT NOT NULL DEFAULT 'open',
+        s3_uploaded INTEGER NOT NULL DEFAULT 0,
+        fmask INTEGER NOT NULL DEFAULT 0,
+        indexed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS items_d ON items (d, s3_uploaded);
+      CREATE INDEX IF NOT EXISTS items_id_cover ON items (id, d, s3_uploaded);
+      CREATE TRIGGER IF NOT EXISTS items_count_ins AFTER INSERT ON items BEGIN
+        INSERT INTO facet_counts (b, t, s3, cnt)
+        VALUES (NEW.d >> ${BATCH_SHIFT}, (NEW.d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE}, NEW.s3_uploaded, 1)
+        ON CONFLICT (b, t, s3) DO UPDATE SET cnt = cnt + 1;
+      END;
+      CREATE TRIGGER IF NOT EXISTS items_count_del AFTER DELETE ON items BEGIN
+        UPDATE facet_counts SET cnt = cnt - 1
+        WHERE b = OLD.d >> ${BATCH_SHIFT} AND t = (OLD.d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE} AND s3 = OLD.s3_uploaded;
+      END;
+      CREATE TRIGGER IF NOT EXISTS items_count_upd AFTER UPDATE OF d, s3_uploaded ON items
+      WHEN OLD.d != NEW.d OR OLD.s3_uploaded != NEW.s3_uploaded BEGIN
+        UPDATE facet_counts SET cnt = cnt - 1
+        WHERE b = OLD.d >> ${BATCH_SHIFT} AND t = (OLD.d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE} AND s3 = OLD.s3_uploaded;
+        INSERT INTO facet_counts (b, t, s3, cnt)
+        VALUES (NEW.d >> ${BATCH_SHIFT}, (NEW.d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE}, NEW.s3_uploaded, 1)
+        ON CONFLICT (b, t, s3) DO UPDATE SET cnt = cnt + 1;
+      END;
+      CREATE TABLE IF NOT EXISTS records (n INTEGER PRIMARY KEY REFERENCES items (n) ON DELETE CASCADE, json TEXT NOT NULL);
+      CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5 (
+        text, content = '', contentless_delete = 1, tokenize = 'ascii'
+      );
+      CREATE TABLE IF NOT EXISTS images (
+        id TEXT PRIMARY KEY,
+        item_n INTEGER NOT NULL REFERENCES items (n) ON DELETE CASCADE,
+        item_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        label TEXT,
+        width INTEGER,
+        height INTEGER,
+        s3_key TEXT,
+        s3_size INTEGER,
+        uploaded_at TEXT
+      );
+      CREATE INDEX IF NOT EXISTS images_item ON images (item_n, seq);
+    `);
+    this.db
+      .prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING`)
+      .run(String(SCHEMA_VERSION));
+    const v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string };
+    if (Number(v.value) !== SCHEMA_VERSION) {
+      throw new Error(`${this.path}: search store schema ${v.value}, this program expects ${SCHEMA_VERSION}`);
+    }
+    this.ready = true;
+  }
+
+  private transaction<T>(mode: 'IMMEDIATE' | 'DEFERRED', fn: () => T): T {
+    this.db.exec(`BEGIN ${mode}`);
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Codes
+
+  /** The code of a batch or type value, creating it if asked (inside a write transaction). */
+  private code(kind: 'batch' | 'type', value: string, create: boolean): number | null {
+    const cache = this.codeCache[kind];
+    const hit = cache.get(value);
+    if (hit !== undefined) return hit;
+    const table = kind === 'batch' ? 'batch_codes' : 'type_codes';
+    let row = this.stmt(`SELECT code FROM ${table} WHERE value = ?`).get(value) as Row | undefined;
+    if (!row && create) {
+      row = this.stmt(`INSERT INTO ${table} (value) VALUES (?) RETURNING code`).get(value) as Row;
+      const max = kind === 'batch' ? MAX_BATCH_CODE : MAX_TYPE_CODE;
+      if ((row.code as number) > max) {
+        throw new Error(`upsert: more than ${max} distinct ${kind} values; the embedded store cannot hold "${value}"`);
+      }
+    }
+    if (!row) return null;
+    cache.set(value, row.code as number);
+    return row.code as number;
+  }
+
+  private codes(kind: 'batch' | 'type', values: string[]): number[] {
+    return values.map((v) => this.code(kind, v, false)).filter((c): c is number => c !== null);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  async upsert(items: ItemInput[], now: Date = new Date()): Promise<UpsertReport> {
+    return this.upsertSync(items, now);
+  }
+
+  upsertSync(items: ItemInput[], now: Date = new Date()): UpsertReport {
+    this.initSync();
+    const stamp = now.toISOString();
+    // Validate everything before touching the database; the last occurrence of an id wins.
+    const byId = new Map<string, ItemInput>();
+    for (const item of items) {
+      if (!item || typeof item.id !== 'string' || item.id.trim() === '') throw new Error('upsert: record without id');
+      if (typeof item.batch !== 'string' || item.batch.trim() === '') throw new Error(`upsert: ${item.id}: no batch`);
+      if (item.type !== undefined && item.type !== null && typeof item.type !== 'string') {
+        throw new Error(`upsert: ${item.id}: type must be a string`);
+      }
+      if (item.access !== undefined && !ACCESS_LEVELS.includes(item.access)) {
+        throw new Error(`upsert: ${item.id}: unknown access level "${String(item.access)}"`);
+      }
+      if (!Array.isArray(item.images)) throw new Error(`upsert: ${item.id}: images must be an array`);
+      byId.delete(item.id);
+      byId.set(item.id, item);
+    }
+    const imageOwner = new Map<string, string>();
+    for (const item of byId.values()) {
+      for (const img of item.images) {
+        if (typeof img?.id !== 'string' || !IMAGE_ID_RE.test(img.id)) {
+          throw new Error(`upsert: ${item.id}: invalid image id "${String(img?.id)}"`);
+        }
+        if (typeof img.file !== 'string' || img.file === '') throw new Error(`upsert: ${item.id}: image ${img.id} has no file`);
+        const other = imageOwner.get(img.id);
+        if (other !== undefined) throw new Error(`upsert: image ${img.id} is listed by both ${other} and ${item.id}`);
+        imageOwner.set(img.id, item.id);
+      }
+    }
+    const list = [...byId.values()];
+    const CHUNK = 1000;
+
+    try {
+      return this.transaction('IMMEDIATE', () => {
+        let inserted = 0;
+        let updated = 0;
+        let nextN = ((this.stmt(`SELECT max(n) AS n FROM items`).get() as Row).n as number | null ?? 0) + 1;
+        const findItems = this.stmt(
+          `SELECT i.n, i.id, i.d, i.fmask, i.indexed_at FROM json_each(?) j JOIN items i ON i.id = j.value`,
+        );
+        const oldImagesOf = this.stmt(`SELECT id, file, s3_key, s3_size, uploaded_at FROM images WHERE item_n = ?`);
+        const deleteImagesOf = this.stmt(`DELETE FROM images WHERE item_n = ?`);
+        const findImage = this.stmt(`SELECT item_id FROM images WHERE id = ?`);
+        const insertItem = this.stmt(
+          `INSERT INTO items (n, id, d, batch, type, access, s3_uploaded, fmask, indexed_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+        );
+        const updateItem = this.stmt(
+          `UPDATE items SET d = ?, batch = ?, type = ?, access = ?, s3_uploaded = ?, fmask = ?, updated_at = ? WHERE n = ?`,
+        );
+        const saveJson = this.stmt(
+          `INSERT INTO records (n, json) VALUES (?, ?) ON CONFLICT (n) DO UPDATE SET json = excluded.json`,
+        );
+        const deleteFts = this.stmt(`DELETE FROM items_fts WHERE rowid = ?`);
+        // Many FTS rows in one call: [[rowid, text], ...] as JSON.
+        const insertFts = this.stmt(
+          `INSERT INTO items_fts (rowid, text) SELECT value ->> 0, value ->> 1 FROM json_each(?)`,
+        );
+        const insertImage = this.stmt(
+          `INSERT INTO images (id, item_n, item_id, seq, file, label, width, height, s3_key, s3_size, uploaded_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+
+        // Phase 1, in chunks: find the records that exist and release their images, so an image
+        // may move between two records of this upsert; keep their upload state to carry it over.
+        const existing = new Map<string, { n: number; d: number; fmask: number; indexed_at: string }>();
+        const previous = new Map<string, ImageRow & { item: string }>();
+        for (let start = 0; start < list.length; start += CHUNK) {
+          const chunk = list.slice(start, start + CHUNK);
+          for (const r of findItems.all(JSON.stringify(chunk.map((i) => i.id))) as Row[]) {
+            const n = r.n as number;
+            existing.set(r.id as string, { n, d: r.d as number, fmask: r.fmask as number, indexed_at: r.indexed_at as string });
+            for (const img of oldImagesOf.all(n) as unknown as ImageRow[]) previous.set(img.id, { ...img, item: r.id as string });
+            deleteImagesOf.run(n);
+          }
+        }
+
+        // Phase 2, in chunks: write records, images and FTS rows (the FTS rows of a chunk in one call).
+        for (let start = 0; start < list.length; start += CHUNK) {
+          const chunk = list.slice(start, start + CHUNK);
+          const ftsRows: Array<[number, string]> = [];
+          for (const item of chunk) {
+            const ex = existing.get(item.id);
+            // Upload state survives when the image keeps its id, record and file.
+            const images = item.images.map((img) => {
+              const old = previous.get(img.id);
+              const keep = old && old.item === item.id && old.file === img.file && old.uploaded_at ? old : null;
+              return { img, keep };
+            });
+            const uploaded = !!ex && images.length > 0 && images.every((x) => x.keep);
+            const b = this.code('batch', item.batch, true)!;
+            const type = typeOf(item);
+            const t = type === null ? 0 : this.code('type', type, true)!;
+            const n = ex ? ex.n : nextN++;
+            if (n > MAX_N) throw new Error(`upsert: the embedded store holds at most ${MAX_N} records`);
+            const d = makeD(b, t, n);
+            const values = searchableValues(item);
+            let fmask = 0;
+            FTS_FIELDS.forEach((field, f) => {
+              const text = ftsFieldText(values[field]);
+              if (!text) return;
+              fmask |= 1 << f;
+              ftsRows.push([d * FIELD_SPAN + f, text]);
+            });
+            const access = item.access ?? 'open';
+            if (ex) {
+              for (let f = 0; f < FTS_FIELDS.length; f++) if (ex.fmask & (1 << f)) deleteFts.run(ex.d * FIELD_SPAN + f);
+              updateItem.run(d, item.batch, type, access, uploaded ? 1 : 0, fmask, stamp, n);
+              updated++;
+            } else {
+              insertItem.run(n, item.id, d, item.batch, type, access, fmask, stamp, stamp);
+              inserted++;
+            }
+            const record: ItemRecord = {
+              ...item,
+              images: images.map(({ img, keep }) => (keep ? { ...img, s3Key: keep.s3_key! } : { ...img })),
+              indexed_at: ex ? ex.indexed_at : stamp,
+              updated_at: stamp,
+              s3_uploaded: uploaded,
+            };
+            saveJson.run(n, JSON.stringify(record));
+            images.forEach(({ img, keep }, seq) => {
+              const owner = findImage.get(img.id) as Row | undefined;
+              if (owner) throw new Error(`upsert: image ${img.id} of ${item.id} already belongs to ${String(owner.item_id)}`);
+              insertImage.run(
+                img.id,
+                n,
+                item.id,
+                seq,
+                img.file,
+                img.label ? JSON.stringify(img.label) : null,
+                typeof img.width === 'number' ? img.width : null,
+                typeof img.height === 'number' ? img.height : null,
+                keep ? keep.s3_key : typeof img.s3Key === 'string' ? img.s3Key : null,
+                keep ? keep.s3_size : null,
+                keep ? keep.uploaded_at : null,
+              );
+            });
+          }
+          if (ftsRows.length) insertFts.run(JSON.stringify(ftsRows));
+        }
+        return { inserted, updated };
+      });
+    } catch (err) {
+      // Codes created by a rolled-back transaction are gone again.
+      this.codeCache.batch.clear();
+      this.codeCache.type.clear();
+      throw err;
+    }
+  }
+
+  /**
+   * Records that images were uploaded to S3 (key, size, time). A record's `s3_uploaded` becomes
+   * true once every one of its images is uploaded. Unknown image ids are reported, not fatal.
+   */
+  async markUploaded(updates: ImageUpload[]): Promise<MarkUploadedReport> {
+    return this.markUploadedSync(updates);
+  }
+
+  markUploadedSync(updates: ImageUpload[]): MarkUploadedReport {
+    this.initSync();
+    for (const u of updates) {
+      if (
+        typeof u?.imageId !== 'string' ||
+        typeof u.key !== 'string' ||
+        u.key === '' ||
+        typeof u.size !== 'number' ||
+        !Number.isFinite(u.size) ||
+        u.size < 0 ||
+        typeof u.at !== 'string' ||
+        u.at === ''
+      ) {
+        throw new Error(`markUploaded: invalid entry ${JSON.stringify(u)}`);
+      }
+    }
+    return this.transaction('IMMEDIATE', () => {
+      const setImage = this.stmt(
+        `UPDATE images SET s3_key = ?, s3_size = ?, uploaded_at = ? WHERE id = ? RETURNING item_n`,
+      );
+      const itemRow = this.stmt(
+        `SELECT r.json, i.s3_uploaded FROM items i JOIN records r ON r.n = i.n WHERE i.n = ?`,
+      );
+      const imagesOf = this.stmt(`SELECT id, s3_key, uploaded_at FROM images WHERE item_n = ?`);
+      const setItem = this.stmt(`UPDATE items SET s3_uploaded = ? WHERE n = ?`);
+      const setJson = this.stmt(`UPDATE records SET json = ? WHERE n = ?`);
+      const touched = new Set<number>();
+      const unknown: string[] = [];
+      let count = 0;
+      for (const u of updates) {
+        const r = setImage.get(u.key, u.size, u.at, u.imageId) as Row | undefined;
+        if (!r) {
+          unknown.push(u.imageId);
+          continue;
+        }
+        count++;
+        touched.add(r.item_n as number);
+      }
+      let completed = 0;
+      for (const n of touched) {
+        const item = itemRow.get(n) as Row;
+        const record = JSON.parse(item.json as string) as ItemRecord;
+        const imgs = imagesOf.all(n) as Row[];
+        const keys = new Map(imgs.map((r) => [r.id as string, r.s3_key as string | null]));
+        for (const img of record.images) {
+          const key = keys.get(img.id);
+          if (key) img.s3Key = key;
+        }
+        const all = imgs.length > 0 && imgs.every((r) => r.uploaded_at !== null);
+        if (all && !item.s3_uploaded) completed++;
+        record.s3_uploaded = all;
+        setItem.run(all ? 1 : 0, n);
+        setJson.run(JSON.stringify(record), n);
+      }
+      return { images: count, unknown, completed };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  private toRecord(row: Row): ItemRecord {
+    const record = JSON.parse(row.json as string) as ItemRecord;
+    record.indexed_at = row.indexed_at as string;
+    record.updated_at = row.updated_at as string;
+    record.s3_uploaded = row.s3_uploaded === 1;
+    return record;
+  }
+
+  async get(id: string): Promise<ItemRecord | null> {
+    this.initSync();
+    if (typeof id !== 'string') return null;
+    const row = this.stmt(
+      `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded FROM items i JOIN records r ON r.n = i.n WHERE i.id = ?`,
+    ).get(id) as Row | undefined;
+    return row ? this.toRecord(row) : null;
+  }
+
+  async getImage(imageId: string): Promise<ImageEntry | null> {
+    this.initSync();
+    if (typeof imageId !== 'string' || !IMAGE_ID_RE.test(imageId)) return null;
+    const r = this.stmt(
+      `SELECT g.id, g.file, g.label, g.width, g.height, g.s3_key, g.item_id, i.access
+       FROM images g JOIN items i ON i.n = g.item_n WHERE g.id = ?`,
+    ).get(imageId) as Row | undefined;
+    if (!r) return null;
+    const entry: ImageEntry = {
+      id: r.id as string,
+      file: r.file as string,
+      itemId: r.item_id as string,
+      access: ((r.access as AccessLevel | null) ?? 'open') as AccessLevel,
+    };
+    if (r.label !== null) entry.label = JSON.parse(r.label as string);
+    if (r.width !== null) entry.width = r.width as number;
+    if (r.height !== null) entry.height = r.height as number;
+    if (r.s3_key !== null) entry.s3Key = r.s3_key as string;
+    return entry;
+  }
+
+  async count(): Promise<number> {
+    this.initSync();
+    return (this.stmt(`SELECT count(*) AS c FROM items`).get() as Row).c as number;
+  }
+
+  async search(req: SearchRequest = {}): Promise<SearchResponse> {
+    return this.searchSync(req);
+  }
+
+  searchSync(req: SearchRequest = {}): SearchResponse {
+    this.initSync();
+    const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
+    const page = clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize));
+    const offset = (page - 1) * pageSize;
+    const raw = typeof req?.q === 'string' ? req.q : '';
+    const parsed = parseQuery(raw);
+    const out: SearchResponse = {
+      total: 0,
+      page,
+      pageSize,
+      hits: [],
+      facets: { batch: [], type: [] },
+      tooShort: parsed.tooShort,
+      unsearchable: false,
+    };
+    if (parsed.terms.length === 0 && raw.trim() !== '') return { ...out, unsearchable: true };
+
+    // Filters: batch and type become code lists (bit tests on d), s3_uploaded a flag.
+    const filters = req?.filters ?? {};
+    const batchValues = filterList(filters.batch);
+    const typeValues = filterList(filters.type);
+    const s3 = typeof filters.s3_uploaded === 'boolean' ? (filters.s3_uploaded ? 1 : 0) : null;
+    const batchCodes = batchValues ? this.codes('batch', batchValues) : null;
+    const typeCodes = typeValues ? this.codes('type', typeValues) : null;
+    if ((batchCodes && batchCodes.length === 0) || (typeCodes && typeCodes.length === 0)) return out;
+    const filter: Filter = { batchCodes, typeCodes, s3 };
+
+    return this.transaction('DEFERRED', () =>
+      parsed.terms.length === 0
+        ? this.browse(out, filter, offset)
+        : this.query(out, parsed.terms, filter, offset, req?.sort === 'id'),
+    );
+  }
+
+  /** WHERE fragment + parameters restricting a d-valued SQL expression by the filters. */
+  private filterSql(D: string, f: Filter): [string, Array<string | number>] {
+    const sql: string[] = [];
+    const params: Array<string | number> = [];
+    if (f.batchCodes) {
+      sql.push(`(${D} >> ${BATCH_SHIFT}) IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(f.batchCodes));
+    }
+    if (f.typeCodes) {
+      sql.push(`((${D} >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE}) IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(f.typeCodes));
+    }
+    if (f.s3 !== null) {
+      sql.push(`EXISTS (SELECT 1 FROM items x WHERE x.d = ${D} AND x.s3_uploaded = ?)`);
+      params.push(f.s3);
+    }
+    return [sql.length ? sql.join(' AND ') : '1', params];
+  }
+
+  /** No query: every record passing the filters, by id; total and facets from facet_counts. */
+  private browse(out: SearchResponse, f: Filter, offset: number): SearchResponse {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (f.batchCodes) {
+      where.push(`b IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(f.batchCodes));
+    }
+    if (f.typeCodes) {
+      where.push(`t IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(f.typeCodes));
+    }
+    if (f.s3 !== null) {
+      where.push(`s3 = ?`);
+      params.push(f.s3);
+    }
+    const w = where.length ? where.join(' AND ') : '1';
+    const rows = this.stmt(
+      `SELECT 0 AS k, b AS code, sum(cnt) AS c FROM facet_counts WHERE ${w} GROUP BY b
+       UNION ALL SELECT 1, t, sum(cnt) FROM facet_counts WHERE ${w} AND t != 0 GROUP BY t`,
+    ).all(...params, ...params) as Row[];
+    const batch = new Map<number, number>();
+    const type = new Map<number, number>();
+    for (const r of rows) {
+      (r.k === 0 ? batch : type).set(r.code as number, r.c as number);
+      if (r.k === 0) out.total += r.c as number;
+    }
+    out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
+    if (out.total === 0) return out;
+    const [fsql, fparams] = this.filterSql('i.d', f);
+    const page = this.stmt(
+      `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+       FROM (SELECT n, id FROM items i INDEXED BY items_id_cover WHERE ${fsql} ORDER BY id LIMIT ? OFFSET ?) p
+       CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.id`,
+    ).all(...fparams, out.pageSize, offset) as Row[];
+    out.hits = page.map((r) => ({ record: this.toRecord(r), score: 0 }));
+    return out;
+  }
+
+  /**
+   * A query. For each term, one FTS5 scan returns the rowids of the (record, field) rows holding
+   * its phrase (as one group_concat string: passing 30k rows one by one costs more than the scan);
+   * scores, the AND of terms and the facet counts are then collected here, per record, in typed
+   * arrays indexed by n. Only the page's candidates go back to SQL, to be ordered by id.
+   */
+  private query(out: SearchResponse, terms: string[][], f: Filter, offset: number, byId: boolean): SearchResponse {
+    const acc = this.accumulator();
+    const { gen, score, step, dv } = acc;
+    const G = acc.gen_;
+    const [fsql, fparams] = this.filterSql(`(items_fts.rowid >> ${FIELD_BITS})`, f);
+    const first = this.stmt(`SELECT group_concat(rowid) AS r FROM items_fts WHERE items_fts MATCH ? AND ${fsql}`);
+    const next = this.stmt(`SELECT group_concat(rowid) AS r FROM items_fts WHERE items_fts MATCH ?`);
+    // Terms with more bigrams first: usually the rarest, so later terms only confirm candidates.
+    const ordered = [...terms].sort((a, b) => b.length - a.length);
+    let list: number[] = [];
+    for (let k = 0; k < ordered.length; k++) {
+      const phrase = ftsPhrase(ordered[k]!);
+      const text = ((k === 0 ? first.get(phrase, ...fparams) : next.get(phrase)) as Row).r as string | null;
+      if (!text) return out;
+      let cur = 0;
+      for (let i = 0, len = text.length; i <= len; i++) {
+        const c = i < len ? text.charCodeAt(i) : 44;
+        if (c !== 44) {
+          cur = cur * 10 + (c - 48);
+          continue;
+        }
+        const d = Math.floor(cur / FIELD_SPAN);
+        const w = WEIGHTS[cur - d * FIELD_SPAN]!;
+        const n = d % N_SPAN;
+        cur = 0;
+        if (k === 0) {
+          if (gen[n] !== G) {
+            gen[n] = G;
+            score[n] = 0;
+            step[n] = 0;
+            dv[n] = d;
+            list.push(n);
+          }
+          score[n]! += w;
+        } else if (gen[n] === G) {
+          if (step[n] === k - 1) step[n] = k;
+          if (step[n] === k) score[n]! += w;
+        }
+      }
+      if (k > 0) list = list.filter((n) => step[n] === k);
+      if (list.length === 0) return out;
+    }
+
+    out.total = list.length;
+    const batch = new Map<number, number>();
+    const type = new Map<number, number>();
+    const hist = new Map<number, number>();
+    for (const n of list) {
+      const d = dv[n]!;
+      const b = Math.floor(d / BATCH_SPAN);
+      const t = Math.floor(d / N_SPAN) % TYPE_SPAN;
+      batch.set(b, (batch.get(b) ?? 0) + 1);
+      if (t !== 0) type.set(t, (type.get(t) ?? 0) + 1);
+      hist.set(score[n]!, (hist.get(score[n]!) ?? 0) + 1);
+    }
+    out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
+    const end = offset + out.pageSize;
+    if (offset >= list.length) return out;
+
+    // The page's candidates: everything when sorting by id, else the records scoring at least the
+    // end-th best score (their order among each other needs ids, which SQL has).
+    let candidates = list;
+    if (!byId) {
+      let seen = 0;
+      let threshold = 0;
+      for (const s of [...hist.keys()].sort((a, b) => b - a)) {
+        seen += hist.get(s)!;
+        threshold = s;
+        if (seen >= end) break;
+      }
+      candidates = list.filter((n) => score[n]! >= threshold);
+    }
+    const pairs = JSON.stringify(candidates.map((n) => [n, byId ? 0 : score[n]]));
+    const rows = this.stmt(
+      `SELECT p.s AS score, r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+       FROM (SELECT c.value ->> 0 AS n, c.value ->> 1 AS s, i.id FROM json_each(?) c JOIN items i ON i.n = c.value ->> 0
+             ORDER BY s DESC, i.id LIMIT ? OFFSET ?) p
+       CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.s DESC, p.id`,
+    ).all(pairs, out.pageSize, offset) as Row[];
+    out.hits = rows.map((r): SearchHit => ({ record: this.toRecord(r), score: r.score as number }));
+    return out;
+  }
+
+  /** Per-record work arrays for `query`, indexed by n, reused between searches. */
+  private acc = { gen: new Uint32Array(0), score: new Int32Array(0), step: new Int32Array(0), dv: new Float64Array(0), gen_: 0 };
+
+  private accumulator() {
+    const maxN = ((this.stmt(`SELECT max(n) AS n FROM items`).get() as Row).n as number | null) ?? 0;
+    if (this.acc.gen.length <= maxN) {
+      let size = 1024;
+      while (size <= maxN) size *= 2;
+      this.acc = {
+        gen: new Uint32Array(size),
+        score: new Int32Array(size),
+        step: new Int32Array(size),
+        dv: new Float64Array(size),
+        gen_: 0,
+      };
+    }
+    const b = this.acc;
+    b.gen_ = (b.gen_ + 1) >>> 0;
+    if (b.gen_ === 0) {
+      b.gen.fill(0);
+      b.gen_ = 1;
+    }
+    return b;
+  }
+
+  /** Facet buckets from code counts: count desc, then value asc (code point order, like SQL). */
+  private buckets(kind: 'batch' | 'type', counts: Map<number, number>): FacetBucket[] {
+    const out: FacetBucket[] = [];
+    for (const [code, count] of counts) if (count > 0) out.push({ value: this.codeName(kind, code), count });
+    return out.sort((a, b) => b.count - a.count || compareCodePoints(a.value, b.value));
+  }
+
+  private codeName(kind: 'batch' | 'type', code: number): string {
+    let name = this.codeNames[kind].get(code);
+    if (name === undefined) {
+      const table = kind === 'batch' ? 'batch_codes' : 'type_codes';
+      for (const r of this.stmt(`SELECT code, value FROM ${table}`).all() as Row[]) {
+        this.codeNames[kind].set(r.code as number, r.value as string);
+      }
+      name = this.codeNames[kind].get(code) ?? `#${code}`;
+    }
+    return name;
+  }
+
+  /** Merges the FTS5 index segments (after a bulk load); searches are faster afterwards. */
+  async optimize(): Promise<void> {
+    this.initSync();
+    this.db.exec(`INSERT INTO items_fts (items_fts) VALUES ('optimize'); PRAGMA optimize;`);
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.isOpen) return;
+    this.stmts.clear();
+    this.db.close();
+  }
+}
