@@ -2,8 +2,10 @@
 /**
  * Installs exactly the versions in package-lock.json, for the Docker build:
  *
- *   node install-locked.mjs              # like `npm ci`
- *   node install-locked.mjs --omit=dev   # like `npm ci --omit=dev`
+ *   node deploy/docker/install-locked.mjs              # like `npm ci`
+ *   node deploy/docker/install-locked.mjs --omit=dev   # like `npm ci --omit=dev`
+ *
+ * Used by the Dockerfile and by the small-VPS install (deploy/README.md).
  *
  * It runs `npm ci` first. npm ci refuses a lockfile that lacks entries for optional
  * platform-specific packages (npm/cli#4828: @astrojs/compiler-binding-* for other platforms are
@@ -18,6 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Differences between the lockfile and what npm installed (node_modules/.package-lock.json).
@@ -72,4 +75,6 @@ function main(argv) {
   return 0;
 }
 
-if (import.meta.main) process.exit(main(process.argv.slice(2)));
+// Run as a script (not when imported by the tests). Not `import.meta.main`: the small-VPS install
+// runs this with the distribution's older Node, which lacks it.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(main(process.argv.slice(2)));

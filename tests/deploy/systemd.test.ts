@@ -52,6 +52,11 @@ describe('deploy/systemd/archive.service', () => {
     expect(service.get('ExecStartPre')?.join('\n')).toMatch(/HOST.*127\.\*/);
   });
 
+  it('refuses a data directory outside the one writable path', () => {
+    expect(environment.DATA_DIR).toBe('/var/lib/archive');
+    expect(service.get('ExecStartPre')?.join('\n')).toMatch(/DATA_DIR.*\/var\/lib\/archive\|\/var\/lib\/archive\/\*/);
+  });
+
   it('restarts on failure, but not on a configuration error', () => {
     expect(one('Restart')).toBe('on-failure');
     expect(one('RestartPreventExitStatus')).toBe('2');
