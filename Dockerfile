@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The archive as one container: one Node process (scripts/start.ts) serving the pages, the IIIF
 # Image API, the manifests and Mirador. Used by docker-compose.yml; see deploy/README.md.
 #
@@ -11,6 +9,9 @@
 #
 # Both stages use the same Node image and the same WORKDIR: Astro records absolute paths of the
 # project in its server build, so dist/ is built where it runs (/app).
+#
+# Needs BuildKit (the default builder since Docker Engine 23) for RUN --mount; no `# syntax=`
+# line, so no Dockerfile frontend image is pulled from a registry.
 
 # Pinned to a concrete release (the same Node as the project's `node` npm package). Bump it
 # deliberately, together with package.json, never by pulling a floating tag.

@@ -266,6 +266,13 @@ describe('Dockerfile', () => {
     expect(read('deploy/docker/install-locked.mjs')).toContain("npm(['ci', ...argv])");
   });
 
+  it('ships every input of the build stamp in the final stage, so start.ts never rebuilds', () => {
+    const inputs = /const INPUTS = \[([^\]]*)\]/.exec(read('scripts/build-stamp.ts'))?.[1].match(/'([^']+)'/g)?.map((q) => q.slice(1, -1));
+    expect(inputs?.length, 'INPUTS not found in scripts/build-stamp.ts').toBeGreaterThan(3);
+    const copied = instructions(final, 'COPY').join('\n');
+    for (const input of [...inputs!, 'dist']) expect(copied, `${input} is not copied into the final stage`).toMatch(new RegExp(`(^|[\\s/])${input.replace('.', '\\.')}(\\s|$)`, 'm'));
+  });
+
   it('runs the final stage as a non-root user with a healthcheck and the start script', () => {
     const users = instructions(final, 'USER');
     expect(users.length, 'the final stage needs a USER').toBeGreaterThan(0);
