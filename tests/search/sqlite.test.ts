@@ -128,32 +128,59 @@ describe('SqliteStore', () => {
     });
   });
 
+  /** Runs generated queries (substrings of the items' texts plus noise) against the oracle. */
+  async function agreesWithOracle(s: SqliteStore, items: ItemInput[], count: number, seed0: number) {
+    let seed = seed0;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const texts = items.flatMap((i) => Object.values(searchableValues(i)).flat());
+    const noise = [' ', '・', '、', '"', '-', 'ｰ', '\u3000', '*', ':'];
+    const piece = () => {
+      const chars = [...texts[Math.floor(rnd() * texts.length)]!];
+      const at = Math.floor(rnd() * chars.length);
+      return chars.slice(at, at + 1 + Math.floor(rnd() * 5)).join('');
+    };
+    let nonEmpty = 0;
+    for (let k = 0; k < count; k++) {
+      let q = piece();
+      if (rnd() < 0.4) q += noise[Math.floor(rnd() * noise.length)]! + piece();
+      if (rnd() < 0.2) q = q.toUpperCase();
+      const res = await s.search({ q, pageSize: 100 });
+      const expected = oracle(items, q);
+      expect(ranked(res), q).toEqual(expected);
+      expect(res.total, q).toBe(expected.length);
+      if (expected.length) nonEmpty++;
+    }
+    return nonEmpty;
+  }
+
   describe('agrees with the naive definition of a match', () => {
     it('on 400 generated queries', async () => {
-      let seed = 12345;
-      const rnd = () => {
-        seed = (seed * 1103515245 + 12345) % 2 ** 31;
-        return seed / 2 ** 31;
-      };
-      const texts = FIXTURE.flatMap((i) => Object.values(searchableValues(i)).flat());
-      const noise = [' ', '・', '、', '"', '-', 'ｰ', '\u3000', '*', ':'];
-      const piece = () => {
-        const chars = [...texts[Math.floor(rnd() * texts.length)]!];
-        const at = Math.floor(rnd() * chars.length);
-        return chars.slice(at, at + 1 + Math.floor(rnd() * 5)).join('');
-      };
-      let nonEmpty = 0;
-      for (let k = 0; k < 400; k++) {
-        let q = piece();
-        if (rnd() < 0.4) q += noise[Math.floor(rnd() * noise.length)]! + piece();
-        if (rnd() < 0.2) q = q.toUpperCase();
-        const res = await store.search({ q, pageSize: 100 });
-        const expected = oracle(FIXTURE, q);
-        expect(ranked(res), q).toEqual(expected);
-        expect(res.total, q).toBe(expected.length);
-        if (expected.length) nonEmpty++;
+      expect(await agreesWithOracle(store, FIXTURE, 400, 12345)).toBeGreaterThan(200);
+    });
+
+    it('after records change some fields, all fields, batch or type', async () => {
+      const s = new SqliteStore(':memory:');
+      await s.init();
+      await s.upsert(structuredClone(FIXTURE), T0);
+      const items = structuredClone(FIXTURE);
+      const at = (id: string) => items.find((i) => i.id === id)!;
+      at('R01-0003').description = { ja: '京都と奈良の旅。' }; // one field changes
+      delete at('R02-0006').notes; // a field disappears
+      at('R02-0005').creator = { ja: '梅林堂' }; // a field appears
+      at('R02-0001').subjects = ['梅林', '東京', '大阪']; // values added to a multi-valued field
+      at('R01-0002').type = '絵葉書'; // d changes
+      at('R03-0008').batch = 'R01'; // d changes
+      at('R02-0012').title = { ja: '書簡', en: 'Letter' }; // a second value
+      at('R01-0010').place = undefined;
+      expect(await s.upsert(structuredClone(items), T1)).toEqual({ inserted: 0, updated: 30 });
+      expect(await agreesWithOracle(s, items, 300, 777)).toBeGreaterThan(150);
+      for (const q of ['梅林', '東京', '大阪', '京都', '神戸', '書簡', 'letter', '虫損']) {
+        expect(ranked(await s.search({ q, pageSize: 100 })), q).toEqual(oracle(items, q));
       }
-      expect(nonEmpty).toBeGreaterThan(200);
+      await s.close();
     });
   });
 

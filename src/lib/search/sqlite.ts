@@ -146,6 +146,15 @@ function filterList(v: unknown): string[] | null {
 
 type Row = Record<string, unknown>;
 
+interface Existing {
+  n: number;
+  d: number;
+  s3: number;
+  fmask: number;
+  indexed_at: string;
+  json: string;
+}
+
 interface ImageRow {
   id: string;
   file: string;
@@ -352,7 +361,8 @@ export class SqliteStore implements SearchStore {
         let updated = 0;
         let nextN = ((this.stmt(`SELECT max(n) AS n FROM items`).get() as Row).n as number | null ?? 0) + 1;
         const findItems = this.stmt(
-          `SELECT i.n, i.id, i.d, i.fmask, i.indexed_at FROM json_each(?) j JOIN items i ON i.id = j.value`,
+          `SELECT i.n, i.id, i.d, i.s3_uploaded, i.fmask, i.indexed_at, r.json
+           FROM json_each(?) j JOIN items i ON i.id = j.value JOIN records r ON r.n = i.n`,
         );
         const oldImagesOf = this.stmt(`SELECT id, file, s3_key, s3_size, uploaded_at FROM images WHERE item_n = ?`);
         const deleteImagesOf = this.stmt(`DELETE FROM images WHERE item_n = ?`);
@@ -364,6 +374,8 @@ export class SqliteStore implements SearchStore {
         const updateItem = this.stmt(
           `UPDATE items SET d = ?, batch = ?, type = ?, access = ?, s3_uploaded = ?, fmask = ?, updated_at = ? WHERE n = ?`,
         );
+        // Same d and upload state: leaves the indexes and the facet_counts trigger alone.
+        const touchItem = this.stmt(`UPDATE items SET access = ?, fmask = ?, updated_at = ? WHERE n = ?`);
         const saveJson = this.stmt(
           `INSERT INTO records (n, json) VALUES (?, ?) ON CONFLICT (n) DO UPDATE SET json = excluded.json`,
         );
@@ -379,13 +391,20 @@ export class SqliteStore implements SearchStore {
 
         // Phase 1, in chunks: find the records that exist and release their images, so an image
         // may move between two records of this upsert; keep their upload state to carry it over.
-        const existing = new Map<string, { n: number; d: number; fmask: number; indexed_at: string }>();
+        const existing = new Map<string, Existing>();
         const previous = new Map<string, ImageRow & { item: string }>();
         for (let start = 0; start < list.length; start += CHUNK) {
           const chunk = list.slice(start, start + CHUNK);
           for (const r of findItems.all(JSON.stringify(chunk.map((i) => i.id))) as Row[]) {
             const n = r.n as number;
-            existing.set(r.id as string, { n, d: r.d as number, fmask: r.fmask as number, indexed_at: r.indexed_at as string });
+            existing.set(r.id as string, {
+              n,
+              d: r.d as number,
+              s3: r.s3_uploaded as number,
+              fmask: r.fmask as number,
+              indexed_at: r.indexed_at as string,
+              json: r.json as string,
+            });
             for (const img of oldImagesOf.all(n) as unknown as ImageRow[]) previous.set(img.id, { ...img, item: r.id as string });
             deleteImagesOf.run(n);
           }
@@ -410,31 +429,39 @@ export class SqliteStore implements SearchStore {
             const n = ex ? ex.n : nextN++;
             if (n > MAX_N) throw new Error(`upsert: the embedded store holds at most ${MAX_N} records`);
             const d = makeD(b, t, n);
-            const values = searchableValues(item);
-            let fmask = 0;
-            FTS_FIELDS.forEach((field, f) => {
-              const text = ftsFieldText(values[field]);
-              if (!text) return;
-              fmask |= 1 << f;
-              ftsRows.push([d * FIELD_SPAN + f, text]);
-            });
             const access = item.access ?? 'open';
-            if (ex) {
-              for (let f = 0; f < FTS_FIELDS.length; f++) if (ex.fmask & (1 << f)) deleteFts.run(ex.d * FIELD_SPAN + f);
-              updateItem.run(d, item.batch, type, access, uploaded ? 1 : 0, fmask, stamp, n);
-              updated++;
-            } else {
-              insertItem.run(n, item.id, d, item.batch, type, access, fmask, stamp, stamp);
-              inserted++;
-            }
-            const record: ItemRecord = {
+            // The stored JSON: the record without the fields the store keeps in columns.
+            const json = JSON.stringify({
               ...item,
               images: images.map(({ img, keep }) => (keep ? { ...img, s3Key: keep.s3_key! } : { ...img })),
-              indexed_at: ex ? ex.indexed_at : stamp,
-              updated_at: stamp,
-              s3_uploaded: uploaded,
-            };
-            saveJson.run(n, JSON.stringify(record));
+            });
+            const values = searchableValues(item);
+            const texts = FTS_FIELDS.map((field) => ftsFieldText(values[field]));
+            const fmask = texts.reduce((m, text, f) => (text ? m | (1 << f) : m), 0);
+            if (!ex) {
+              texts.forEach((text, f) => text && ftsRows.push([d * FIELD_SPAN + f, text]));
+              insertItem.run(n, item.id, d, item.batch, type, access, fmask, stamp, stamp);
+              saveJson.run(n, json);
+              inserted++;
+            } else {
+              // Rewrite only the FTS rows that change: all of them when d changes, else the fields
+              // whose text differs from the stored record's (deleting FTS rows is the slow part).
+              if (d !== ex.d) {
+                for (let f = 0; f < FTS_FIELDS.length; f++) if (ex.fmask & (1 << f)) deleteFts.run(ex.d * FIELD_SPAN + f);
+                texts.forEach((text, f) => text && ftsRows.push([d * FIELD_SPAN + f, text]));
+              } else if (json !== ex.json) {
+                const old = searchableValues(JSON.parse(ex.json) as ItemInput);
+                texts.forEach((text, f) => {
+                  if (text === ftsFieldText(old[FTS_FIELDS[f]!])) return;
+                  if (ex.fmask & (1 << f)) deleteFts.run(d * FIELD_SPAN + f);
+                  if (text) ftsRows.push([d * FIELD_SPAN + f, text]);
+                });
+              }
+              if (d === ex.d && (uploaded ? 1 : 0) === ex.s3) touchItem.run(access, fmask, stamp, n);
+              else updateItem.run(d, item.batch, type, access, uploaded ? 1 : 0, fmask, stamp, n);
+              if (json !== ex.json) saveJson.run(n, json);
+              updated++;
+            }
             images.forEach(({ img, keep }, seq) => {
               const owner = findImage.get(img.id) as Row | undefined;
               if (owner) throw new Error(`upsert: image ${img.id} of ${item.id} already belongs to ${String(owner.item_id)}`);
@@ -514,7 +541,7 @@ export class SqliteStore implements SearchStore {
       let completed = 0;
       for (const n of touched) {
         const item = itemRow.get(n) as Row;
-        const record = JSON.parse(item.json as string) as ItemRecord;
+        const record = JSON.parse(item.json as string) as ItemInput;
         const imgs = imagesOf.all(n) as Row[];
         const keys = new Map(imgs.map((r) => [r.id as string, r.s3_key as string | null]));
         for (const img of record.images) {
@@ -523,7 +550,6 @@ export class SqliteStore implements SearchStore {
         }
         const all = imgs.length > 0 && imgs.every((r) => r.uploaded_at !== null);
         if (all && !item.s3_uploaded) completed++;
-        record.s3_uploaded = all;
         setItem.run(all ? 1 : 0, n);
         setJson.run(JSON.stringify(record), n);
       }
@@ -534,12 +560,14 @@ export class SqliteStore implements SearchStore {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
+  /** A stored record: its JSON plus the fields the store keeps in columns. */
   private toRecord(row: Row): ItemRecord {
-    const record = JSON.parse(row.json as string) as ItemRecord;
-    record.indexed_at = row.indexed_at as string;
-    record.updated_at = row.updated_at as string;
-    record.s3_uploaded = row.s3_uploaded === 1;
-    return record;
+    return {
+      ...(JSON.parse(row.json as string) as ItemInput),
+      indexed_at: row.indexed_at as string,
+      updated_at: row.updated_at as string,
+      s3_uploaded: row.s3_uploaded === 1,
+    };
   }
 
   async get(id: string): Promise<ItemRecord | null> {
