@@ -81,8 +81,15 @@ describe('parseRequest: structure and identifiers', () => {
   });
 
   test('wrong shapes are 400', () => {
-    for (const p of ['3/abc/info.xml', '3/abc/full/max/0', '3/abc/full/max/default.jpg', '3/abc/full/max/0/default.jpg/x', '3/abc/info.json/']) {
+    for (const p of ['3/abc/info.xml', '3/abc/full/max/0', '3/abc/full/max/default.jpg', '3/abc/info.json/']) {
       expect(parseRequest(p), p).toMatchObject({ kind: 'error', status: 400 });
+    }
+  });
+
+  test('more segments than a request has: an identifier with an unescaped slash, 404', () => {
+    // The IIIF validator's id_error_escapedslash: /a/b/full/max/0/default.jpg must be 404.
+    for (const p of ['3/a/b/full/max/0/default.jpg', '2/a/b/info.json', '3/abc/full/max/0/default.jpg/x', '3/a/b/c/d/e/f/g']) {
+      expect(parseRequest(p), p).toMatchObject({ kind: 'error', status: 404 });
     }
   });
 });

@@ -192,6 +192,11 @@ function parse(rawPath: string): ParsedRequest {
     return { kind: 'redirect', status: 303, location: `${version}/${encodedId}/info.json` };
   }
   if (rest.length === 1 && rest[0] === 'info.json') return { kind: 'info', version, id };
+  if (rest.length > 4 || (rest.length > 1 && rest[rest.length - 1] === 'info.json')) {
+    // More segments than a request has: the identifier contained an unescaped "/" (a/b/info.json,
+    // a/b/full/max/0/default.jpg). No identifier can contain one, so there is no such image.
+    throw notFound(`No image with identifier ${quote(`${id}/${rest.slice(0, rest.length > 4 ? rest.length - 4 : rest.length - 1).join('/')}`)}: identifiers never contain an unescaped "/"`);
+  }
   if (rest.length !== 4) {
     throw badRequest('Expected {identifier}/info.json or {identifier}/{region}/{size}/{rotation}/{quality}.{format}');
   }

@@ -1,0 +1,72 @@
+/**
+ * A stand-alone IIIF image server process: `ImageServer` behind the plain node:http adapter
+ * (src/lib/images/http.ts), without the store or Astro. Used by the benchmark and for running the
+ * IIIF validator locally.
+ *
+ *   node bench/images/serve.ts --root DIR [--port 0] [--cache DIR] [--map id=relative/file ...]
+ *
+ * Without --map, every file directly below --root is served under its name without extension.
+ * Prints `listening <url>` when ready. Extra ImageServer options come from the environment the
+ * same way the app reads them (IIIF_MAX_WIDTH, ...), via loadConfig().
+ */
+import http from 'node:http';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../src/lib/config.ts';
+import { handleIiifRequest } from '../../src/lib/images/http.ts';
+import { ImageServer } from '../../src/lib/images/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    root: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    cache: { type: 'string' },
+    map: { type: 'string', multiple: true, default: [] },
+  },
+});
+if (!values.root) {
+  console.error('usage: node bench/images/serve.ts --root DIR [--port N] [--cache DIR] [--map id=file ...]');
+  process.exit(2);
+}
+const root = path.resolve(values.root);
+const files = new Map<string, string>();
+if (values.map.length === 0) {
+  for (const f of readdirSync(root, { withFileTypes: true })) {
+    if (f.isFile() || f.isSymbolicLink()) files.set(f.name.replace(/\.[^.]+$/, ''), f.name);
+  }
+} else {
+  for (const m of values.map) {
+    const eq = m.indexOf('=');
+    files.set(m.slice(0, eq), m.slice(eq + 1));
+  }
+}
+
+const cfg = loadConfig({ ...process.env, DATA_DIR: path.dirname(root) });
+let server: ImageServer;
+
+const httpServer = http.createServer((req, res) => {
+  void handleIiifRequest(req, res, { server }).then((handled) => {
+    if (!handled) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+});
+httpServer.keepAliveTimeout = 5_000;
+httpServer.listen(Number(values.port), '127.0.0.1', () => {
+  const addr = httpServer.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : values.port}`;
+  server = new ImageServer({
+    root,
+    maxWidth: cfg.images.maxWidth,
+    maxHeight: cfg.images.maxHeight,
+    maxArea: cfg.images.maxArea,
+    publicBaseUrl: base,
+    lookup: async (id) => (files.has(id) ? { file: files.get(id)! } : null),
+  });
+  console.log(`listening ${base}`);
+});
+const stop = () => httpServer.close(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

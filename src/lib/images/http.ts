@@ -1,0 +1,89 @@
+/**
+ * The IIIF Image API on plain `node:http`, without Astro's request pipeline (which costs more per
+ * tile than rendering a cached one). `scripts/start.ts` can call `handleIiifRequest(req, res)`
+ * before handing a request to Astro: it answers everything below `/iiif/` and returns true, and
+ * returns false (touching nothing) for any other path.
+ *
+ * An access gate must run first: pass it as `authorize`. It sees the raw request and either lets
+ * it through (true), or answers it itself and returns false (a 401/403/redirect it has written).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IiifResponse, ImageServer } from './server.ts';
+
+export const IIIF_PREFIX = '/iiif/';
+
+export interface IiifHttpOptions {
+  /** The image server; default: the process-wide one from `src/lib/runtime.ts`. */
+  server?: ImageServer | (() => Promise<ImageServer>);
+  /**
+   * Access gate. Resolves true to let the request through; false when it has answered the request
+   * itself (then `handleIiifRequest` writes nothing more and returns true).
+   */
+  authorize?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+}
+
+const CORS_PREFLIGHT: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Accept, If-None-Match, If-Modified-Since',
+  'Access-Control-Max-Age': '86400',
+};
+
+async function defaultServer(): Promise<ImageServer> {
+  const { imageServer } = await import('../runtime.ts');
+  return imageServer();
+}
+
+/** The raw (still percent-encoded) path after `/iiif/`, or null when the URL is not below it. */
+export function iiifPath(url: string | undefined): string | null {
+  if (!url || !url.startsWith(IIIF_PREFIX)) return null;
+  const q = url.search(/[?#]/);
+  return (q < 0 ? url : url.slice(0, q)).slice(IIIF_PREFIX.length);
+}
+
+/** Write an `IiifResponse` (body only for GET). */
+export function writeIiifResponse(res: ServerResponse, r: IiifResponse, withBody: boolean): void {
+  const headers: Record<string, string | number> = { ...r.headers };
+  if (r.body !== undefined && headers['Content-Length'] === undefined) {
+    headers['Content-Length'] = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength;
+  }
+  res.writeHead(r.status, headers);
+  if (withBody && r.body !== undefined && r.status !== 304) res.end(r.body);
+  else res.end();
+}
+
+/**
+ * Answer `req` when its path is below `/iiif/` and return true; return false for any other path.
+ * Never rejects: a failure after the headers were sent destroys the socket.
+ */
+export async function handleIiifRequest(req: IncomingMessage, res: ServerResponse, opts: IiifHttpOptions = {}): Promise<boolean> {
+  const path = iiifPath(req.url);
+  if (path === null) return false;
+  try {
+    if (opts.authorize && !(await opts.authorize(req, res))) return true;
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (method === 'OPTIONS') {
+      res.writeHead(204, CORS_PREFLIGHT);
+      res.end();
+      return true;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' });
+      res.end('Method not allowed\n');
+      return true;
+    }
+    const server = typeof opts.server === 'function' ? await opts.server() : (opts.server ?? (await defaultServer()));
+    const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined> });
+    if (res.destroyed) return true;
+    writeIiifResponse(res, result, method === 'GET');
+  } catch (err) {
+    console.error('[iiif] http adapter failure', err);
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end('Internal server error\n');
+    } else {
+      res.destroy();
+    }
+  }
+  return true;
+}
