@@ -939,7 +939,7 @@ async function renderImage(p: ImagePlan): Promise<void> {
   const cap = captionSvg(p);
   if (cap) overlays.push({ input: Buffer.from(cap.svg), left: cap.left, top: cap.top });
   let img = sharp(small.data, { raw: small.info })
-    .resize(p.width, p.height, { kernel: 'cubic', fit: 'fill' })
+    .resize(p.width, p.height, { kernel: 'linear', fit: 'fill' }) // soft subject: linear is enough, and ~2x cheaper than cubic
     .composite(overlays);
   if (!p.sepia) img = img.toColourspace('b-w');
   await mkdir(path.dirname(p.path), { recursive: true });
