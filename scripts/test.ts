@@ -2,8 +2,8 @@
  * `npm test`: every test suite (unit, integration against the built server, browser), then one
  * plain summary line for CI: `tests: N passed, N failed[, N skipped]`.
  *
- * Installs Debian's chromium for the browser test when it is missing and we are root (CI and the
- * project's machines); elsewhere the browser test is skipped and says why.
+ * Installs the Debian packages some suites need (chromium, docker-compose) when they are missing and
+ * we are root (CI and the project's machines); elsewhere those tests are skipped and say why.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -11,20 +11,28 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-function ensureChromium(): void {
-  if (existsSync('/usr/bin/chromium') || process.env.SKIP_BROWSER_INSTALL) return;
+/** Debian packages the suites use: the browser test's chromium, the compose check's docker-compose. */
+const SYSTEM_PACKAGES: Array<{ pkg: string; bin: string; purpose: string }> = [
+  { pkg: 'chromium', bin: '/usr/bin/chromium', purpose: 'the browser tests' },
+  { pkg: 'docker-compose', bin: '/usr/bin/docker-compose', purpose: 'the compose file validation' },
+];
+
+function ensureSystemPackages(): void {
+  const missing = SYSTEM_PACKAGES.filter((p) => !existsSync(p.bin));
+  if (missing.length === 0 || process.env.SKIP_SYSTEM_INSTALL) return;
+  const names = missing.map((p) => p.pkg).join(' ');
   if (typeof process.getuid !== 'function' || process.getuid() !== 0 || !existsSync('/usr/bin/apt-get')) {
-    console.log('chromium is not installed and this is not a root Debian machine: the browser test will be skipped.');
+    for (const p of missing) console.log(`${p.pkg} is not installed and this is not a root Debian machine: ${p.purpose} will be skipped.`);
     return;
   }
-  console.log('Installing Debian chromium for the browser test…');
+  console.log(`Installing Debian packages for the tests: ${names}…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
-  if (r.status !== 0) console.log('apt-get could not install chromium: the browser test will be skipped.');
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing.map((p) => p.pkg)], { stdio: 'inherit', env });
+  if (r.status !== 0) console.log(`apt-get could not install ${names}: the tests that need them will be skipped and say why.`);
 }
 
-ensureChromium();
+ensureSystemPackages();
 mkdirSync(path.join(root, 'test-results'), { recursive: true });
 const report = path.join(root, 'test-results', 'vitest.json');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
