@@ -752,17 +752,19 @@ export class SqliteStore implements SearchStore {
     }
 
     out.total = list.length;
-    const batch = new Map<number, number>();
-    const type = new Map<number, number>();
+    const batchCounts = new Int32Array(MAX_BATCH_CODE + 1);
+    const typeCounts = new Int32Array(MAX_TYPE_CODE + 1);
     const hist = new Map<number, number>();
     for (const n of list) {
       const d = dv[n]!;
-      const b = Math.floor(d / BATCH_SPAN);
-      const t = Math.floor(d / N_SPAN) % TYPE_SPAN;
-      batch.set(b, (batch.get(b) ?? 0) + 1);
-      if (t !== 0) type.set(t, (type.get(t) ?? 0) + 1);
+      batchCounts[Math.floor(d / BATCH_SPAN)]!++;
+      typeCounts[Math.floor(d / N_SPAN) % TYPE_SPAN]!++;
       hist.set(score[n]!, (hist.get(score[n]!) ?? 0) + 1);
     }
+    const batch = new Map<number, number>();
+    const type = new Map<number, number>();
+    batchCounts.forEach((c, code) => c && batch.set(code, c));
+    typeCounts.forEach((c, code) => c && code !== 0 && type.set(code, c));
     out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
     const end = offset + out.pageSize;
     if (offset >= list.length) return out;
