@@ -224,6 +224,30 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
           ['R02-0006', 0],
         ]);
         expect(res.total).toBe(7);
+        const tokyo = [
+          'R01-0001',
+          'R01-0002',
+          'R01-0003',
+          'R01-0005',
+          'R02-0007',
+          'R02-0011',
+          'R03-0001',
+          'R03-0003',
+          'R03-0004',
+          'R03-0005',
+          'R03-0007',
+        ];
+        expect(ids(await search({ q: '東京', sort: 'id' }))).toEqual(tokyo);
+        expect(ids(await search({ q: '東京', sort: 'id', page: 2, pageSize: 4 }))).toEqual(tokyo.slice(4, 8));
+        expect(ids(await search({ q: '東京', sort: 'id', page: 3, pageSize: 4 }))).toEqual(tokyo.slice(8));
+      });
+
+      it('sorts by relevance when asked to, and by id when there is no query', async () => {
+        expect(ranked(await search({ q: '大阪', sort: 'relevance', pageSize: 2 }))).toEqual([
+          ['R01-0003', 15],
+          ['R02-0008', 13],
+        ]);
+        expect(ids(await search({ sort: 'relevance', pageSize: 3 }))).toEqual(FIXTURE_IDS.slice(0, 3));
       });
     });
 

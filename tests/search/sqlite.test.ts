@@ -147,11 +147,19 @@ describe('SqliteStore', () => {
       let q = piece();
       if (rnd() < 0.4) q += noise[Math.floor(rnd() * noise.length)]! + piece();
       if (rnd() < 0.2) q = q.toUpperCase();
+      if (q.trim() === '') continue; // browsing, not a query
       const res = await s.search({ q, pageSize: 100 });
       const expected = oracle(items, q);
       expect(ranked(res), q).toEqual(expected);
       expect(res.total, q).toBe(expected.length);
       if (expected.length) nonEmpty++;
+      // A random page, by relevance and by id.
+      const pageSize = 1 + Math.floor(rnd() * 6);
+      const page = 1 + Math.floor(rnd() * 3);
+      const slice = (list: Array<[string, number]>) => list.slice((page - 1) * pageSize, page * pageSize);
+      expect(ranked(await s.search({ q, page, pageSize })), q).toEqual(slice(expected));
+      const byId = expected.map(([id]): [string, number] => [id, 0]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      expect(ranked(await s.search({ q, page, pageSize, sort: 'id' })), q).toEqual(slice(byId));
     }
     return nonEmpty;
   }

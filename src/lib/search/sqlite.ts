@@ -769,10 +769,20 @@ export class SqliteStore implements SearchStore {
     const end = offset + out.pageSize;
     if (offset >= list.length) return out;
 
-    // The page's candidates: everything when sorting by id, else the records scoring at least the
-    // end-th best score (their order among each other needs ids, which SQL has).
-    let candidates = list;
-    if (!byId) {
+    let rows: Row[];
+    // Sorting by id: for many matches, walk the id index keeping the matches (SQLite builds an
+    // ephemeral index of the JSON list) until the page is full, about end * records / total rows;
+    // for few matches, look their ids up and sort them (the pairs path below, scores all 0).
+    if (byId && end * acc.maxN < 5 * list.length * list.length) {
+      rows = this.stmt(
+        `SELECT 0 AS score, r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+         FROM (SELECT n, id FROM items INDEXED BY items_id_cover
+               WHERE n IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ? OFFSET ?) p
+         CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.id`,
+      ).all(JSON.stringify(list), out.pageSize, offset) as Row[];
+    } else {
+      // The page's candidates: by score, the records scoring at least the end-th best score (their
+      // order among each other needs their ids, which SQL has); by id, all of them.
       let seen = 0;
       let threshold = 0;
       for (const s of [...hist.keys()].sort((a, b) => b - a)) {
@@ -780,21 +790,29 @@ export class SqliteStore implements SearchStore {
         threshold = s;
         if (seen >= end) break;
       }
-      candidates = list.filter((n) => score[n]! >= threshold);
+      const pairs = JSON.stringify(
+        byId ? list.map((n) => [n, 0]) : list.filter((n) => score[n]! >= threshold).map((n) => [n, score[n]]),
+      );
+      rows = this.stmt(
+        `SELECT p.s AS score, r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+         FROM (SELECT c.value ->> 0 AS n, c.value ->> 1 AS s, i.id FROM json_each(?) c JOIN items i ON i.n = c.value ->> 0
+               ORDER BY s DESC, i.id LIMIT ? OFFSET ?) p
+         CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.s DESC, p.id`,
+      ).all(pairs, out.pageSize, offset) as Row[];
     }
-    const pairs = JSON.stringify(candidates.map((n) => [n, byId ? 0 : score[n]]));
-    const rows = this.stmt(
-      `SELECT p.s AS score, r.json, i.indexed_at, i.updated_at, i.s3_uploaded
-       FROM (SELECT c.value ->> 0 AS n, c.value ->> 1 AS s, i.id FROM json_each(?) c JOIN items i ON i.n = c.value ->> 0
-             ORDER BY s DESC, i.id LIMIT ? OFFSET ?) p
-       CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.s DESC, p.id`,
-    ).all(pairs, out.pageSize, offset) as Row[];
     out.hits = rows.map((r): SearchHit => ({ record: this.toRecord(r), score: r.score as number }));
     return out;
   }
 
   /** Per-record work arrays for `query`, indexed by n, reused between searches. */
-  private acc = { gen: new Uint32Array(0), score: new Int32Array(0), step: new Int32Array(0), dv: new Float64Array(0), gen_: 0 };
+  private acc = {
+    gen: new Uint32Array(0),
+    score: new Int32Array(0),
+    step: new Int32Array(0),
+    dv: new Float64Array(0),
+    gen_: 0,
+    maxN: 0,
+  };
 
   private accumulator() {
     const maxN = ((this.stmt(`SELECT max(n) AS n FROM items`).get() as Row).n as number | null) ?? 0;
@@ -807,9 +825,11 @@ export class SqliteStore implements SearchStore {
         step: new Int32Array(size),
         dv: new Float64Array(size),
         gen_: 0,
+        maxN,
       };
     }
     const b = this.acc;
+    b.maxN = maxN;
     b.gen_ = (b.gen_ + 1) >>> 0;
     if (b.gen_ === 0) {
       b.gen.fill(0);
