@@ -81,7 +81,7 @@ export const COMMANDS: Record<string, Command> = {
       let lastTick = started;
       const setup = await setUpDemo(cfg, await ctx.store(), {
         force: !!values.force,
-        scale,
+        scale: scale ?? cfg.demoScale,
         onImage: (_file, done, total) => {
           if (Date.now() - lastTick > 5000 || done === total) {
             lastTick = Date.now();
