@@ -56,8 +56,11 @@ if (existsSync(report)) {
   passed = data.numPassedTests;
   failed = data.numFailedTests;
   skipped = data.numPendingTests + data.numTodoTests;
-  // A test file that failed to load has no test results of its own: count it as a failure.
-  failed += data.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+  // A file that failed outside its tests (import error, failing beforeAll) has no failed test of
+  // its own: count the file as one failure so the summary never hides it.
+  failed += data.testResults.filter(
+    (f) => f.status === 'failed' && !f.assertionResults.some((a) => (a as { status: string }).status === 'failed'),
+  ).length;
 }
 if (r.status !== 0 && failed === 0) failed = 1;
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

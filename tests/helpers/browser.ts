@@ -1,6 +1,5 @@
 /** Debian's chromium driven by playwright-core (never a downloaded browser). */
-import { existsSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
@@ -20,7 +19,6 @@ export async function launchBrowser(): Promise<Browser> {
       '--no-first-run',
       '--disable-sync',
       '--disable-quic',
-      `--user-data-dir=${mkdtempSync(path.join(os.tmpdir(), 'archive-chromium-'))}`,
     ],
   });
 }

@@ -52,6 +52,7 @@ export async function startServer(env: Record<string, string> = {}, opts: { data
   const timeoutMs = opts.timeoutMs ?? 170_000;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    timer.unref();
     const check = () => {
       if (out.includes('Archive ready at')) {
         clearTimeout(timer);
@@ -68,7 +69,9 @@ export async function startServer(env: Record<string, string> = {}, opts: { data
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 12_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 12_000)))]);
+      clearTimeout(timer);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
