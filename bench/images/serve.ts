@@ -3,7 +3,8 @@
  * (src/lib/images/http.ts), without the store or Astro. Used by the benchmark and for running the
  * IIIF validator locally.
  *
- *   node bench/images/serve.ts --root DIR [--port 0] [--cache DIR] [--map id=relative/file ...]
+ *   node bench/images/serve.ts --root DIR [--port 0] [--cache DIR] [--cache-mb 2048]
+ *        [--no-render-cache] [--renders N] [--queue 64] [--memory-mb 512] [--map id=relative/file ...]
  *
  * Without --map, every file directly below --root is served under its name without extension.
  * Prints `listening <url>` when ready. Extra ImageServer options come from the environment the
@@ -11,6 +12,7 @@
  */
 import http from 'node:http';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/lib/config.ts';
@@ -22,6 +24,11 @@ const { values } = parseArgs({
     root: { type: 'string' },
     port: { type: 'string', default: '0' },
     cache: { type: 'string' },
+    'cache-mb': { type: 'string', default: '2048' },
+    'no-render-cache': { type: 'boolean', default: false },
+    renders: { type: 'string' },
+    queue: { type: 'string', default: '64' },
+    'memory-mb': { type: 'string', default: '512' },
     map: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -63,9 +70,21 @@ httpServer.listen(Number(values.port), '127.0.0.1', () => {
     maxHeight: cfg.images.maxHeight,
     maxArea: cfg.images.maxArea,
     publicBaseUrl: base,
+    ...(values.cache ? { cacheDir: values.cache, cacheMaxBytes: Number(values['cache-mb']) * 2 ** 20 } : {}),
+    cacheRenders: !values['no-render-cache'],
+    ...(values['no-render-cache'] ? { memoryCacheBytes: 0 } : {}),
+    queue: {
+      concurrency: values.renders ? Number(values.renders) : os.availableParallelism(),
+      maxWaiting: Number(values.queue),
+      memoryBudget: Number(values['memory-mb']) * 2 ** 20,
+    },
     lookup: async (id) => (files.has(id) ? { file: files.get(id)! } : null),
   });
   console.log(`listening ${base}`);
+});
+// The benchmark asks for counters and the peak RSS here.
+process.on('message', (m) => {
+  if (m === 'stats') process.send?.({ stats: server?.stats(), memory: process.memoryUsage() });
 });
 const stop = () => httpServer.close(() => process.exit(0));
 process.on('SIGTERM', stop);

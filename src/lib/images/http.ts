@@ -8,6 +8,7 @@
  * it through (true), or answers it itself and returns false (a 401/403/redirect it has written).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { IiifResponse, ImageServer } from './server.ts';
 
 export const IIIF_PREFIX = '/iiif/';
@@ -41,11 +42,30 @@ export function iiifPath(url: string | undefined): string | null {
   return (q < 0 ? url : url.slice(0, q)).slice(IIIF_PREFIX.length);
 }
 
-/** Write an `IiifResponse` (body only for GET). */
-export function writeIiifResponse(res: ServerResponse, r: IiifResponse, withBody: boolean): void {
+/** Write an `IiifResponse` (body only for GET); a file body is streamed and its handle closed. */
+export async function writeIiifResponse(res: ServerResponse, r: IiifResponse, withBody: boolean): Promise<void> {
   const headers: Record<string, string | number> = { ...r.headers };
-  if (r.body !== undefined && headers['Content-Length'] === undefined) {
-    headers['Content-Length'] = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength;
+  if (r.file) headers['Content-Length'] = r.file.size;
+  else if (r.body !== undefined) headers['Content-Length'] = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength;
+  if (r.file) {
+    const { handle } = r.file;
+    if (!withBody || r.status === 304 || res.destroyed) {
+      await handle.close().catch(() => {});
+      if (!res.destroyed) {
+        res.writeHead(r.status, headers);
+        res.end();
+      }
+      return;
+    }
+    res.writeHead(r.status, headers);
+    try {
+      await pipeline(handle.createReadStream({ autoClose: true }), res);
+    } catch {
+      // The client went away (or the file vanished mid-way): the socket is already closed.
+    } finally {
+      await handle.close().catch(() => {});
+    }
+    return;
   }
   res.writeHead(r.status, headers);
   if (withBody && r.body !== undefined && r.status !== 304) res.end(r.body);
@@ -74,8 +94,11 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     }
     const server = typeof opts.server === 'function' ? await opts.server() : (opts.server ?? (await defaultServer()));
     const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined> });
-    if (res.destroyed) return true;
-    writeIiifResponse(res, result, method === 'GET');
+    if (res.destroyed) {
+      await result.file?.handle.close().catch(() => {});
+      return true;
+    }
+    await writeIiifResponse(res, result, method === 'GET');
   } catch (err) {
     console.error('[iiif] http adapter failure', err);
     if (!res.headersSent) {

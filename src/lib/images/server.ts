@@ -1,32 +1,43 @@
 /**
  * The built-in IIIF Image API server (2.1 and 3.0), framework-free: `handle()` takes the path after
  * `/iiif/` and the request headers and returns status, headers and body. The only module that
- * imports sharp.
+ * renders with sharp (pyramid.ts builds derivatives with it too).
  *
- * Per request: parse (pure) -> look the id up and locate the file (source.ts) -> image facts from
- * an LRU keyed by path + mtime + size (one sharp metadata() per page on a miss, never again) ->
- * resolve the request into a plan (pure) -> ETag / 304 -> render from the FILE PATH (libvips reads
- * only the tiles or strips it needs; a stream would force a full decode) -> encode.
+ * Per request: parse (pure) -> locate the source (source.ts / s3source.ts; answers reused for a
+ * couple of seconds) -> image facts from an LRU keyed by the source's version (one metadata()
+ * per page on a miss, never again) -> resolve the request into a plan (pure) -> ETag / 304 / HEAD
+ * -> rendered bytes from the memory cache, else the disk cache, else ONE render per key at a time
+ * (single-flight), through the bounded processing queue (queue.ts: at most N renders, a bounded
+ * wait, 503 + Retry-After beyond) -> stored in the derivative cache (cache.ts).
  *
- * Pyramids: sharp writes a pyramid TIFF as one page (IFD) per level, so metadata() of the file only
- * reports `pages`; the size of each level is `metadata()` with `{ page: n }`. OME-style pyramids
- * keep their levels in SubIFDs instead (`metadata().subifds`, opened with `{ tiff: { subifd: n } }`).
- * `metadata().levels` exists only for OpenSlide formats, which the prebuilt libvips does not
- * include. Both TIFF layouts are read here; the renderer picks the smallest level that still has at
- * least the requested output resolution and scales the region into it.
+ * Rendering reads from the FILE PATH (libvips reads only the tiles or strips it needs; a stream
+ * would force a full decode):
+ *  - pyramid TIFF (pages or SubIFDs): the smallest level that still has the output's resolution;
+ *  - plain JPEG: a tiled pyramid TIFF derivative is built in the cache on first touch (info.json
+ *    or a region request; pyramid.ts), single-flight, and every later request reads from it.
+ *    Tile requests wait for the build (it takes about a second for 24 MP); full-image requests
+ *    (thumbnails) meanwhile use JPEG shrink-on-load directly: "resize the whole image, then
+ *    extract the region from the result" (libvips decodes at 1/2, 1/4 or 1/8 in the DCT);
+ *  - anything else (PNG, WebP, striped TIFF): directly.
  *
- * Large JPEGs: sharp's shrink-on-load (decoding at 1/2, 1/4 or 1/8 in the DCT) only applies when
- * there is no extract before the resize, so a reduced region of a JPEG is rendered as "resize the
- * whole image, then extract the region from the result" (libvips is demand-driven: only the rows
- * down to the region are decoded, at the reduced scale).
+ * Memory: inputs are limited to `maxInputPixels`; outputs to the IIIF limits; encoders to their
+ * format's largest side (request.ts); each render declares an estimate of its working memory to the
+ * queue, whose budget bounds the sum; outputs estimated above a few MB are encoded straight to a
+ * file in the cache and streamed from there, never held in memory.
  *
  * Errors: malformed requests, unknown ids and sizes over the limits are 400/404 with a sentence; a
- * libvips error caused by the request's values is 400; anything else is 500 and logged.
+ * libvips error caused by the request's values is 400; overload is 503; anything else is 500 and
+ * logged.
  */
 import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import { DiskCache, MemoryCache, cacheKey } from './cache.ts';
 import { IiifError } from './errors.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
+import { PYRAMID_REVISION, buildPyramid, pyramidWorthIt } from './pyramid.ts';
+import { RenderQueue, type QueueOptions } from './queue.ts';
 import {
   MEDIA_TYPES,
   parseRequest,
@@ -36,18 +47,18 @@ import {
   type Limits,
   type Version,
 } from './request.ts';
-import { SourceResolver, type ImageLookup, type SourceFile } from './source.ts';
+import { SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
 import { readTiffTileSize } from './tiff.ts';
 
 /*
- * libvips threads per image: 1. Requests run in parallel on libuv's thread pool (4 threads by
- * default, UV_THREADPOOL_SIZE), which already keeps both cores of a small machine busy with tiles;
- * more threads per 512 px tile only add contention. (This is also sharp's own default on glibc
- * Linux without jemalloc, set explicitly so it does not depend on the allocator.)
+ * libvips threads per image: 1. Requests run in parallel (the queue admits as many renders as
+ * there are cores), each on a libuv pool thread driving one libvips worker; more threads per
+ * 512 px tile only add contention. (This is also sharp's own default on glibc Linux without
+ * jemalloc, set explicitly so it does not depend on the allocator.)
  *
  * libvips operation cache: off. It is keyed by file name, so a file replaced in place (a new
  * delivery) could be served stale, and tiles of different regions rarely repeat; measured on this
- * machine, tile throughput was no better with it on. HTTP caching (ETag) is the cache here.
+ * machine, tile throughput was no better with it on. The derivative cache is the cache here.
  */
 sharp.concurrency(1);
 sharp.cache(false);
@@ -56,36 +67,65 @@ sharp.cache(false);
 export const DEFAULT_MAX_INPUT_PIXELS = 2 ** 30;
 const CACHE_CONTROL = 'private, max-age=86400';
 const REDIRECT_CACHE_CONTROL = 'private, max-age=3600';
-/** Bumped when rendering changes, so old ETags stop matching. */
-const RENDER_REVISION = '1';
+/** Bumped when rendering changes, so old ETags stop matching and old cache entries age out. */
+const RENDER_REVISION = '2';
 const JPEG_QUALITY = 85;
 const MAX_PYRAMID_PAGES = 32;
+const MB = 1024 * 1024;
+/** Outputs estimated above this are encoded to a file and streamed, not buffered. */
+const STREAM_OVER_BYTES = 8 * MB;
+/** Tile requests wait for a JPEG's pyramid when the source has at most this many pixels. */
+const WAIT_FOR_PYRAMID_PIXELS = 120_000_000;
+/** Cached files up to this size are read into memory (and the memory cache) to be served. */
+const READ_CACHED_UP_TO = 1 * MB;
 
 export interface ImageServerOptions {
-  /** Root of the clean image tree. */
-  root: string;
+  /** Root of the clean image tree (file-system source). */
+  root?: string;
+  /** Identifier to record (`file` below the root), e.g. `(id) => store.getImage(id)`. */
+  lookup?: ImageLookup;
+  /** Another source (S3); replaces root + lookup. */
+  source?: ImageSource;
   maxWidth: number;
   maxHeight: number;
   maxArea: number;
-  /** Identifier to record (`file` below the root), e.g. `(id) => store.getImage(id)`. */
-  lookup: ImageLookup;
   /** Public base URL without trailing slash; ids are `${publicBaseUrl}/iiif/{2|3}/{id}`. */
   publicBaseUrl: string;
   maxInputPixels?: number;
   /** Entries of the image-facts cache. */
   metadataCacheSize?: number;
+  /** Derivative cache (rendered images, JPEG pyramids, S3 copies): a directory, or a shared instance. */
+  cacheDir?: string;
+  cache?: DiskCache;
+  /** Size limit of the disk cache when `cacheDir` is given (default 2 GiB). */
+  cacheMaxBytes?: number;
+  /** Bytes of hot response bodies kept in memory (default 64 MiB; 0 = none). */
+  memoryCacheBytes?: number;
+  /** Store rendered images in the caches (default true; the benchmark turns it off to measure renders). */
+  cacheRenders?: boolean;
+  /** Build tiled pyramid derivatives of plain JPEGs (default true when there is a disk cache). */
+  pyramids?: boolean;
+  /** The processing queue, or its settings (default: renders = cores, 64 waiting, 512 MiB). */
+  queue?: RenderQueue | Partial<QueueOptions>;
+  /** How long a located source is reused before it is looked up and stat-ed again (ms, default 2000). */
+  sourceTtlMs?: number;
   log?: (message: string, err?: unknown) => void;
 }
 
 export interface IiifHttpRequest {
   method?: string;
-  headers?: Headers | Record<string, string | undefined>;
+  headers?: Headers | Record<string, string | string[] | undefined>;
 }
 
 export interface IiifResponse {
   status: number;
   headers: Record<string, string>;
   body?: Buffer | string;
+  /**
+   * A file to send as the body instead (large renders), already open: the adapter streams it and
+   * MUST close the handle (also when it does not send it, e.g. for HEAD).
+   */
+  file?: { handle: fs.FileHandle; size: number };
 }
 
 export interface PyramidLevel {
@@ -96,7 +136,7 @@ export interface PyramidLevel {
   subifd?: number;
 }
 
-/** What the server knows about one source file (cached per path + mtime + size). */
+/** What the server knows about one source file (cached per source version). */
 export interface SourceFacts {
   width: number;
   height: number;
@@ -108,6 +148,8 @@ export interface SourceFacts {
   levels: PyramidLevel[];
   /** Tile edge for info.json. */
   tileSize: number;
+  /** Bands of the decoded image (for memory estimates). */
+  channels?: number;
 }
 
 class Lru<K, V> {
@@ -137,9 +179,14 @@ class Lru<K, V> {
 function header(headers: IiifHttpRequest['headers'], name: string): string | null {
   if (!headers) return null;
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
-  const rec = headers as Record<string, string | undefined>;
-  const hit = Object.keys(rec).find((k) => k.toLowerCase() === name);
-  return hit ? (rec[hit] ?? null) : null;
+  const rec = headers as Record<string, string | string[] | undefined>;
+  let v = rec[name];
+  if (v === undefined) {
+    const hit = Object.keys(rec).find((k) => k.toLowerCase() === name);
+    v = hit ? rec[hit] : undefined;
+  }
+  if (v === undefined) return null;
+  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 /** RFC 9110 If-None-Match (weak comparison). */
@@ -177,25 +224,101 @@ export function chooseLevel(facts: Pick<SourceFacts, 'width' | 'height' | 'level
   return level;
 }
 
+/** Encoded bytes per output pixel, pessimistic (noise), for deciding buffer vs file. */
+const BYTES_PER_PIXEL: Record<string, number> = { jpg: 1, webp: 1, gif: 1.2, png: 3.2, tif: 3.2 };
+
+/** Rough size of an encoded output. */
+export function estimateOutputBytes(plan: Pick<ImagePlan, 'outputWidth' | 'outputHeight' | 'format' | 'quality'>): number {
+  const px = plan.outputWidth * plan.outputHeight;
+  const f = plan.quality === 'bitonal' || plan.quality === 'gray' ? 0.4 : 1;
+  return px * (BYTES_PER_PIXEL[plan.format] ?? 3.2) * f;
+}
+
+/**
+ * Working memory of one render, an estimate for the queue's budget: libvips buffers and the tile
+ * or strip caches of the input (a few rows of tiles across the region), a rotation's whole image
+ * (libvips must hold the scaled image, and its rotated copy, to turn it), and the output when it
+ * is encoded to memory.
+ */
+export function estimateRenderBytes(facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'>, plan: ImagePlan, toMemory: boolean): number {
+  const bands = Math.max(3, facts.channels ?? 3);
+  const level = chooseLevel(facts, plan);
+  const scale = (level?.width ?? facts.width) / facts.width;
+  const readWidth = Math.min(plan.region.w * scale, level?.width ?? facts.width);
+  // Three rows of 512 px tiles (or JPEG strips) across the region, and the scaled image's strips.
+  const input = readWidth * 512 * bands * 3 + plan.width * 64 * bands;
+  const rotate = plan.rotation !== 0 ? (plan.width * plan.height + plan.outputWidth * plan.outputHeight) * (bands + 1) : 0;
+  const output = toMemory ? estimateOutputBytes(plan) * 2 : 4 * MB;
+  return 8 * MB + input + rotate + output;
+}
+
+type Rendered = { kind: 'buffer'; body: Buffer } | { kind: 'file'; path: string; size: number };
+
 export class ImageServer {
   readonly #limits: Limits;
   readonly #base: string;
-  readonly #sources: SourceResolver;
+  readonly #sources: ImageSource;
   readonly #facts: Lru<string, Promise<SourceFacts>>;
   readonly #maxInputPixels: number;
   readonly #log: (message: string, err?: unknown) => void;
+  readonly #disk: DiskCache | undefined;
+  readonly #mem: MemoryCache;
+  readonly #cacheRenders: boolean;
+  readonly #pyramids: boolean;
+  readonly #queue: RenderQueue;
+  /** Source versions whose pyramid build failed (not retried until the source changes). */
+  readonly #pyramidFailed = new Lru<string, true>(1000);
+  readonly #flights = new Map<string, Promise<unknown>>();
+  /** Durations of the last pyramid builds (ms), for the benchmark and the operator. */
+  readonly #buildMs: number[] = [];
 
   constructor(opts: ImageServerOptions) {
     this.#limits = { maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea };
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
-    this.#sources = new SourceResolver({ root: opts.root, lookup: opts.lookup, warn: (m) => this.#log(m) });
+    if (opts.source) this.#sources = opts.source;
+    else {
+      if (!opts.root || !opts.lookup) throw new Error('ImageServer needs a source, or root and lookup');
+      this.#sources = new SourceResolver({ root: opts.root, lookup: opts.lookup, warn: (m) => this.#log(m), ttlMs: opts.sourceTtlMs });
+    }
     this.#facts = new Lru(opts.metadataCacheSize ?? 2000);
     this.#maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+    this.#disk = opts.cache ?? (opts.cacheDir ? new DiskCache({ dir: opts.cacheDir, maxBytes: opts.cacheMaxBytes ?? 2 * 1024 * MB, log: this.#log }) : undefined);
+    this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 64 * MB);
+    this.#cacheRenders = opts.cacheRenders ?? true;
+    this.#pyramids = (opts.pyramids ?? true) && this.#disk !== undefined;
+    this.#queue =
+      opts.queue instanceof RenderQueue
+        ? opts.queue
+        : new RenderQueue({
+            concurrency: opts.queue?.concurrency ?? os.availableParallelism(),
+            maxWaiting: opts.queue?.maxWaiting ?? 64,
+            memoryBudget: opts.queue?.memoryBudget ?? 512 * MB,
+            maxWaitMs: opts.queue?.maxWaitMs,
+          });
   }
 
   get limits(): Limits {
     return { ...this.#limits };
+  }
+
+  get queue(): RenderQueue {
+    return this.#queue;
+  }
+
+  get cache(): DiskCache | undefined {
+    return this.#disk;
+  }
+
+  /** Counters for the operator and the benchmark. */
+  stats(): { queue: ReturnType<RenderQueue['stats']>; cacheBytes: number; cacheEntries: number; memoryCacheBytes: number; pyramidBuildsMs: number[] } {
+    return {
+      queue: this.#queue.stats(),
+      cacheBytes: this.#disk?.bytes ?? 0,
+      cacheEntries: this.#disk?.entries ?? 0,
+      memoryCacheBytes: this.#mem.bytes,
+      pyramidBuildsMs: this.#buildMs.slice(-20),
+    };
   }
 
   /** Base URI of an image service, as used for `id` / `@id`. */
@@ -225,6 +348,8 @@ export class ImageServer {
         case 'info': {
           const source = await this.#sources.resolve(parsed.id);
           const facts = await this.#factsOf(source);
+          // A viewer opening a plain JPEG will ask for tiles next: start its pyramid (when idle).
+          if (this.#wantsPyramid(facts)) this.#startPyramid(source, facts, true);
           return this.#info(parsed.version, parsed.id, source, facts, req);
         }
         case 'image': {
@@ -237,19 +362,20 @@ export class ImageServer {
         }
       }
     } catch (err) {
-      if (err instanceof IiifError) return this.#error(err.status, err.message);
+      if (err instanceof IiifError) return this.#error(err.status, err.message, err.headers);
       this.#log(`internal error for /iiif/${path.slice(0, 300)}`, err);
       return this.#error(500, 'Internal server error');
     }
   }
 
-  #error(status: number, message: string): IiifResponse {
+  #error(status: number, message: string, extra?: Record<string, string>): IiifResponse {
     return {
       status,
       headers: {
         'Content-Type': 'text/plain; charset=utf-8',
         'Access-Control-Allow-Origin': '*',
         'Cache-Control': 'no-store',
+        ...extra,
       },
       body: `${message}\n`,
     };
@@ -307,7 +433,7 @@ export class ImageServer {
 
   async #image(plan: ImagePlan, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest): Promise<IiifResponse> {
     const canonical = `${this.serviceId(plan.version, plan.id)}/${plan.canonical}`;
-    const etag = hashTag('image', RENDER_REVISION, plan.version, plan.id, source.mtimeMs, source.size, plan.canonical);
+    const etag = hashTag('image', RENDER_REVISION, plan.version, plan.id, source.version, plan.canonical);
     const lastModified = new Date(source.mtimeMs).toUTCString();
     const headers: Record<string, string> = {
       'Content-Type': MEDIA_TYPES[plan.format],
@@ -322,18 +448,224 @@ export class ImageServer {
       return { status: 304, headers };
     }
     if ((req.method ?? 'GET').toUpperCase() === 'HEAD') return { status: 200, headers };
-    const body = await this.render(source.path, facts, plan);
-    return { status: 200, headers, body };
+
+    const key = cacheKey('render', RENDER_REVISION, source.version, plan.version, plan.canonical);
+    const served = await this.#fromCache(key);
+    if (served) return { status: 200, headers, ...served };
+    const out = await this.#singleFlight(key, () => this.#produce(key, source, facts, plan));
+    if (out.kind === 'buffer') return { status: 200, headers, body: out.body };
+    const opened = await this.#open(out.path);
+    if (opened) return { status: 200, headers, file: opened };
+    // Evicted between render and open (a tiny cache under pressure): render again into memory.
+    const again = await this.#produce(key, source, facts, plan, true);
+    if (again.kind !== 'buffer') throw new Error('render to memory returned a file');
+    return { status: 200, headers, body: again.body };
+  }
+
+  #singleFlight<T>(key: string, produce: () => Promise<T>): Promise<T> {
+    const running = this.#flights.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = produce().finally(() => this.#flights.delete(key));
+    this.#flights.set(key, p);
+    return p;
+  }
+
+  async #open(file: string): Promise<{ handle: fs.FileHandle; size: number } | null> {
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(file, 'r');
+      const st = await handle.stat();
+      return { handle, size: st.size };
+    } catch {
+      await handle?.close().catch(() => {});
+      return null;
+    }
+  }
+
+  /** A cached rendering: from memory, or from disk (small files are read and kept in memory). */
+  async #fromCache(key: string): Promise<{ body: Buffer } | { file: { handle: fs.FileHandle; size: number } } | null> {
+    if (!this.#cacheRenders) return null;
+    const mem = this.#mem.get(key);
+    if (mem) return { body: mem };
+    if (!this.#disk) return null;
+    const hit = await this.#disk.lookup(key);
+    if (!hit) return null;
+    if (hit.size <= READ_CACHED_UP_TO) {
+      try {
+        const body = await fs.readFile(hit.path);
+        this.#mem.set(key, body);
+        return { body };
+      } catch {
+        await this.#disk.remove(key);
+        return null;
+      }
+    }
+    const opened = await this.#open(hit.path);
+    if (!opened) await this.#disk.remove(key);
+    return opened ? { file: opened } : null;
+  }
+
+  /** Render `plan` (through the queue) and store the result in the caches. */
+  async #produce(key: string, source: SourceFile, facts: SourceFacts, plan: ImagePlan, forceMemory = false): Promise<Rendered> {
+    const unpinSource = this.#sources.pin?.(source);
+    let unpinPyramid: (() => void) | undefined;
+    try {
+      const local = await this.#sources.local(source);
+      let input = { file: local, facts };
+      if (this.#wantsPyramid(facts)) {
+        const pyr = await this.#pyramidFor(source, facts, local, plan);
+        if (pyr) {
+          input = { file: pyr.file, facts: pyr.facts };
+          unpinPyramid = pyr.unpin;
+        }
+      }
+      const toFile = !forceMemory && this.#disk !== undefined && estimateOutputBytes(plan) > STREAM_OVER_BYTES;
+      const cost = estimateRenderBytes(input.facts, plan, !toFile);
+      if (!toFile) {
+        const body = await this.#queue.run(cost, () => this.render(input.file, input.facts, plan));
+        if (this.#cacheRenders) {
+          this.#mem.set(key, body);
+          if (this.#disk) void this.#disk.put(key, '', body).catch((err: unknown) => this.#log('cannot write to the cache', err));
+        }
+        return { kind: 'buffer', body };
+      }
+      const disk = this.#disk!;
+      const tmp = await disk.tmpPath();
+      try {
+        await this.#queue.run(cost, () => this.renderToFile(input.file, input.facts, plan, tmp));
+        const entry = await disk.adopt(key, '', tmp);
+        return { kind: 'file', path: entry.path, size: entry.size };
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+    } finally {
+      unpinPyramid?.();
+      unpinSource?.();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pyramid derivatives of plain JPEGs
+
+  #wantsPyramid(facts: SourceFacts): boolean {
+    return this.#pyramids && pyramidWorthIt(facts);
+  }
+
+  #pyramidKey(source: SourceFile, facts: SourceFacts): string {
+    return cacheKey('pyramid', PYRAMID_REVISION, source.version, facts.tileSize);
+  }
+
+  /**
+   * The pyramid derivative to render `plan` from, pinned; or null to render from the source.
+   * Missing: region requests wait for the build (single-flight) unless the source is very large;
+   * whole-image requests (thumbnails) do not, they only start it when the server is idle.
+   */
+  async #pyramidFor(
+    source: SourceFile,
+    facts: SourceFacts,
+    local: string,
+    plan: ImagePlan,
+  ): Promise<{ file: string; facts: SourceFacts; unpin: () => void } | null> {
+    const disk = this.#disk!;
+    const key = this.#pyramidKey(source, facts);
+    if (this.#pyramidFailed.get(source.version)) return null;
+    let entry = await disk.lookup(key);
+    if (!entry) {
+      const wait = !plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS;
+      if (!wait) {
+        // Thumbnails do not start a build (a search page would build one per result); tiles of a
+        // very large JPEG start one in the background and are rendered from the source meanwhile.
+        if (!plan.fullRegion) void this.#startPyramid(source, facts, true, local);
+        return null;
+      }
+      const built = await this.#startPyramid(source, facts, false, local);
+      if (!built) return null;
+      entry = await disk.lookup(key);
+      if (!entry) return null;
+    }
+    const unpin = disk.pin(key);
+    try {
+      const pf = await this.#pyramidFacts(key, entry.path);
+      return { file: entry.path, facts: pf, unpin };
+    } catch (err) {
+      unpin();
+      this.#log(`unusable pyramid derivative for ${source.id}; rendering from the source`, err);
+      await disk.remove(key);
+      return null;
+    }
+  }
+
+  #pyramidFacts(key: string, file: string): Promise<SourceFacts> {
+    const fk = `pyramid\0${key}`;
+    let f = this.#facts.get(fk);
+    if (!f) {
+      f = this.readFacts(file);
+      this.#facts.set(fk, f);
+      f.catch(() => this.#facts.delete(fk));
+    }
+    return f;
+  }
+
+  /**
+   * Build the pyramid of `source` once (single-flight per source version). `background`: only when
+   * the queue can start it at once, never waited for, errors only logged. Resolves true when built.
+   */
+  #startPyramid(source: SourceFile, facts: SourceFacts, background: boolean, local?: string): Promise<boolean> {
+    const disk = this.#disk;
+    if (!disk || this.#pyramidFailed.get(source.version)) return Promise.resolve(false);
+    const key = this.#pyramidKey(source, facts);
+    if (disk.peek(key)) return Promise.resolve(true);
+    const flightKey = `pyramid\0${key}`;
+    const running = this.#flights.get(flightKey) as Promise<boolean> | undefined;
+    if (running) return running;
+    if (background && (this.#queue.stats().waiting > 0 || this.#queue.stats().running >= 1)) return Promise.resolve(false);
+    const build = async (): Promise<boolean> => {
+      const unpin = this.#sources.pin?.(source);
+      const tmp = await disk.tmpPath('.tif');
+      try {
+        const file = local ?? (await this.#sources.local(source));
+        const t0 = performance.now();
+        await this.#queue.run(64 * MB + facts.width * 1024 * 3, () =>
+          buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
+        );
+        const built = await this.readFacts(tmp);
+        if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
+          throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
+        }
+        await disk.adopt(key, '.tif', tmp);
+        this.#buildMs.push(performance.now() - t0);
+        return true;
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        if (err instanceof IiifError && err.status === 503) return false; // busy: try again later
+        this.#pyramidFailed.set(source.version, true);
+        this.#log(`cannot build a pyramid for ${source.id}; rendering from the source`, err);
+        return false;
+      } finally {
+        unpin?.();
+      }
+    };
+    const p = this.#singleFlight(flightKey, build);
+    if (background) p.catch(() => {});
+    return p;
   }
 
   // -------------------------------------------------------------------------------------------
   // Source facts
 
   #factsOf(source: SourceFile): Promise<SourceFacts> {
-    const key = `${source.path}\0${source.mtimeMs}\0${source.size}`;
+    const key = source.version;
     let facts = this.#facts.get(key);
     if (!facts) {
-      facts = this.readFacts(source.path);
+      facts = (async () => {
+        const unpin = this.#sources.pin?.(source);
+        try {
+          return await this.readFacts(await this.#sources.local(source));
+        } finally {
+          unpin?.();
+        }
+      })();
       this.#facts.set(key, facts);
       facts.catch(() => this.#facts.delete(key));
     }
@@ -359,7 +691,7 @@ export class ImageServer {
       const tiles = await readTiffTileSize(file);
       if (tiles && tiles.width === tiles.height && tiles.width >= 256 && tiles.width <= 1024) tileSize = tiles.width;
     }
-    return { width, height, format: meta.format, orientation, hasAlpha: meta.hasAlpha, levels, tileSize };
+    return { width, height, format: meta.format, orientation, hasAlpha: meta.hasAlpha, levels, tileSize, channels: meta.channels };
   }
 
   async #tiffLevels(file: string, meta: Metadata): Promise<PyramidLevel[]> {
@@ -395,22 +727,42 @@ export class ImageServer {
   // -------------------------------------------------------------------------------------------
   // Rendering
 
-  /** Render a resolved plan from the file at `file`. Errors: IiifError 400 or a server fault. */
+  /** Render a resolved plan from the file at `file` into memory. Errors: IiifError 400 or a server fault. */
   async render(file: string, facts: SourceFacts, plan: ImagePlan): Promise<Buffer> {
     try {
       return await this.#pipeline(file, facts, plan).toBuffer();
     } catch (err) {
-      if (err instanceof IiifError) throw err;
-      if (isRequestCaused(err)) {
-        throw new IiifError(400, `Cannot produce this image: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-      }
-      throw err;
+      throw this.#renderError(err);
     }
+  }
+
+  /** Render a resolved plan straight into the file `target` (large outputs: no buffer). */
+  async renderToFile(file: string, facts: SourceFacts, plan: ImagePlan, target: string): Promise<void> {
+    try {
+      await this.#pipeline(file, facts, plan).toFile(target);
+    } catch (err) {
+      throw this.#renderError(err);
+    }
+  }
+
+  #renderError(err: unknown): unknown {
+    if (err instanceof IiifError) return err;
+    if (isRequestCaused(err)) {
+      return new IiifError(400, `Cannot produce this image: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+    return err;
   }
 
   #pipeline(file: string, facts: SourceFacts, plan: ImagePlan): Sharp {
     const { region, width: ow, height: oh } = plan;
     const level = chooseLevel(facts, plan);
+    const inputPixels = (level?.width ?? facts.width) * (level?.height ?? facts.height);
+    if (inputPixels > this.#maxInputPixels) {
+      throw new IiifError(
+        400,
+        `This request needs the image at ${level ? 'a resolution' : 'full resolution'} of ${inputPixels} pixels, more than this server decodes (${this.#maxInputPixels}); request a smaller size`,
+      );
+    }
     const opts: SharpOptions = { limitInputPixels: this.#maxInputPixels, failOn: 'error' };
     if (level?.page !== undefined) opts.page = level.page;
     if (level?.subifd !== undefined) opts.tiff = { subifd: level.subifd };

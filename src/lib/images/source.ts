@@ -20,22 +20,77 @@ import { IiifError, quote } from './errors.ts';
 
 export interface ImageRecord {
   file: string;
+  /** S3 object key once synced (the store's `ImageRef.s3Key`). */
+  s3Key?: string;
 }
 
 export type ImageLookup = (id: string) => Promise<ImageRecord | null>;
 
 export interface SourceFile {
   id: string;
-  /** Absolute path of the entry below the root (possibly a symlink). */
+  /**
+   * A local file to read: the entry below the root (fs), or '' until `ImageSource.local()` has
+   * fetched a copy (S3).
+   */
   path: string;
   size: number;
   mtimeMs: number;
+  /**
+   * What identifies this version of the source, for cache keys and ETags: a changed file or object
+   * gets a new version (fs: path, device, inode, size, mtime; S3: bucket, key, ETag).
+   */
+  version: string;
+}
+
+/** Where images come from: the file system (this module) or S3 (s3source.ts). */
+export interface ImageSource {
+  /** Identifier to source facts (existence, size, version); IiifError 404 when unavailable. */
+  resolve(id: string): Promise<SourceFile>;
+  /** A local path with the source's bytes (fetched and cached first if remote). */
+  local(source: SourceFile): Promise<string>;
+  /** Keep the local copy from eviction while it is read (remote sources only). */
+  pin?(source: SourceFile): () => void;
 }
 
 export interface SourceResolverOptions {
   root: string;
   lookup: ImageLookup;
   warn?: (message: string) => void;
+  /**
+   * How long (ms) a resolved identifier is reused without looking it up and stat-ing it again
+   * (default 2000; 0 = every request). Bounds how late a replaced file is noticed.
+   */
+  ttlMs?: number;
+}
+
+/** A small TTL map for resolved sources (bounded; oldest entries dropped first). */
+export class TtlCache<V> {
+  readonly #ttl: number;
+  readonly #max: number;
+  readonly #map = new Map<string, { at: number; value: V }>();
+  constructor(ttlMs: number, max = 10_000) {
+    this.#ttl = ttlMs;
+    this.#max = max;
+  }
+  get(key: string): V | undefined {
+    if (this.#ttl <= 0) return undefined;
+    const e = this.#map.get(key);
+    if (!e) return undefined;
+    if (performance.now() - e.at > this.#ttl) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return e.value;
+  }
+  set(key: string, value: V): void {
+    if (this.#ttl <= 0) return;
+    this.#map.delete(key);
+    this.#map.set(key, { at: performance.now(), value });
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
 }
 
 /** True when `file` is a plain relative path of non-dot segments. */
@@ -51,16 +106,32 @@ function within(parent: string, child: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-export class SourceResolver {
+export class SourceResolver implements ImageSource {
   readonly #root: string;
   readonly #lookup: ImageLookup;
   readonly #warn: (message: string) => void;
+  readonly #recent: TtlCache<Promise<SourceFile>>;
   #realRoot: string | undefined;
 
   constructor(opts: SourceResolverOptions) {
     this.#root = path.resolve(opts.root);
     this.#lookup = opts.lookup;
     this.#warn = opts.warn ?? ((m) => console.warn(`[iiif] ${m}`));
+    this.#recent = new TtlCache(opts.ttlMs ?? 2000);
+  }
+
+  async local(source: SourceFile): Promise<string> {
+    return source.path;
+  }
+
+  /** Resolve an identifier to a readable file; 404 otherwise. Answers are reused for ttlMs. */
+  resolve(id: string): Promise<SourceFile> {
+    const hit = this.#recent.get(id);
+    if (hit) return hit;
+    const p = this.#resolve(id);
+    this.#recent.set(id, p);
+    p.catch(() => this.#recent.delete(id));
+    return p;
   }
 
   async #rootReal(): Promise<string> {
@@ -73,8 +144,7 @@ export class SourceResolver {
     return this.#realRoot;
   }
 
-  /** Resolve an identifier (already checked against IMAGE_ID_RE) to a readable file; 404 otherwise. */
-  async resolve(id: string): Promise<SourceFile> {
+  async #resolve(id: string): Promise<SourceFile> {
     const record = await this.#lookup(id);
     if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
@@ -114,6 +184,6 @@ export class SourceResolver {
       this.#warn(`image ${id}: ${quote(record.file, 200)} is not a regular file`);
       throw unavailable();
     }
-    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs };
+    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };
   }
 }

@@ -3,6 +3,7 @@
  * Thin adapter: the raw (still percent-encoded) path after /iiif/ goes to the image server, whose
  * answer becomes a Response. Everything IIIF lives in src/lib/images/.
  */
+import { Readable } from 'node:stream';
 import type { APIRoute } from 'astro';
 import { imageServer } from '../../lib/runtime.ts';
 import type { IiifResponse } from '../../lib/images/server.ts';
@@ -15,7 +16,18 @@ function rawPath(url: URL, param: string | undefined): string {
   return at >= 0 ? url.pathname.slice(at + '/iiif/'.length) : (param ?? '');
 }
 
-function toResponse(r: IiifResponse, withBody: boolean): Response {
+async function toResponse(r: IiifResponse, withBody: boolean): Promise<Response> {
+  if (r.file) {
+    // A large rendering on disk: streamed, its handle closed when the stream ends or is cancelled.
+    const { handle, size } = r.file;
+    const headers = { ...r.headers, 'Content-Length': String(size) };
+    if (!withBody) {
+      await handle.close().catch(() => {});
+      return new Response(null, { status: r.status, headers });
+    }
+    const stream = Readable.toWeb(handle.createReadStream({ autoClose: true })) as ReadableStream<Uint8Array>;
+    return new Response(stream, { status: r.status, headers });
+  }
   let body: string | Uint8Array<ArrayBuffer> | null = null;
   if (withBody && r.body !== undefined) {
     // A view on the encoder's buffer, not a copy.

@@ -1,0 +1,274 @@
+/**
+ * The derivative cache of the image server, on disk below `{CACHE_DIR}/iiif/`, with a size limit
+ * and least-recently-used eviction; plus a small in-memory cache of hot response bodies in front.
+ *
+ * Keys are SHA-256 hex digests of everything that identifies an entry (the caller includes the
+ * source's version — path, size, mtime, inode or the S3 ETag — so a changed source gets new keys
+ * and its old entries simply age out). A key is the file name: nothing from a request ever becomes
+ * part of a path.
+ *
+ * Writes go to `tmp/` and are renamed into place, so a reader never sees a partial file.
+ * `singleFlight(key, fn)` runs one producer per key at a time; concurrent callers share its
+ * result. Entries in use (a pyramid being read by a render) are pinned and never evicted.
+ *
+ * The index lives in memory (a Map in LRU order) and is rebuilt from the directory on start, by
+ * modification time; hits refresh a file's mtime at most every few minutes, so the order
+ * survives a restart roughly.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface CacheEntry {
+  path: string;
+  size: number;
+}
+
+interface IndexEntry {
+  file: string;
+  size: number;
+  touched: number;
+}
+
+export interface DiskCacheOptions {
+  /** Directory of the cache (created when missing). */
+  dir: string;
+  /** Size limit in bytes; 0 keeps nothing once it is no longer in use. */
+  maxBytes: number;
+  log?: (message: string, err?: unknown) => void;
+}
+
+const TOUCH_EVERY_MS = 5 * 60_000;
+const KEY_RE = /^[0-9a-f]{64}$/;
+const EXT_RE = /^\.[a-z0-9]{1,5}$/;
+
+/** SHA-256 hex of the parts, separated so that ("ab","c") and ("a","bc") differ. */
+export function cacheKey(...parts: Array<string | number>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\0');
+  return h.digest('hex');
+}
+
+export class DiskCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly #tmp: string;
+  readonly #log: (message: string, err?: unknown) => void;
+  readonly #index = new Map<string, IndexEntry>();
+  readonly #flights = new Map<string, Promise<unknown>>();
+  readonly #pins = new Map<string, number>();
+  #bytes = 0;
+  #ready: Promise<void> | undefined;
+  #evicting = false;
+
+  constructor(opts: DiskCacheOptions) {
+    this.dir = path.resolve(opts.dir);
+    this.maxBytes = Math.max(0, opts.maxBytes);
+    this.#tmp = path.join(this.dir, 'tmp');
+    this.#log = opts.log ?? ((m, e) => console.error(`[iiif cache] ${m}`, e ?? ''));
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get entries(): number {
+    return this.#index.size;
+  }
+
+  /** Create the directories, clear leftovers in tmp/, and index what is there. Idempotent. */
+  ready(): Promise<void> {
+    this.#ready ??= this.#scan();
+    return this.#ready;
+  }
+
+  async #scan(): Promise<void> {
+    await fs.mkdir(this.#tmp, { recursive: true });
+    for (const f of await fs.readdir(this.#tmp)) await fs.rm(path.join(this.#tmp, f), { force: true, recursive: true });
+    const found: Array<[string, IndexEntry]> = [];
+    for (const sub of await fs.readdir(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      const subdir = path.join(this.dir, sub);
+      for (const name of await fs.readdir(subdir).catch(() => [] as string[])) {
+        const key = name.slice(0, 64);
+        if (!KEY_RE.test(key)) continue;
+        try {
+          const st = await fs.stat(path.join(subdir, name));
+          if (st.isFile()) found.push([key, { file: path.join(subdir, name), size: st.size, touched: st.mtimeMs }]);
+        } catch {
+          // vanished meanwhile
+        }
+      }
+    }
+    found.sort((a, b) => a[1].touched - b[1].touched);
+    for (const [key, e] of found) {
+      this.#index.set(key, e);
+      this.#bytes += e.size;
+    }
+    await this.#evict();
+  }
+
+  /** A fresh path in the cache's tmp/ (same file system as the entries, so rename is atomic). */
+  async tmpPath(ext = ''): Promise<string> {
+    await this.ready();
+    return path.join(this.#tmp, `${randomBytes(12).toString('hex')}${ext}`);
+  }
+
+  /** The entry for `key`, refreshed as most recently used; null when absent (or gone from disk). */
+  async lookup(key: string): Promise<CacheEntry | null> {
+    await this.ready();
+    const e = this.#index.get(key);
+    if (!e) return null;
+    this.#index.delete(key);
+    this.#index.set(key, e);
+    const now = Date.now();
+    if (now - e.touched > TOUCH_EVERY_MS) {
+      e.touched = now;
+      const t = new Date(now);
+      fs.utimes(e.file, t, t).catch(() => this.#forget(key));
+    }
+    return { path: e.file, size: e.size };
+  }
+
+  /** Synchronous index check (no I/O): the entry if it is known. */
+  peek(key: string): CacheEntry | null {
+    const e = this.#index.get(key);
+    return e ? { path: e.file, size: e.size } : null;
+  }
+
+  #target(key: string, ext: string): string {
+    if (!KEY_RE.test(key)) throw new Error(`invalid cache key ${key.slice(0, 80)}`);
+    if (ext !== '' && !EXT_RE.test(ext)) throw new Error(`invalid cache extension ${ext.slice(0, 20)}`);
+    return path.join(this.dir, key.slice(0, 2), `${key}${ext}`);
+  }
+
+  /** Store bytes under `key`. */
+  async put(key: string, ext: string, data: Uint8Array): Promise<CacheEntry> {
+    const tmp = await this.tmpPath();
+    await fs.writeFile(tmp, data);
+    return this.adopt(key, ext, tmp);
+  }
+
+  /** Move a finished file (written to a `tmpPath()`) into the cache under `key`. */
+  async adopt(key: string, ext: string, tmpFile: string): Promise<CacheEntry> {
+    await this.ready();
+    const target = this.#target(key, ext);
+    const st = await fs.stat(tmpFile);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(tmpFile, target);
+    const old = this.#index.get(key);
+    if (old) {
+      this.#bytes -= old.size;
+      this.#index.delete(key);
+      if (old.file !== target) await fs.rm(old.file, { force: true });
+    }
+    this.#index.set(key, { file: target, size: st.size, touched: Date.now() });
+    this.#bytes += st.size;
+    void this.#evict();
+    return { path: target, size: st.size };
+  }
+
+  /** Remove an entry (e.g. found corrupt). */
+  async remove(key: string): Promise<void> {
+    const e = this.#index.get(key);
+    if (!e) return;
+    this.#forget(key);
+    await fs.rm(e.file, { force: true });
+  }
+
+  #forget(key: string): void {
+    const e = this.#index.get(key);
+    if (!e) return;
+    this.#index.delete(key);
+    this.#bytes -= e.size;
+  }
+
+  /** Keep `key` from eviction until the returned function is called. */
+  pin(key: string): () => void {
+    this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.#pins.get(key) ?? 1) - 1;
+      if (n <= 0) this.#pins.delete(key);
+      else this.#pins.set(key, n);
+      if (this.#bytes > this.maxBytes) void this.#evict();
+    };
+  }
+
+  /** One producer per key at a time: concurrent callers get the running producer's result. */
+  singleFlight<T>(key: string, produce: () => Promise<T>): Promise<T> {
+    const running = this.#flights.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = (async () => {
+      try {
+        return await produce();
+      } finally {
+        this.#flights.delete(key);
+      }
+    })();
+    this.#flights.set(key, p);
+    return p;
+  }
+
+  /** Delete least recently used, unpinned entries until the cache is within its limit. */
+  async #evict(): Promise<void> {
+    if (this.#evicting || this.#bytes <= this.maxBytes) return;
+    this.#evicting = true;
+    try {
+      // Down to 90 % of the limit, so eviction does not run on every write.
+      const goal = Math.floor(this.maxBytes * 0.9);
+      for (const [key, e] of [...this.#index]) {
+        if (this.#bytes <= goal) break;
+        if (this.#pins.has(key) || this.#flights.has(key)) continue;
+        this.#forget(key);
+        await fs.rm(e.file, { force: true }).catch((err: unknown) => this.#log(`cannot delete ${e.file}`, err));
+      }
+    } finally {
+      this.#evicting = false;
+    }
+  }
+}
+
+/** Response bodies kept in memory: small, hot, bounded in bytes, LRU. */
+export class MemoryCache {
+  readonly #max: number;
+  readonly #maxEntry: number;
+  readonly #map = new Map<string, Buffer>();
+  #bytes = 0;
+
+  constructor(maxBytes: number, maxEntryBytes = 1 << 20) {
+    this.#max = Math.max(0, maxBytes);
+    this.#maxEntry = Math.min(maxEntryBytes, this.#max);
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): Buffer | undefined {
+    const b = this.#map.get(key);
+    if (b) {
+      this.#map.delete(key);
+      this.#map.set(key, b);
+    }
+    return b;
+  }
+
+  set(key: string, body: Buffer): void {
+    if (body.byteLength > this.#maxEntry) return;
+    const old = this.#map.get(key);
+    if (old) {
+      this.#bytes -= old.byteLength;
+      this.#map.delete(key);
+    }
+    this.#map.set(key, body);
+    this.#bytes += body.byteLength;
+    for (const [k, b] of this.#map) {
+      if (this.#bytes <= this.#max) break;
+      this.#map.delete(k);
+      this.#bytes -= b.byteLength;
+    }
+  }
+}
