@@ -224,6 +224,24 @@ export function chooseLevel(facts: Pick<SourceFacts, 'width' | 'height' | 'level
   return level;
 }
 
+/** Whether this libvips reads JPEG 2000 (sharp's prebuilt binaries do not include OpenJPEG). */
+export const JP2_SUPPORTED = Boolean((sharp.format as unknown as Record<string, { input?: { file?: boolean } } | undefined>).jp2k?.input?.file);
+
+/** JP2 box signature or a raw J2K codestream. */
+async function isJpeg2000(file: string): Promise<boolean> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file, 'r');
+    const b = Buffer.alloc(12);
+    await handle.read(b, 0, 12, 0);
+    return b.subarray(4, 8).toString('latin1') === 'jP  ' || (b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51);
+  } catch {
+    return false;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
 /** Encoded bytes per output pixel, pessimistic (noise), for deciding buffer vs file. */
 const BYTES_PER_PIXEL: Record<string, number> = { jpg: 1, webp: 1, gif: 1.2, png: 3.2, tif: 3.2 };
 
@@ -678,6 +696,9 @@ export class ImageServer {
     try {
       meta = await sharp(file).metadata();
     } catch (err) {
+      if (!JP2_SUPPORTED && (await isJpeg2000(file))) {
+        throw new Error(`cannot read image ${file}: JPEG 2000, which the libvips bundled with sharp cannot decode (no OpenJPEG); convert it to a tiled pyramid TIFF`);
+      }
       throw new Error(`cannot read image ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
     const orientation = meta.orientation ?? 1;

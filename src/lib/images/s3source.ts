@@ -1,0 +1,147 @@
+/**
+ * Images from S3-compatible object storage (IMAGE_SOURCE=s3).
+ *
+ * Object key: the store's `s3Key` for the image when the sync stage recorded one, else what the
+ * sync stage would have used: `{S3_PREFIX}{basename of the file}` (flat ASCII keys,
+ * `photos/<name>.<ext>` with the default prefix). Keys are checked (ASCII, no `.`/`..` segments).
+ *
+ * Reading: HeadObject gives size, ETag and Last-Modified (reused for `ttlMs`); the ETag is the
+ * source version in cache keys and HTTP ETags, so a replaced object is noticed. Pixels are read
+ * from a LOCAL COPY made on first touch: one GetObject per object version (IfMatch the ETag),
+ * streamed to a file in the derivative cache (single-flight, pinned while read, evicted like any
+ * derivative). libvips cannot read through ranged requests (sharp takes a file, a buffer or a
+ * sequential stream, and tiled TIFF access is random), so a tiled pyramid TIFF is copied once and
+ * then read tile by tile from disk like a local file; a plain JPEG gets its pyramid derivative from
+ * that copy and the copy itself may then be evicted first.
+ */
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { cacheKey, type DiskCache } from './cache.ts';
+import { IiifError, quote } from './errors.ts';
+import { TtlCache, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
+
+export interface S3SourceOptions {
+  client: S3Client;
+  bucket: string;
+  /** Key prefix for records without an s3Key, e.g. `photos/`. */
+  prefix: string;
+  lookup: ImageLookup;
+  cache: DiskCache;
+  ttlMs?: number;
+  /** Largest object fetched (bytes); default 8 GiB. */
+  maxObjectBytes?: number;
+  warn?: (message: string) => void;
+}
+
+const SAFE_KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+export function isSafeKey(key: string): boolean {
+  return key.length <= 1024 && SAFE_KEY.test(key) && key.split('/').every((s) => s !== '.' && s !== '..');
+}
+
+/** The object key of an image record: its s3Key, or `{prefix}{basename of file}`. */
+export function objectKey(record: { file: string; s3Key?: string }, prefix: string): string {
+  if (typeof record.s3Key === 'string' && record.s3Key !== '') return record.s3Key;
+  const base = path.posix.basename(String(record.file ?? ''));
+  return `${prefix}${base}`;
+}
+
+interface S3Source extends SourceFile {
+  key: string;
+  etag: string;
+}
+
+export class S3ImageSource implements ImageSource {
+  readonly #o: S3SourceOptions;
+  readonly #recent: TtlCache<Promise<S3Source>>;
+  readonly #warn: (message: string) => void;
+  readonly #maxBytes: number;
+
+  constructor(opts: S3SourceOptions) {
+    this.#o = opts;
+    this.#recent = new TtlCache(opts.ttlMs ?? 5000);
+    this.#warn = opts.warn ?? ((m) => console.warn(`[iiif s3] ${m}`));
+    this.#maxBytes = opts.maxObjectBytes ?? 8 * 2 ** 30;
+  }
+
+  resolve(id: string): Promise<SourceFile> {
+    const hit = this.#recent.get(id);
+    if (hit) return hit;
+    const p = this.#head(id);
+    this.#recent.set(id, p);
+    p.catch(() => this.#recent.delete(id));
+    return p;
+  }
+
+  async #head(id: string): Promise<S3Source> {
+    const record = await this.#o.lookup(id);
+    if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
+    const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
+    const key = objectKey(record, this.#o.prefix);
+    if (!isSafeKey(key)) {
+      this.#warn(`image ${id}: refusing object key ${quote(key, 200)}`);
+      throw unavailable();
+    }
+    let head;
+    try {
+      head = await this.#o.client.send(new HeadObjectCommand({ Bucket: this.#o.bucket, Key: key }));
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchKey') {
+        this.#warn(`image ${id}: object ${quote(key, 200)} is missing in bucket ${this.#o.bucket}`);
+        throw unavailable();
+      }
+      throw new Error(`S3 HeadObject ${key}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const etag = String(head.ETag ?? '').replace(/"/g, '');
+    const size = Number(head.ContentLength ?? 0);
+    const mtimeMs = head.LastModified ? head.LastModified.getTime() : 0;
+    if (!(size > 0) || size > this.#maxBytes) {
+      this.#warn(`image ${id}: object ${quote(key, 200)} has an unusable size (${size} bytes)`);
+      throw unavailable();
+    }
+    return { id, path: '', size, mtimeMs, version: `s3:${this.#o.bucket}/${key}:${etag || `${size}:${mtimeMs}`}`, key, etag };
+  }
+
+  /** The local copy (fetched on first touch). */
+  async local(source: SourceFile): Promise<string> {
+    const src = source as S3Source;
+    const ext = path.posix.extname(src.key).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 6) || '.bin';
+    const safeExt = /^\.[a-z0-9]{1,5}$/.test(ext) ? ext : '.bin';
+    const key = cacheKey('s3-copy', src.version);
+    const hit = await this.#o.cache.lookup(key);
+    if (hit) return hit.path;
+    return this.#o.cache.singleFlight(key, async () => {
+      const again = this.#o.cache.peek(key);
+      if (again) return again.path;
+      const tmp = await this.#o.cache.tmpPath(safeExt);
+      try {
+        const res = await this.#o.client.send(
+          new GetObjectCommand({ Bucket: this.#o.bucket, Key: src.key, ...(src.etag ? { IfMatch: `"${src.etag}"` } : {}) }),
+        );
+        if (!res.Body) throw new Error('empty body');
+        await pipeline(res.Body as Readable, createWriteStream(tmp, { flags: 'wx' }));
+        const st = await fs.stat(tmp);
+        if (st.size !== src.size) throw new Error(`got ${st.size} bytes, expected ${src.size}`);
+        return (await this.#o.cache.adopt(key, safeExt, tmp)).path;
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        this.#recent.delete(src.id);
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 412 || status === 404) {
+          // Replaced or deleted since HeadObject: the next request sees the new state.
+          throw new IiifError(503, 'The image changed while it was being read; try again', { 'Retry-After': '1' });
+        }
+        throw new Error(`S3 GetObject ${src.key}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+  }
+
+  /** Keep the local copy of `source` from eviction while it is read. */
+  pin(source: SourceFile): () => void {
+    return this.#o.cache.pin(cacheKey('s3-copy', source.version));
+  }
+}
