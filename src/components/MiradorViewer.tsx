@@ -1,9 +1,19 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Lang } from '../lib/i18n/strings.ts';
+import { encodeTargets, type Region, type ViewTarget } from '../lib/iiif/content-state.ts';
 
 export interface ViewerWindow {
   manifestId: string;
   canvasId?: string;
+  region?: Region;
+}
+
+interface Labels {
+  copyView: string;
+  copyWindow: string;
+  copied: string;
+  linkLabel: string;
+  window: string;
 }
 
 interface Props {
@@ -11,14 +21,33 @@ interface Props {
   lang: Lang;
   /** One window without the workspace panel (item page), or a mosaic workspace (comparison). */
   single?: boolean;
-  /** URL of the Mirador bundle (served by the app, see scripts/vendor.ts). */
+  /** URL of the Mirador bundle (served by the app, see src/lib/vendor.ts). */
   bundle: string;
+  /** Public base URL: citable links are built on it. */
+  base: string;
+  labels: Labels;
+}
+
+interface MiradorInstance {
+  store: { getState: () => MiradorState; subscribe: (fn: () => void) => () => void };
+}
+
+interface MiradorState {
+  windows: Record<string, { manifestId?: string; canvasId?: string }>;
+  viewers: Record<string, { bounds?: { x: number; y: number; width: number; height: number } } | null>;
+  manifests: Record<string, { json?: { label?: Record<string, string[]> } }>;
+  config: { language?: string };
 }
 
 declare global {
   interface Window {
-    Mirador?: { viewer: (config: Record<string, unknown>) => unknown };
+    Mirador?: {
+      viewer: (config: Record<string, unknown>) => MiradorInstance;
+      actions?: Record<string, (...args: unknown[]) => unknown>;
+    };
     __miradorLoading?: Promise<void>;
+    /** The viewers of this page, for power users' consoles and the browser tests. */
+    archiveViewers?: MiradorInstance[];
   }
 }
 
@@ -36,37 +65,124 @@ function loadMirador(src: string): Promise<void> {
   return window.__miradorLoading;
 }
 
+/** What each window shows now: manifest, canvas and the visible region, clipped to whole pixels. */
+export function currentTargets(state: MiradorState): Array<ViewTarget & { windowId: string; label: string }> {
+  return Object.entries(state.windows).flatMap(([windowId, w]) => {
+    if (!w.manifestId) return [];
+    const b = state.viewers[windowId]?.bounds;
+    const region = b && b.width > 0 && b.height > 0 ? { x: Math.max(0, b.x), y: Math.max(0, b.y), w: b.width, h: b.height } : undefined;
+    const label = state.manifests[w.manifestId]?.json?.label;
+    const lang = state.config.language === 'en' ? 'en' : 'ja';
+    const text = label?.[lang]?.[0] ?? label?.ja?.[0] ?? label?.en?.[0] ?? label?.none?.[0] ?? w.manifestId;
+    return [{ windowId, manifestId: w.manifestId, ...(w.canvasId && { canvasId: w.canvasId }), ...(w.canvasId && region && { region }), label: text }];
+  });
+}
+
+export function viewLink(base: string, targets: ViewTarget[]): string {
+  return `${base}/view?iiif-content=${encodeTargets(targets.map(({ manifestId, canvasId, region }) => ({ manifestId, canvasId, region })))}`;
+}
+
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+}
+
 let counter = 0;
 
-/** Client-only island wrapping a Mirador 4 viewer. */
-export default function MiradorViewer({ windows, lang, single = false, bundle }: Props) {
-  const ref = useRef<HTMLDivElement>(null);
+/** Client-only island wrapping a Mirador 4 viewer, with citable links to what it shows. */
+export default function MiradorViewer({ windows, lang, single = false, bundle, base, labels }: Props) {
+  const instance = useRef<MiradorInstance | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [elId] = useState(() => `mirador-${++counter}`);
+  const [link, setLink] = useState('');
+  const [targets, setTargets] = useState<ReturnType<typeof currentTargets>>([]);
+  const [copied, setCopied] = useState<string | null>(null);
+
   useEffect(() => {
     let cancelled = false;
+    let unsubscribe: (() => void) | undefined;
     loadMirador(bundle)
       .then(() => {
         if (cancelled || !window.Mirador) return;
-        window.Mirador.viewer({
+        const viewer = window.Mirador.viewer({
           id: elId,
           language: lang,
-          windows: windows.map((w) => ({ manifestId: w.manifestId, ...(w.canvasId && { canvasId: w.canvasId }) })),
+          windows: windows.map((w) => ({
+            manifestId: w.manifestId,
+            ...(w.canvasId && { canvasId: w.canvasId }),
+            ...(w.region && { initialViewerConfig: { bounds: [w.region.x, w.region.y, w.region.w, w.region.h] } }),
+          })),
           window: { allowClose: !single, allowMaximize: !single, sideBarOpen: false, defaultView: 'single' },
           workspace: { type: 'mosaic', allowNewWindows: !single, showZoomControls: true },
           workspaceControlPanel: { enabled: !single },
           thumbnailNavigation: { defaultPosition: single ? 'far-bottom' : 'off' },
         });
+        instance.current = viewer;
+        (window.archiveViewers ??= []).push(viewer);
+        let pending = 0;
+        const refresh = () => {
+          // Viewport updates arrive at animation rate: recompute the link at most every 250 ms.
+          if (pending) return;
+          pending = window.setTimeout(() => {
+            pending = 0;
+            const now = currentTargets(viewer.store.getState());
+            setTargets(now);
+            setLink(now.length ? viewLink(base, now) : '');
+          }, 250);
+        };
+        unsubscribe = viewer.store.subscribe(refresh);
+        refresh();
       })
       .catch((e: Error) => setError(e.message));
     return () => {
       cancelled = true;
+      unsubscribe?.();
     };
   }, []);
+
+  const copy = async (key: string, text: string) => {
+    await copyText(text);
+    setCopied(key);
+    window.setTimeout(() => setCopied(null), 2000);
+  };
+
   return (
-    <div class={single ? 'viewer' : 'viewer full'} data-testid="mirador">
-      {error && <p role="alert">{error}</p>}
-      <div id={elId} ref={ref} style="position:absolute;inset:0" />
+    <div class={single ? 'viewer-wrap' : 'viewer-wrap full'}>
+      <div class="viewer-tools" role="toolbar" aria-label={labels.linkLabel}>
+        <button type="button" class="secondary" disabled={!link} onClick={() => copy('all', link)} data-testid="copy-view-link">
+          {copied === 'all' ? labels.copied : labels.copyView}
+        </button>
+        {!single &&
+          targets.length > 1 &&
+          targets.map((tg, i) => (
+            <button
+              type="button"
+              class="secondary"
+              key={tg.windowId}
+              onClick={() => copy(tg.windowId, viewLink(base, [tg]))}
+              aria-label={`${labels.copyWindow}: ${labels.window} ${i + 1} (${tg.label})`}
+              data-testid="copy-window-link"
+            >
+              {copied === tg.windowId ? labels.copied : `${labels.window} ${i + 1}`}
+            </button>
+          ))}
+        <label class="linkbox">
+          <span class="skip">{labels.linkLabel}</span>
+          <input type="text" readOnly value={link} data-testid="view-link" onFocus={(e) => (e.currentTarget as HTMLInputElement).select()} />
+        </label>
+      </div>
+      <div class={single ? 'viewer' : 'viewer full'} data-testid="mirador">
+        {error && <p role="alert">{error}</p>}
+        <div id={elId} style="position:absolute;inset:0" />
+      </div>
     </div>
   );
 }

@@ -61,6 +61,14 @@ const STRINGS = {
   language: { ja: 'English', en: '日本語' },
   thumbnailOf: { ja: 'サムネイル', en: 'Thumbnail' },
   skipToContent: { ja: '本文へ移動', en: 'Skip to content' },
+  openCollection: { ja: 'この検索結果をIIIFビューアで開く', en: 'Open these results in a IIIF viewer' },
+  collectionUrl: { ja: 'IIIFコレクション', en: 'IIIF Collection' },
+  citeThis: { ja: 'この資料の引用', en: 'Cite this item' },
+  badLink: { ja: 'このリンクは開けません', en: 'This link cannot be opened' },
+  copyView: { ja: 'この表示へのリンクをコピー', en: 'Copy link to this view' },
+  copyWindow: { ja: 'このウィンドウへのリンクをコピー', en: 'Copy link to this window' },
+  linkToView: { ja: '表示中の状態へのリンク', en: 'Link to what is shown' },
+  window: { ja: 'ウィンドウ', en: 'Window' },
 } as const satisfies Record<string, Record<Lang, string>>;
 
 export type StringKey = keyof typeof STRINGS;
