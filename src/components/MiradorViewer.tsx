@@ -34,7 +34,8 @@ interface MiradorInstance {
 
 interface MiradorState {
   windows: Record<string, { manifestId?: string; canvasId?: string }>;
-  viewers: Record<string, { bounds?: { x: number; y: number; width: number; height: number } } | null>;
+  /** OpenSeadragon viewport per window: centre (x, y) in canvas pixels, zoom = 1 / visible width. */
+  viewers: Record<string, { x?: number; y?: number; zoom?: number } | null>;
   manifests: Record<string, { json?: { label?: Record<string, string[]> } }>;
   config: { language?: string };
 }
@@ -65,12 +66,31 @@ function loadMirador(src: string): Promise<void> {
   return window.__miradorLoading;
 }
 
-/** What each window shows now: manifest, canvas and the visible region, clipped to whole pixels. */
+/** Pixel size of a window's OpenSeadragon area (Mirador renders each window with id = window id). */
+function viewportSize(windowId: string): { width: number; height: number } | undefined {
+  const el = document.getElementById(windowId)?.querySelector<HTMLElement>('.openseadragon-container');
+  return el && el.clientWidth > 0 && el.clientHeight > 0 ? { width: el.clientWidth, height: el.clientHeight } : undefined;
+}
+
+/**
+ * The region of the canvas a window shows. Mirador keeps OpenSeadragon's centre and zoom, where
+ * the visible width in canvas pixels is 1 / zoom and the height follows the viewport's aspect.
+ */
+export function visibleRegion(v: { x?: number; y?: number; zoom?: number } | null | undefined, size: { width: number; height: number } | undefined): Region | undefined {
+  if (!v || v.x == null || v.y == null || !v.zoom || !size) return undefined;
+  const w = 1 / v.zoom;
+  const h = (w * size.height) / size.width;
+  // Zoomed out past the canvas edge: media fragments cannot be negative, so clip at the origin.
+  const x = Math.max(0, v.x - w / 2);
+  const y = Math.max(0, v.y - h / 2);
+  return { x, y, w: w - (x - (v.x - w / 2)), h: h - (y - (v.y - h / 2)) };
+}
+
+/** What each window shows now: manifest, canvas and the visible region. */
 export function currentTargets(state: MiradorState): Array<ViewTarget & { windowId: string; label: string }> {
   return Object.entries(state.windows).flatMap(([windowId, w]) => {
     if (!w.manifestId) return [];
-    const b = state.viewers[windowId]?.bounds;
-    const region = b && b.width > 0 && b.height > 0 ? { x: Math.max(0, b.x), y: Math.max(0, b.y), w: b.width, h: b.height } : undefined;
+    const region = visibleRegion(state.viewers[windowId], viewportSize(windowId));
     const label = state.manifests[w.manifestId]?.json?.label;
     const lang = state.config.language === 'en' ? 'en' : 'ja';
     const text = label?.[lang]?.[0] ?? label?.ja?.[0] ?? label?.en?.[0] ?? label?.none?.[0] ?? w.manifestId;

@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON } from '../helpers/browser.ts';
+import { decodeContentState, parseContentState } from '../../src/lib/iiif/content-state.ts';
+
+const base = inject('baseUrl');
+if (!hasChromium) console.warn(`research workflow browser tests ${NO_CHROMIUM_REASON}`);
+
+/** Each window of the page's first Mirador viewer: manifest, canvas, and whether its viewport is set. */
+async function viewerState(page: Page): Promise<Array<{ manifestId: string; canvasId?: string; ready: boolean }>> {
+  return page.evaluate(() => {
+    const v = (window as any).archiveViewers?.[0];
+    if (!v) return [];
+    const s = v.store.getState();
+    return Object.entries(s.windows).map(([id, w]: [string, any]) => ({ manifestId: w.manifestId, canvasId: w.canvasId, ready: !!s.viewers[id]?.zoom }));
+  });
+}
+
+async function waitForCanvas(page: Page, windows: number) {
+  await expect.poll(async () => (await viewerState(page)).filter((w) => w.canvasId && w.ready).length, { timeout: 30_000 }).toBe(windows);
+}
+
+/** The windows (manifest, canvas, region) a /view?iiif-content= link describes. */
+function linkTargets(link: string): Array<{ manifestId: string; canvasId?: string; region?: { x: number; y: number; w: number; h: number } }> {
+  return parseContentState(decodeContentState(new URL(link).searchParams.get('iiif-content')!));
+}
+
+/** The link the page's viewer currently offers (recomputed as the user pans and zooms). */
+async function currentLink(page: Page): Promise<string> {
+  const box = page.locator('[data-testid=view-link]');
+  await expect.poll(async () => (await box.inputValue()).includes('iiif-content=')).toBe(true);
+  await page.waitForTimeout(600);
+  return box.inputValue();
+}
+
+function close(a: number, b: number, scale: number) {
+  return Math.abs(a - b) <= Math.max(2, scale * 0.02);
+}
+
+describe.skipIf(!hasChromium)('research workflow (browser)', () => {
+  let browser: Browser;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    const res = await (await fetch(`${base}/api/search.json?q=${encodeURIComponent('東京')}&size=3`)).json();
+    ids.push(...res.items.map((i: any) => i.id));
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test('zoom into a region of a multi-window workspace, copy the link, reopen it elsewhere: same canvases and regions', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'en-GB' });
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    const page = await ctx.newPage();
+    await page.goto(`${base}/view?items=${ids[0]},${ids[1]}`);
+    await waitForCanvas(page, 2);
+
+    // Zoom the first window in twice with Mirador's own control.
+    const before0 = linkTargets(await currentLink(page));
+    const zoomIn = page.locator('.mirador-window').first().getByRole('button', { name: 'Zoom in' });
+    await zoomIn.click();
+    await zoomIn.click();
+    await page.waitForTimeout(1200);
+    const link = await currentLink(page);
+    const before = linkTargets(link);
+    expect(before).toHaveLength(2);
+    expect(before[0]!.region!.w).toBeLessThan(before0[0]!.region!.w * 0.8);
+
+    await page.locator('[data-testid=copy-view-link]').click();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(link);
+    expect(copied.startsWith(`${base}/view?iiif-content=`)).toBe(true);
+
+    // A colleague opens the link in a fresh browser context of the same size.
+    const other = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const fresh = await other.newPage();
+    await fresh.goto(copied);
+    await waitForCanvas(fresh, 2);
+    await fresh.waitForTimeout(1000);
+    const after = linkTargets(await currentLink(fresh));
+    expect(after.map((w) => w.manifestId)).toEqual(before.map((w) => w.manifestId));
+    expect(after.map((w) => w.canvasId)).toEqual(before.map((w) => w.canvasId));
+    const [b, a] = [before[0]!.region!, after[0]!.region!];
+    const scale = b.w;
+    expect(close(a.x, b.x, scale) && close(a.y, b.y, scale) && close(a.w, b.w, scale) && close(a.h, b.h, scale), JSON.stringify({ b, a })).toBe(true);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await fresh.screenshot({ path: path.join(ARTIFACTS, 'deep-link.png') });
+    await other.close();
+    await ctx.close();
+  });
+
+  test('a search opens as a IIIF Collection in Mirador', async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const fetched: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/api/iiif/collection') && r.status() === 200) fetched.push(r.url());
+    });
+    await page.goto(`${base}/?q=${encodeURIComponent('東京')}&lang=en`);
+    const collectionUrl = (await page.locator('[data-testid=collection-url]').textContent())!.trim();
+    await page.locator('[data-testid=open-collection]').click();
+    await page.waitForURL(/\/view\?collection=/);
+    await expect.poll(() => fetched.includes(collectionUrl), { timeout: 30_000 }).toBe(true);
+    // Mirador lists the collection's manifests by their labels.
+    const collection = await (await fetch(collectionUrl)).json();
+    const firstLabel = collection.items[0].label.en[0];
+    await expect.poll(() => page.getByText(firstLabel, { exact: false }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  test('switching the language switches Mirador’s labels too, and is remembered', async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 }, locale: 'en-GB' });
+    await page.goto(`${base}/items/${ids[0]}?lang=en`);
+    await waitForCanvas(page, 1);
+    await expect.poll(() => page.getByRole('button', { name: 'Zoom in' }).count()).toBeGreaterThan(0);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+
+    await page.locator('[data-testid=lang-switch]').click();
+    await page.waitForURL(/lang=ja/);
+    await waitForCanvas(page, 1);
+    expect(await page.locator('html').getAttribute('lang')).toBe('ja');
+    await expect.poll(() => page.getByRole('button', { name: 'ズームイン' }).count()).toBeGreaterThan(0);
+    expect(await page.getByRole('button', { name: 'Zoom in' }).count()).toBe(0);
+
+    // Remembered: a page without ?lang= stays Japanese despite the English browser.
+    await page.goto(`${base}/`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('ja');
+    await page.close();
+  });
+
+  test('keyboard alone: search, mark two results, open the comparison', async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    await page.goto(`${base}/?lang=en`);
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await page.locator('#q').focus();
+    await page.keyboard.type('東京');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=/);
+    // Tab to the first two compare toggles and press them with the keyboard.
+    for (let marked = 0; marked < 2; ) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+      if (focused === 'compare-toggle') {
+        await page.keyboard.press('Enter');
+        marked++;
+      }
+    }
+    const open = page.locator('[data-testid=compare-open]');
+    await expect.poll(() => open.count()).toBe(1);
+    await open.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/view\?items=/);
+    await expect.poll(() => page.locator('.mirador-window').count(), { timeout: 30_000 }).toBe(2);
+    await page.close();
+  });
+
+  test('accessibility: no serious or critical axe violations on the search, item and view pages', async () => {
+    const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const report: string[] = [];
+    for (const url of [`/?q=${encodeURIComponent('東京')}`, `/?lang=en`, `/items/${ids[0]}`, `/view?items=${ids[0]},${ids[1]}`]) {
+      await page.goto(base + url);
+      if (url.startsWith('/items') || url.startsWith('/view')) await waitForCanvas(page, url.startsWith('/view') ? 2 : 1);
+      await page.addScriptTag({ path: axePath });
+      // Mirador's own widget internals are excluded: they are a third-party component we do not author.
+      const violations = await page.evaluate(async () => {
+        const r = await (window as any).axe.run({ exclude: [['[data-testid=mirador]']] }, { resultTypes: ['violations'] });
+        return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+      });
+      for (const v of violations) report.push(`${url}: ${v.impact} ${v.id} (${v.nodes}) ${v.help}`);
+    }
+    console.log(report.length ? `axe findings:\n${report.join('\n')}` : 'axe: no violations');
+    expect(report.filter((r) => / (serious|critical) /.test(r))).toEqual([]);
+    await page.close();
+  });
+
+  test('phone width: no horizontal scrolling on the search and item pages', async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 740 }, isMobile: true });
+    for (const url of [`/?q=${encodeURIComponent('東京')}`, `/items/${ids[0]}`]) {
+      await page.goto(base + url);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, url).toBeLessThanOrEqual(0);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.goto(`${base}/?q=${encodeURIComponent('東京')}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'phone-search.png') });
+    await page.close();
+  });
+});
