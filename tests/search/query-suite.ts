@@ -610,6 +610,73 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
         expect(await s.markUploaded!([])).toEqual({ images: 0, unknown: [], completed: 0 });
         expect((await s.get('R01-0008'))?.s3_uploaded).toBe(false);
       });
+
+      it('drops the upload of an image whose file changes, and counts repeated and unknown ids', async () => {
+        const s = await fresh();
+        await s.upsert([fixtureItem('R01-0002')], T0);
+        expect(await s.markUploaded!([upload('R01-0002_01'), upload('R01-0002_01'), upload('../x')])).toEqual({
+          images: 2,
+          unknown: ['../x'],
+          completed: 1,
+        });
+        const moved = fixtureItem('R01-0002');
+        moved.images[0]!.file = 'R01/R01-0002/01-rescan.tif';
+        await s.upsert([moved], T1);
+        expect((await s.get('R01-0002'))?.s3_uploaded).toBe(false);
+        expect((await s.getImage('R01-0002_01'))?.s3Key).toBeUndefined();
+      });
+    });
+
+    describe('input checks', () => {
+      it('rejects invalid records and writes nothing', async () => {
+        const s = await fresh();
+        const good = fixtureItem('R01-0001');
+        const badImage = { ...fixtureItem('R01-0002'), images: [{ id: '../x', file: 'a.tif' }] };
+        await expect(s.upsert([good, badImage], T0)).rejects.toThrow(/invalid image id/);
+        await expect(s.upsert([{ ...good, batch: '' }], T0)).rejects.toThrow(/no batch/);
+        await expect(s.upsert([{ ...good, id: ' ' }], T0)).rejects.toThrow(/without id/);
+        await expect(s.upsert([{ ...good, access: 'public' as never }], T0)).rejects.toThrow(/access/);
+        await expect(s.upsert([{ ...good, images: [{ id: 'R01-0001_09', file: '' }] }], T0)).rejects.toThrow(/has no file/);
+        await expect(s.markUploaded!([{ imageId: 'R01-0001_01', key: '', size: 1, at: T1.toISOString() }])).rejects.toThrow(/invalid entry/);
+        expect(await s.count()).toBe(0);
+        expect(await s.get('R01-0001')).toBeNull();
+      });
+
+      it('rejects an image claimed by two records, in one upsert or against the store', async () => {
+        const s = await fresh();
+        const a = fixtureItem('R01-0001');
+        const b = { ...fixtureItem('R01-0002'), images: [{ id: 'R01-0001_01', file: 'x.tif' }] };
+        await expect(s.upsert([a, b], T0)).rejects.toThrow(/image R01-0001_01 is listed by both R01-0001 and R01-0002/);
+        expect(await s.count()).toBe(0);
+        await s.upsert([a], T0);
+        await expect(s.upsert([b], T1)).rejects.toThrow(/image R01-0001_01 of R01-0002 already belongs to R01-0001/);
+        expect(await s.count()).toBe(1);
+        expect(await s.get('R01-0002')).toBeNull();
+        // Moving an image between two records in one upsert is fine.
+        const a2 = { ...a, images: [a.images[1]!] };
+        const b2 = { ...b, images: [a.images[0]!] };
+        expect(await s.upsert([b2, a2], T1)).toEqual({ inserted: 1, updated: 1 });
+        expect((await s.getImage('R01-0001_01'))?.itemId).toBe('R01-0002');
+        expect((await s.getImage('R01-0001_02'))?.itemId).toBe('R01-0001');
+        expect((await s.get('R01-0001'))?.images.map((i) => i.id)).toEqual(['R01-0001_02']);
+      });
+
+      it('keeps the last of two records with the same id in one upsert', async () => {
+        const s = await fresh();
+        const a = fixtureItem('R01-0001');
+        expect(await s.upsert([a, { ...a, title: { ja: '二枚目' } }], T0)).toEqual({ inserted: 1, updated: 0 });
+        expect((await s.get(a.id))?.title).toEqual({ ja: '二枚目' });
+        expect(ranked(await s.search({ q: '二枚目' }))).toEqual([['R01-0001', 10]]);
+      });
+
+      it('leaves records without a type out of the type facet, and a blank type counts as none', async () => {
+        const s = await fresh();
+        await s.upsert([fixtureItem('R01-0008'), { ...fixtureItem('R02-0012'), type: '  ' }, fixtureItem('R01-0007')], T0);
+        const res = await s.search({});
+        expect(res.total).toBe(3);
+        expect(res.facets.type).toEqual([{ value: '地図', count: 1 }]);
+        expect((await s.get('R02-0012'))?.type).toBe('  ');
+      });
     });
   });
 }
