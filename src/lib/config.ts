@@ -5,6 +5,7 @@
  * server and the CLI fail at start-up with a sentence an operator can act on, not a stack trace
  * deep inside a request.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export type StoreBackend = 'sqlite' | 'elasticsearch';
@@ -23,6 +24,14 @@ export interface Config {
     sqlitePath: string;
     esUrl?: string;
     esIndex: string;
+    /** Elasticsearch API key (base64 "id:key"); or ES_USERNAME/ES_PASSWORD; or user:password in ES_URL. */
+    esApiKey?: string;
+    esUsername?: string;
+    esPassword?: string;
+    /** PEM file of the CA that signed the cluster's certificate (https ES_URL with a private CA). */
+    esCaCert?: string;
+    /** Elasticsearch request timeout in ms (bulk writes get at least 60 s). */
+    esTimeoutMs: number;
   };
   images: {
     source: ImageSourceKind;
@@ -146,6 +155,29 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('ES_URL', 'is required when STORE_BACKEND=elasticsearch');
   }
   if (esUrl) baseUrl(env, 'ES_URL', esUrl);
+  const esIndex = str(env, 'ES_INDEX', 'archive');
+  if (!/^[a-z0-9][a-z0-9._-]{0,99}$/.test(esIndex)) {
+    throw new ConfigError('ES_INDEX', `must be lower case letters, digits, ".", "_" or "-" (at most 100, starting with a letter or digit), got "${esIndex}"`);
+  }
+  const esApiKey = env.ES_API_KEY?.trim() || undefined;
+  const esUsername = env.ES_USERNAME?.trim() || undefined;
+  const esPassword = env.ES_PASSWORD || undefined;
+  if (esApiKey && (esUsername || esPassword)) throw new ConfigError('ES_API_KEY', 'set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both');
+  if (esUsername && !esPassword) throw new ConfigError('ES_PASSWORD', 'is required with ES_USERNAME');
+  if (esPassword && !esUsername) throw new ConfigError('ES_USERNAME', 'is required with ES_PASSWORD');
+  if (esUrl && (esApiKey || esUsername) && /^[a-z]+:\/\/[^/]*@/i.test(esUrl)) {
+    throw new ConfigError('ES_URL', 'carries credentials while ES_API_KEY or ES_USERNAME is set too: keep one of them');
+  }
+  const esCaCertRaw = env.ES_CA_CERT?.trim() || undefined;
+  const esCaCert = esCaCertRaw ? path.resolve(cwd, esCaCertRaw) : undefined;
+  if (esCaCert) {
+    try {
+      if (!/-----BEGIN CERTIFICATE-----/.test(readFileSync(esCaCert, 'utf8'))) throw new Error('no PEM certificate in it');
+    } catch (e) {
+      throw new ConfigError('ES_CA_CERT', `cannot use ${esCaCert}: ${(e as Error).message}`);
+    }
+  }
+  const esTimeoutMs = int(env, 'ES_TIMEOUT_MS', 5000, 100, 600_000);
 
   const source = oneOf(env, 'IMAGE_SOURCE', 'fs', ['fs', 's3'] as const);
   const maxWidth = int(env, 'IIIF_MAX_WIDTH', 10000, 1, 1_000_000);
@@ -185,7 +217,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       backend,
       sqlitePath: path.resolve(dataDir, str(env, 'SQLITE_PATH', 'archive.sqlite')),
       esUrl,
-      esIndex: str(env, 'ES_INDEX', 'archive'),
+      esIndex,
+      esApiKey,
+      esUsername,
+      esPassword,
+      esCaCert,
+      esTimeoutMs,
     },
     images: {
       source,
