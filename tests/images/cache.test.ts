@@ -229,9 +229,13 @@ describe('through the server', () => {
     // A new server on the same cache finds it.
     renders = [];
     const s2 = makeServer(dir, { cacheRenders: false });
-    await s2.handle('3/photo/1024,1024,512,512/512,/0/default.jpg');
+    await s2.handle('3/photo/1024,1024,512,512/512,/0/default.png');
     expect(s2.stats().pyramidBuildsMs).toHaveLength(0);
     expect(renders[0]!.file).toBe(pyramid);
+    // A JPEG tile that the derivative stores as such is sent without rendering at all.
+    const stored = await s2.handle('3/photo/1024,1024,512,512/512,/0/default.jpg');
+    expect(stored.status).toBe(200);
+    expect(renders).toHaveLength(1);
   });
 
   test('thumbnails of a plain JPEG do not build a pyramid; info.json starts one when idle', async () => {

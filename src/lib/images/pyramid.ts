@@ -4,18 +4,19 @@
  * A baseline JPEG cannot be read by region: every tile of a 6000 x 4000 JPEG means decoding the
  * file down to that tile's rows (shrink-on-load helps only at reduced scales). So the first time a
  * JPEG is opened for deep zoom, the whole image is decoded once and written as a tiled (same tile
- * edge as info.json announces), JPEG-compressed (Q90, 4:2:0 like the source) pyramid TIFF in the
+ * edge as info.json announces), JPEG-compressed (Q88, YCbCr 4:2:0 like the source; libvips would
+ * switch to RGB without chroma subsampling from Q90, twice the size) pyramid TIFF in the
  * derivative cache; later tiles decode only the one or two stored tiles they cover.
  *
  * The derivative is upright (EXIF orientation applied) and in sRGB, so it has exactly the size
- * info.json announces. It is lossy on lossy (Q90 over the source's own JPEG): invisible at Q90 in
+ * info.json announces. It is lossy on lossy (Q88 over the source's own JPEG): invisible in
  * practice, and the price of tiles that cost milliseconds instead of a full decode.
  */
 import sharp from 'sharp';
 
 /** Part of the cache key: bumped when the derivative's format changes. */
-export const PYRAMID_REVISION = '1';
-export const PYRAMID_QUALITY = 90;
+export const PYRAMID_REVISION = '2';
+export const PYRAMID_QUALITY = 88;
 
 /** Sources that get a derivative: plain (non-pyramid) JPEGs larger than a couple of tiles. */
 export function pyramidWorthIt(facts: { format: string; levels: unknown[]; width: number; height: number; tileSize: number }): boolean {

@@ -48,7 +48,7 @@ import {
   type Version,
 } from './request.ts';
 import { SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
-import { readTiffTileSize } from './tiff.ts';
+import { assembleJpeg, jpegTilesUsable, readTiffLayout, type TiffLayout, type TiffPage } from './tiff.ts';
 
 /*
  * libvips threads per image: 1. Requests run in parallel (the queue admits as many renders as
@@ -105,11 +105,15 @@ export interface ImageServerOptions {
   cacheRenders?: boolean;
   /** Build tiled pyramid derivatives of plain JPEGs (default true when there is a disk cache). */
   pyramids?: boolean;
+  /** Send stored JPEG tiles of tiled TIFFs as they are when they are the answer (default true). */
+  passthrough?: boolean;
   /** The processing queue, or its settings (default: renders = cores, 64 waiting, 512 MiB). */
   queue?: RenderQueue | Partial<QueueOptions>;
   /** How long a located source is reused before it is looked up and stat-ed again (ms, default 2000). */
   sourceTtlMs?: number;
   log?: (message: string, err?: unknown) => void;
+  /** IIIF Authorization Flow 2.0 services to advertise in info.json (probe per image; src/lib/access). */
+  auth?: { context: string; services: (id: string) => Record<string, unknown>[] };
 }
 
 export interface IiifHttpRequest {
@@ -150,6 +154,8 @@ export interface SourceFacts {
   tileSize: number;
   /** Bands of the decoded image (for memory estimates). */
   channels?: number;
+  /** Pages and tile tables of a TIFF (for sending stored JPEG tiles as they are). */
+  tiff?: TiffLayout;
 }
 
 class Lru<K, V> {
@@ -224,6 +230,40 @@ export function chooseLevel(facts: Pick<SourceFacts, 'width' | 'height' | 'level
   return level;
 }
 
+/**
+ * The stored tile that IS the answer to `plan`, when there is one: a JPEG tile of a tiled TIFF
+ * page whose pixels are exactly the requested region at the requested size (the one the renderer
+ * would decode, not resize, and re-encode), requested as jpg in default or color quality without
+ * rotation or mirroring, from an sRGB file. Then the server sends the stored bytes (with the shared
+ * tables put back in front) instead of decoding and encoding: no pixel is changed, only the JPEG
+ * quality is the file's own instead of the server's.
+ */
+export function storedTile(facts: SourceFacts, plan: ImagePlan): { page: TiffPage; index: number } | null {
+  if (!facts.tiff || plan.format !== 'jpg' || plan.rotation !== 0 || plan.mirror || facts.orientation !== 1) return null;
+  if (plan.quality !== 'default' && plan.quality !== 'color') return null;
+  const level = chooseLevel(facts, plan);
+  const page = level ? (level.page !== undefined ? facts.tiff.pages[level.page] : facts.tiff.subifds[level.subifd ?? -1]) : facts.tiff.pages[0];
+  const lw = level?.width ?? facts.width;
+  const lh = level?.height ?? facts.height;
+  if (!page || page.width !== lw || page.height !== lh || !jpegTilesUsable(page)) return null;
+  // The same region arithmetic as the renderer.
+  const { region } = plan;
+  const fx = lw / facts.width;
+  const fy = lh / facts.height;
+  const x0 = Math.min(lw - 1, Math.floor(region.x * fx));
+  const y0 = Math.min(lh - 1, Math.floor(region.y * fy));
+  const x1 = Math.max(x0 + 1, Math.min(lw, Math.round((region.x + region.w) * fx)));
+  const y1 = Math.max(y0 + 1, Math.min(lh, Math.round((region.y + region.h) * fy)));
+  const tw = page.tileWidth;
+  const th = page.tileHeight;
+  if (x1 - x0 !== plan.width || y1 - y0 !== plan.height) return null;
+  if (plan.width !== tw || plan.height !== th || x0 % tw !== 0 || y0 % th !== 0) return null;
+  const index = (y0 / th) * Math.ceil(page.width / tw) + x0 / tw;
+  const length = page.counts[index] ?? 0;
+  if (!(length > 0 && length <= 16 * MB)) return null;
+  return { page, index };
+}
+
 /** Whether this libvips reads JPEG 2000 (sharp's prebuilt binaries do not include OpenJPEG). */
 export const JP2_SUPPORTED = Boolean((sharp.format as unknown as Record<string, { input?: { file?: boolean } } | undefined>).jp2k?.input?.file);
 
@@ -283,15 +323,18 @@ export class ImageServer {
   readonly #mem: MemoryCache;
   readonly #cacheRenders: boolean;
   readonly #pyramids: boolean;
+  readonly #passthrough: boolean;
   readonly #queue: RenderQueue;
   /** Source versions whose pyramid build failed (not retried until the source changes). */
   readonly #pyramidFailed = new Lru<string, true>(1000);
   readonly #flights = new Map<string, Promise<unknown>>();
   /** Durations of the last pyramid builds (ms), for the benchmark and the operator. */
   readonly #buildMs: number[] = [];
+  readonly #auth: ImageServerOptions['auth'];
 
   constructor(opts: ImageServerOptions) {
     this.#limits = { maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea };
+    this.#auth = opts.auth;
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
     if (opts.source) this.#sources = opts.source;
@@ -305,6 +348,7 @@ export class ImageServer {
     this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 64 * MB);
     this.#cacheRenders = opts.cacheRenders ?? true;
     this.#pyramids = (opts.pyramids ?? true) && this.#disk !== undefined;
+    this.#passthrough = opts.passthrough ?? true;
     this.#queue =
       opts.queue instanceof RenderQueue
         ? opts.queue
@@ -428,6 +472,7 @@ export class ImageServer {
       height: facts.height,
       limits: this.#limits,
       tileSize: facts.tileSize,
+      ...(this.#auth ? { auth: { context: this.#auth.context, services: this.#auth.services(id) } } : {}),
     });
     const body = JSON.stringify(doc);
     const contentType = infoContentType(version, header(req.headers, 'accept'));
@@ -537,6 +582,15 @@ export class ImageServer {
           unpinPyramid = pyr.unpin;
         }
       }
+      const stored = this.#passthrough ? storedTile(input.facts, plan) : null;
+      if (stored) {
+        const body = await this.#readStoredTile(input.file, stored.page, stored.index);
+        if (body) {
+          // Cheap to produce again: kept in memory only, never written to the disk cache.
+          if (this.#cacheRenders) this.#mem.set(key, body);
+          return { kind: 'buffer', body };
+        }
+      }
       const toFile = !forceMemory && this.#disk !== undefined && estimateOutputBytes(plan) > STREAM_OVER_BYTES;
       const cost = estimateRenderBytes(input.facts, plan, !toFile);
       if (!toFile) {
@@ -560,6 +614,24 @@ export class ImageServer {
     } finally {
       unpinPyramid?.();
       unpinSource?.();
+    }
+  }
+
+  /** The stored JPEG tile `index` of `page` in `file`, as a complete JPEG; null if unusable. */
+  async #readStoredTile(file: string, page: TiffPage, index: number): Promise<Buffer | null> {
+    const offset = page.offsets[index]!;
+    const length = page.counts[index]!;
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(file, 'r');
+      const tile = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(tile, 0, length, offset);
+      if (bytesRead !== length) return null;
+      return assembleJpeg(tile, page.jpegTables, page.photometric);
+    } catch {
+      return null;
+    } finally {
+      await handle?.close().catch(() => {});
     }
   }
 
@@ -707,12 +779,14 @@ export class ImageServer {
     const height = swap ? meta.width : meta.height;
     let levels: PyramidLevel[] = [];
     let tileSize = 512;
+    let tiff: TiffLayout | undefined;
     if (meta.format === 'tiff') {
       if (orientation === 1) levels = await this.#tiffLevels(file, meta);
-      const tiles = await readTiffTileSize(file);
-      if (tiles && tiles.width === tiles.height && tiles.width >= 256 && tiles.width <= 1024) tileSize = tiles.width;
+      tiff = (await readTiffLayout(file)) ?? undefined;
+      const first = tiff?.pages[0];
+      if (first && first.tileWidth === first.tileHeight && first.tileWidth >= 256 && first.tileWidth <= 1024) tileSize = first.tileWidth;
     }
-    return { width, height, format: meta.format, orientation, hasAlpha: meta.hasAlpha, levels, tileSize, channels: meta.channels };
+    return { width, height, format: meta.format, orientation, hasAlpha: meta.hasAlpha, levels, tileSize, channels: meta.channels, ...(tiff ? { tiff } : {}) };
   }
 
   async #tiffLevels(file: string, meta: Metadata): Promise<PyramidLevel[]> {
@@ -830,7 +904,7 @@ export class ImageServer {
 
     switch (plan.format) {
       case 'jpg':
-        return img.jpeg({ quality: JPEG_QUALITY, mozjpeg: false });
+        return img.jpeg({ quality: JPEG_QUALITY, mozjpeg: false, optimiseCoding: false });
       case 'png':
         return img.png({ compressionLevel: 6 });
       case 'webp':
