@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 const E2E = ['tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts'];
+const SECURITY = ['tests/security/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -10,12 +11,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['tests/**/*.test.ts'], exclude: E2E },
+        test: { name: 'unit', include: ['tests/**/*.test.ts'], exclude: [...E2E, ...SECURITY] },
       },
       {
         // Against the real, built server with the demo corpus (started once in global setup).
         extends: true,
         test: { name: 'e2e', include: E2E, globalSetup: ['tests/helpers/global-setup.ts'], fileParallelism: false },
+      },
+      {
+        // The access gate (tests/security): each file starts its own servers in the mode it tests
+        // (cloudflare with a loopback JWKS, header, none on a public address), one file at a time.
+        extends: true,
+        test: { name: 'security', include: SECURITY, fileParallelism: false },
       },
     ],
   },

@@ -6,7 +6,10 @@
  * deep inside a request.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { NO_RULES, parseRules, type AccessRules } from './access/rules.ts';
+import type { AccessLevel } from './search/store.ts';
 
 export type StoreBackend = 'sqlite' | 'elasticsearch';
 export type ImageSourceKind = 'fs' | 's3';
@@ -56,6 +59,35 @@ export interface Config {
   access: {
     mode: AccessMode;
     allowPublicUnauthenticated: boolean;
+    /** ACCESS_MODE=none: the level of the (anonymous) user; default staff on loopback, open otherwise. */
+    anonymousLevel: AccessLevel;
+    /** Who sees `members` and `staff` items (src/lib/access/rules.ts). */
+    rules: AccessRules;
+    /** ACCESS_MODE=cloudflare: the Access application whose tokens are accepted. */
+    cloudflare?: {
+      /** Team domain host, e.g. `your-team.cloudflareaccess.com`. */
+      teamDomain: string;
+      /** Expected `iss`: `https://` + teamDomain. */
+      issuer: string;
+      /** Accepted `aud` values (the application's AUD tag). */
+      audience: string[];
+      /** Signing keys; default `https://<team domain>/cdn-cgi/access/certs`. */
+      jwksUrl: string;
+      /** Least seconds between two key-set fetches triggered by an unknown `kid`. */
+      jwksCooldownSeconds: number;
+    };
+    /** ACCESS_MODE=header: identity header set by an authenticating proxy, trusted only from these addresses. */
+    header?: { name: string; trustedProxies: string[] };
+    /** Where signing out sends the browser once IIIF tokens are revoked (cloudflare: /cdn-cgi/access/logout). */
+    logoutUrl?: string;
+    /** IIIF Authorization Flow 2.0 (src/lib/access/iiif-auth.ts). */
+    iiif: {
+      /** Client origins allowed to receive access tokens (besides the archive's own), or '*' for any. */
+      origins: string[] | '*';
+      /** Key material for access tokens; generated at start when absent (tokens then die with the process). */
+      tokenSecret?: string;
+      tokenTtlSeconds: number;
+    };
   };
   /** Generate and load the demo corpus when the store is empty (the start command's default). */
   demo: boolean;
@@ -63,6 +95,15 @@ export interface Config {
   logRequests: boolean;
   /** Linear scale of the demo images (1 = realistic 3000–6000 px; tests use less). */
   demoScale: number;
+  /** The ingest pipeline (archive normalize | index | sync | status). */
+  ingest: {
+    /** Default delivery folder of `archive normalize` (raw deliveries; only ever read). */
+    deliveryDir: string;
+    /** JSON file overriding sections of the normalize rules (src/lib/ingest/rules.ts). */
+    rulesFile?: string;
+    /** Parallel uploads of `archive sync`. */
+    syncConcurrency: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -142,6 +183,68 @@ function baseUrl(env: Env, name: string, fallback: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
+/** `a.b.c`, `https://a.b.c/` or a bare team name -> the team domain host. */
+function teamDomain(env: Env, name: string): string {
+  let v = str(env, name, '').toLowerCase().replace(/^https:\/\//, '').replace(/\/+$/, '');
+  if (v && !v.includes('.')) v = `${v}.cloudflareaccess.com`;
+  if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(v)) {
+    throw new ConfigError(name, `must be your Zero Trust team domain, e.g. your-team.cloudflareaccess.com, got "${env[name] ?? ''}"`);
+  }
+  if (v === 'your-team.cloudflareaccess.com') throw new ConfigError(name, 'is still the placeholder your-team.cloudflareaccess.com');
+  return v;
+}
+
+/** Comma-separated values, trimmed, empty ones dropped. */
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** An origin as browsers serialise it: scheme://host[:port], http or https, nothing else. */
+function origin(value: string, name: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== value.replace(/\/$/, '')) {
+    throw new ConfigError(name, `"${value}" is not an origin such as https://viewer.example.org`);
+  }
+  return u.origin;
+}
+
+/** An IP address or CIDR block (v4 or v6). */
+function addressOrBlock(value: string, name: string): string {
+  const [addr, prefix, extra] = value.split('/');
+  const family = net.isIP(addr ?? '');
+  const max = family === 4 ? 32 : 128;
+  if (!family || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))) {
+    throw new ConfigError(name, `"${value}" is not an IP address or CIDR block (e.g. 127.0.0.1, 10.0.0.0/8, ::1)`);
+  }
+  return value;
+}
+
+function accessRules(env: Env, cwd: string): AccessRules {
+  const inline = env.ACCESS_RULES?.trim();
+  const file = env.ACCESS_RULES_FILE?.trim();
+  if (inline && file) throw new ConfigError('ACCESS_RULES_FILE', 'set either ACCESS_RULES or ACCESS_RULES_FILE, not both');
+  if (!inline && !file) return NO_RULES;
+  let text = inline ?? '';
+  const name = inline ? 'ACCESS_RULES' : 'ACCESS_RULES_FILE';
+  if (file) {
+    try {
+      text = readFileSync(path.resolve(cwd, file), 'utf8');
+    } catch (e) {
+      throw new ConfigError(name, `cannot read ${path.resolve(cwd, file)}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    return parseRules(text);
+  } catch (e) {
+    throw new ConfigError(name, (e as Error).message);
+  }
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const dataDir = path.resolve(cwd, str(env, 'DATA_DIR', 'data'));
   const host = hostname(env, 'HOST', '127.0.0.1');
@@ -207,6 +310,53 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         'Set ACCESS_MODE=cloudflare (or header), bind to 127.0.0.1, or set ALLOW_PUBLIC_UNAUTHENTICATED=true if this is really intended.',
     );
   }
+  const access: Config['access'] = {
+    mode,
+    allowPublicUnauthenticated,
+    anonymousLevel: oneOf(env, 'ACCESS_ANONYMOUS_LEVEL', isLoopback(host) ? 'staff' : 'open', ['open', 'members', 'staff'] as const),
+    rules: accessRules(env, cwd),
+    iiif: {
+      origins: str(env, 'IIIF_AUTH_ORIGINS', '') === '*' ? '*' : list(env, 'IIIF_AUTH_ORIGINS').map((o) => origin(o, 'IIIF_AUTH_ORIGINS')),
+      tokenSecret: env.IIIF_AUTH_TOKEN_SECRET?.trim() || undefined,
+      tokenTtlSeconds: int(env, 'IIIF_AUTH_TOKEN_TTL', 300, 30, 3600),
+    },
+  };
+  if (access.iiif.tokenSecret !== undefined && access.iiif.tokenSecret.length < 32) {
+    throw new ConfigError('IIIF_AUTH_TOKEN_SECRET', 'must be at least 32 characters (e.g. openssl rand -hex 32)');
+  }
+  if (mode === 'cloudflare') {
+    const team = teamDomain(env, 'CF_ACCESS_TEAM_DOMAIN');
+    const audience = list(env, 'CF_ACCESS_AUD');
+    if (audience.length === 0) throw new ConfigError('CF_ACCESS_AUD', 'is required when ACCESS_MODE=cloudflare (the Access application\'s AUD tag)');
+    if (audience.some((a) => /^CHANGE_ME/i.test(a) || /\s/.test(a))) throw new ConfigError('CF_ACCESS_AUD', 'is still a placeholder or contains spaces');
+    const jwksUrl = baseUrl(env, 'CF_ACCESS_JWKS_URL', `https://${team}/cdn-cgi/access/certs`);
+    if (!jwksUrl.startsWith('https://') && !isLoopback(new URL(jwksUrl).hostname)) {
+      throw new ConfigError('CF_ACCESS_JWKS_URL', 'must be an https URL (plain http only for a loopback test server)');
+    }
+    access.cloudflare = {
+      teamDomain: team,
+      issuer: `https://${team}`,
+      audience,
+      jwksUrl,
+      jwksCooldownSeconds: int(env, 'CF_ACCESS_JWKS_COOLDOWN', 30, 1, 3600),
+    };
+  }
+  if (mode === 'header') {
+    const trustedProxies = list(env, 'ACCESS_TRUSTED_PROXIES').map((v) => addressOrBlock(v, 'ACCESS_TRUSTED_PROXIES'));
+    if (trustedProxies.length === 0) {
+      throw new ConfigError('ACCESS_TRUSTED_PROXIES', 'is required when ACCESS_MODE=header: the addresses of the authenticating proxy, whose identity header alone is trusted');
+    }
+    const name = str(env, 'ACCESS_HEADER', 'X-Auth-Request-Email');
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(name) || /^(cookie|authorization|host|x-forwarded-for|forwarded)$/i.test(name)) {
+      throw new ConfigError('ACCESS_HEADER', `"${name}" cannot be used as the identity header`);
+    }
+    access.header = { name: name.toLowerCase(), trustedProxies };
+  }
+  const logout = str(env, 'ACCESS_LOGOUT_URL', mode === 'cloudflare' ? '/cdn-cgi/access/logout' : '');
+  if (logout) {
+    if (!logout.startsWith('/') || logout.startsWith('//')) baseUrl(env, 'ACCESS_LOGOUT_URL', logout);
+    access.logoutUrl = logout;
+  }
 
   return {
     dataDir,
@@ -233,10 +383,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxArea,
     },
     s3,
-    access: { mode, allowPublicUnauthenticated },
+    access,
     demo: bool(env, 'DEMO', true),
     demoScale: scale(env, 'DEMO_SCALE', 1),
     logRequests: bool(env, 'LOG_REQUESTS', true),
+    ingest: {
+      deliveryDir: path.resolve(dataDir, str(env, 'DELIVERY_DIR', 'delivery')),
+      rulesFile: env.NORMALIZE_RULES?.trim() ? path.resolve(dataDir, env.NORMALIZE_RULES.trim()) : undefined,
+      syncConcurrency: int(env, 'SYNC_CONCURRENCY', 16, 1, 256),
+    },
   };
 }
 

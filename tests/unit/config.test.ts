@@ -61,7 +61,7 @@ describe('loadConfig', () => {
   });
 
   test('a public bind is allowed with authentication or an explicit opt-in', () => {
-    expect(load({ HOST: '0.0.0.0', ACCESS_MODE: 'cloudflare' }).host).toBe('0.0.0.0');
+    expect(load({ HOST: '0.0.0.0', ACCESS_MODE: 'cloudflare', CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'aud-tag' }).host).toBe('0.0.0.0');
     expect(load({ HOST: '0.0.0.0', ALLOW_PUBLIC_UNAUTHENTICATED: 'true' }).access.allowPublicUnauthenticated).toBe(true);
   });
 
