@@ -106,6 +106,8 @@ interface Filter {
   batchCodes: number[] | null;
   typeCodes: number[] | null;
   s3: 0 | 1 | null;
+  /** Access levels a record must have; null when every level is allowed. */
+  access: AccessLevel[] | null;
 }
 
 /** One FTS5 phrase: each bigram double-quoted (internal quotes doubled), joined with `+`. */
@@ -635,7 +637,11 @@ export class SqliteStore implements SearchStore {
     const batchCodes = batchValues ? this.codes('batch', batchValues) : null;
     const typeCodes = typeValues ? this.codes('type', typeValues) : null;
     if ((batchCodes && batchCodes.length === 0) || (typeCodes && typeCodes.length === 0)) return out;
-    const filter: Filter = { batchCodes, typeCodes, s3 };
+    // Access levels (the access gate's per-user scope): an empty or unknown list matches nothing.
+    const accessValues = Array.isArray(filters.access) ? ACCESS_LEVELS.filter((l) => filters.access!.includes(l)) : null;
+    if (accessValues && accessValues.length === 0) return out;
+    const access = accessValues && accessValues.length < ACCESS_LEVELS.length ? accessValues : null;
+    const filter: Filter = { batchCodes, typeCodes, s3, access };
 
     return this.transaction('DEFERRED', () =>
       parsed.terms.length === 0
@@ -680,10 +686,16 @@ export class SqliteStore implements SearchStore {
       params.push(f.s3);
     }
     const w = where.length ? where.join(' AND ') : '1';
+    // With an access filter the counts come from the items themselves, in facet_counts' shape.
+    const counts = f.access
+      ? `WITH fc AS (SELECT d >> ${BATCH_SHIFT} AS b, (d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE} AS t, s3_uploaded AS s3, count(*) AS cnt
+         FROM items WHERE access IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) `
+      : '';
+    const source = f.access ? 'fc' : 'facet_counts';
     const rows = this.stmt(
-      `SELECT 0 AS k, b AS code, sum(cnt) AS c FROM facet_counts WHERE ${w} GROUP BY b
-       UNION ALL SELECT 1, t, sum(cnt) FROM facet_counts WHERE ${w} AND t != 0 GROUP BY t`,
-    ).all(...params, ...params) as Row[];
+      `${counts}SELECT 0 AS k, b AS code, sum(cnt) AS c FROM ${source} WHERE ${w} GROUP BY b
+       UNION ALL SELECT 1, t, sum(cnt) FROM ${source} WHERE ${w} AND t != 0 GROUP BY t`,
+    ).all(...(f.access ? [JSON.stringify(f.access)] : []), ...params, ...params) as Row[];
     const batch = new Map<number, number>();
     const type = new Map<number, number>();
     for (const r of rows) {
@@ -693,11 +705,12 @@ export class SqliteStore implements SearchStore {
     out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
     if (out.total === 0) return out;
     const [fsql, fparams] = this.filterSql('i.d', f);
+    const accessSql = f.access ? ' AND i.access IN (SELECT value FROM json_each(?))' : '';
     const page = this.stmt(
       `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded
-       FROM (SELECT n, id FROM items i INDEXED BY items_id_cover WHERE ${fsql} ORDER BY id LIMIT ? OFFSET ?) p
+       FROM (SELECT n, id FROM items i INDEXED BY items_id_cover WHERE ${fsql}${accessSql} ORDER BY id LIMIT ? OFFSET ?) p
        CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.id`,
-    ).all(...fparams, out.pageSize, offset) as Row[];
+    ).all(...fparams, ...(f.access ? [JSON.stringify(f.access)] : []), out.pageSize, offset) as Row[];
     out.hits = page.map((r) => ({ record: this.toRecord(r), score: 0 }));
     return out;
   }
@@ -749,6 +762,15 @@ export class SqliteStore implements SearchStore {
       }
       if (k > 0) list = list.filter((n) => step[n] === k);
       if (list.length === 0) return out;
+    }
+    if (f.access) {
+      // Records outside the allowed access levels (usually few) leave the matches here.
+      const excluded = this.stmt(`SELECT n FROM items WHERE access NOT IN (SELECT value FROM json_each(?))`).all(JSON.stringify(f.access)) as Row[];
+      if (excluded.length > 0) {
+        const gone = new Set(excluded.map((r) => r.n as number));
+        list = list.filter((n) => !gone.has(n));
+        if (list.length === 0) return out;
+      }
     }
 
     out.total = list.length;

@@ -67,6 +67,8 @@ export interface SearchFilters {
   batch?: string[];
   type?: string[];
   s3_uploaded?: boolean;
+  /** Only records at one of these access levels (the access gate's per-user scope); [] matches nothing. */
+  access?: AccessLevel[];
 }
 
 export type SortOrder = 'relevance' | 'id';
