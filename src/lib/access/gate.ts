@@ -1,0 +1,299 @@
+/**
+ * The access gate: who is asking, and may the request go on. Framework-free, so that the raw
+ * node:http server (scripts/start.ts), the Astro middleware and any fast path (the IIIF image
+ * adapter's `authorize` hook) all run the same function:
+ *
+ *   gate.authenticate({ method, url, headers, remoteAddress }) -> { allow: true, user } | { allow: false, status, headers, body }
+ *
+ * Modes (ACCESS_MODE):
+ *  - cloudflare: a valid Cloudflare Access token is required (cloudflare.ts);
+ *  - header:     an e-mail in the configured header, believed only from the configured proxy
+ *                addresses (header.ts);
+ *  - none:       everyone is the anonymous user (config.ts allows this on loopback only, unless
+ *                ALLOW_PUBLIC_UNAUTHENTICATED=true).
+ *
+ * Paths that answer without authentication (see docs/access.md for why):
+ *  - GET/HEAD /healthz                 liveness for container health checks; says only {"status":"ok"}
+ *  - GET/HEAD /readyz                  only when the TCP peer is loopback (health checks on the host
+ *                                      or inside the container); from anywhere else it is gated
+ *  - /auth/iiif/probe/..., /auth/iiif/token, /auth/iiif/logout
+ *                                      the IIIF Authorization Flow endpoints that must answer an
+ *                                      unauthenticated client (they identify the user themselves,
+ *                                      and answer nothing about an item to a client without access)
+ * Everything else — pages, search, manifests, /iiif, Mirador, static assets — needs a user.
+ *
+ * Refusals are whole responses written before anything of the app runs: 401 (no valid sign-in) or
+ * 503 (the signing keys could not be fetched), JSON below /api/ and /iiif/, an HTML page elsewhere.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AccessMode, Config } from '../config.ts';
+import { CloudflareVerifier, cloudflareToken, type VerifyFailure } from './cloudflare.ts';
+import { AddressList, headerIdentity, isLoopbackAddress } from './header.ts';
+import { AUTH_CONTEXT, AUTH_PATH, probeService } from './iiif-auth.ts';
+import { levelsUpTo, type AccessLevel } from './levels.ts';
+import { levelFor } from './rules.ts';
+import { AccessTokens } from './tokens.ts';
+
+export interface User {
+  /** Lower-case e-mail, a service token id, or "anonymous" (ACCESS_MODE=none). */
+  id: string;
+  email?: string;
+  /** Highest level this user may see. */
+  level: AccessLevel;
+  /** Every level this user may see, lowest first. */
+  levels: AccessLevel[];
+  via: AccessMode;
+}
+
+type HeaderBag = Headers | Record<string, string | string[] | undefined>;
+
+export interface GateRequest {
+  method?: string;
+  /** The request target as received (`/path?query`) or an absolute URL. */
+  url: string;
+  headers: HeaderBag;
+  /** The TCP peer's address (never a forwarded-for header). */
+  remoteAddress?: string | null;
+}
+
+export type Identification = { user: User; reason?: undefined; detail?: undefined } | { user: null; reason: VerifyFailure; detail: string };
+
+export type GateOutcome =
+  | { allow: true; user: User | null; reason?: VerifyFailure }
+  | { allow: false; status: 401 | 503; headers: Record<string, string>; body: string };
+
+/** Whether a path needs a user: `required`, `optional` (identify if possible, never refuse) or `open`. */
+export type Exemption = 'required' | 'optional' | 'open';
+
+export const VOUCH_HEADER = 'x-archive-identity';
+
+export function headerValue(headers: HeaderBag, name: string): string | string[] | null {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+  const rec = headers as Record<string, string | string[] | undefined>;
+  return rec[name] ?? rec[name.toLowerCase()] ?? null;
+}
+
+function firstValue(v: string | string[] | null): string | null {
+  return Array.isArray(v) ? (v[0] ?? null) : v;
+}
+
+/** The normalised path of a request target (dot segments resolved as the router will). */
+export function requestPath(url: string): string {
+  try {
+    return new URL(url, 'http://gate.invalid').pathname;
+  } catch {
+    return '/';
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export interface AccessGateOptions {
+  access: Config['access'];
+  publicBaseUrl: string;
+}
+
+export class AccessGate {
+  readonly mode: AccessMode;
+  readonly tokens: AccessTokens;
+  readonly #cfg: Config['access'];
+  readonly #base: string;
+  readonly #ownOrigin: string;
+  readonly #cloudflare: CloudflareVerifier | undefined;
+  readonly #proxies: AddressList | undefined;
+  /** Per-process secret of the identity hand-over from the node:http server to the middleware. */
+  readonly #vouchSecret = Buffer.from(randomBytes(24).toString('base64url'));
+
+  constructor(opts: AccessGateOptions) {
+    this.#cfg = opts.access;
+    this.mode = opts.access.mode;
+    this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
+    this.#ownOrigin = new URL(this.#base).origin;
+    if (this.mode === 'cloudflare') {
+      if (!opts.access.cloudflare) throw new Error('ACCESS_MODE=cloudflare without Cloudflare settings');
+      this.#cloudflare = new CloudflareVerifier(opts.access.cloudflare);
+    }
+    if (this.mode === 'header') {
+      if (!opts.access.header) throw new Error('ACCESS_MODE=header without header settings');
+      this.#proxies = new AddressList(opts.access.header.trustedProxies);
+    }
+    this.tokens = new AccessTokens({ secret: opts.access.iiif.tokenSecret, issuer: this.#base, ttlSeconds: opts.access.iiif.tokenTtlSeconds });
+  }
+
+  get publicBaseUrl(): string {
+    return this.#base;
+  }
+
+  get logoutUrl(): string | undefined {
+    return this.#cfg.logoutUrl;
+  }
+
+  /** Whether the IIIF auth services are advertised (not in ACCESS_MODE=none: nothing to sign in to). */
+  get advertisesAuth(): boolean {
+    return this.mode !== 'none';
+  }
+
+  /** Start-up check in cloudflare mode: fetch the signing keys once (a failure is reported, not fatal). */
+  async warmUp(): Promise<string> {
+    if (!this.#cloudflare) return `access: ${this.mode}`;
+    try {
+      const n = await this.#cloudflare.warmUp();
+      return `access: cloudflare, ${n} signing key(s) from ${this.#cfg.cloudflare!.jwksUrl}`;
+    } catch (e) {
+      return `access: cloudflare, WARNING: signing keys not available yet from ${this.#cfg.cloudflare!.jwksUrl} (${(e as Error).message}); every request gets 503 until they are`;
+    }
+  }
+
+  /** A user for an authenticated identity, with the level the rules give it. */
+  userFor(id: string, email: string | undefined, via: AccessMode): User {
+    const level = via === 'none' ? this.#cfg.anonymousLevel : levelFor(id, this.#cfg.rules);
+    return { id, ...(email ? { email } : {}), level, levels: levelsUpTo(level), via };
+  }
+
+  /** Who the request is, without any path logic. */
+  async identify(req: Pick<GateRequest, 'headers' | 'remoteAddress'>): Promise<Identification> {
+    if (this.mode === 'none') return { user: this.userFor('anonymous', undefined, 'none') };
+    if (this.#cloudflare) {
+      const token = cloudflareToken(firstValue(headerValue(req.headers, 'cf-access-jwt-assertion')), firstValue(headerValue(req.headers, 'cookie')));
+      const r = await this.#cloudflare.verify(token);
+      if (!r.ok) return { user: null, reason: r.reason, detail: r.detail };
+      return { user: this.userFor(r.identity.id, r.identity.email, 'cloudflare') };
+    }
+    const r = headerIdentity(headerValue(req.headers, this.#cfg.header!.name), req.remoteAddress, this.#proxies!);
+    if (!r.ok) return { user: null, reason: r.reason, detail: r.detail };
+    return { user: this.userFor(r.id, r.id, 'header') };
+  }
+
+  /** Which paths answer without a user (module comment). */
+  exemption(method: string, path: string, remoteAddress?: string | null): Exemption {
+    const m = method.toUpperCase();
+    const read = m === 'GET' || m === 'HEAD';
+    if (path === '/healthz' && read) return 'open';
+    if (path === '/readyz' && read && isLoopbackAddress(remoteAddress)) return 'open';
+    if (path.startsWith(`${AUTH_PATH}/probe/`) && (read || m === 'OPTIONS')) return 'optional';
+    if ((path === `${AUTH_PATH}/token` || path === `${AUTH_PATH}/logout`) && read) return 'optional';
+    return 'required';
+  }
+
+  async authenticate(req: GateRequest): Promise<GateOutcome> {
+    const method = req.method ?? 'GET';
+    const path = requestPath(req.url);
+    const exemption = this.exemption(method, path, req.remoteAddress);
+    if (exemption === 'open') return { allow: true, user: null };
+    const who = await this.identify(req);
+    if (who.user) return { allow: true, user: who.user };
+    if (exemption === 'optional') return { allow: true, user: null, reason: who.reason };
+    return this.refuse(method, path, who.reason, firstValue(headerValue(req.headers, 'origin')));
+  }
+
+  /** Whether a client origin may receive IIIF access tokens and credentialed CORS answers. */
+  originAllowed(origin: string | null | undefined): boolean {
+    if (!origin) return false;
+    if (origin === this.#ownOrigin) return true;
+    const allowed = this.#cfg.iiif.origins;
+    return allowed === '*' || allowed.includes(origin);
+  }
+
+  /** CORS headers for a credentialed cross-origin request from an allowed client origin. */
+  corsFor(origin: string | null | undefined): Record<string, string> {
+    if (!origin || origin === this.#ownOrigin || !this.originAllowed(origin)) return {};
+    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+  }
+
+  /** The complete refusal response. */
+  refuse(method: string, path: string, reason: VerifyFailure, origin?: string | null): GateOutcome & { allow: false } {
+    const status = reason === 'unavailable' ? 503 : 401;
+    const headers: Record<string, string> = {
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+      'X-Robots-Tag': 'noindex, nofollow',
+      ...this.corsFor(origin),
+    };
+    if (status === 401) headers['WWW-Authenticate'] = `${this.mode === 'cloudflare' ? 'CloudflareAccess' : 'ProxyIdentity'} realm="${this.#base}"`;
+    else headers['Retry-After'] = '30';
+    const head = method.toUpperCase() === 'HEAD';
+    if (path.startsWith('/api/') || path.startsWith('/iiif/')) {
+      const body: Record<string, unknown> = {
+        error: status === 401 ? 'authentication required' : 'authentication temporarily unavailable',
+        status,
+      };
+      // An info.json request learns where to start the IIIF Authorization Flow. The same answer for
+      // every identifier, existing or not: nothing is looked up.
+      const info = /^\/iiif\/[23]\/([^/]+)\/info\.json$/.exec(path);
+      if (info && status === 401) {
+        let id: string | undefined;
+        try {
+          id = decodeURIComponent(info[1]!);
+        } catch {
+          id = undefined;
+        }
+        if (id && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+          body['@context'] = AUTH_CONTEXT;
+          body.service = [probeService(this.#base, 'image', id)];
+        }
+      }
+      headers['Content-Type'] = 'application/json; charset=utf-8';
+      return { allow: false, status, headers, body: head ? '' : JSON.stringify(body) };
+    }
+    headers['Content-Type'] = 'text/html; charset=utf-8';
+    headers['Content-Security-Policy'] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+    return { allow: false, status, headers, body: head ? '' : this.#page(status) };
+  }
+
+  #page(status: 401 | 503): string {
+    const base = escapeHtml(this.#base);
+    const how =
+      this.mode === 'cloudflare'
+        ? {
+            ja: `このアーカイブは許可された人だけが利用できます。<a href="${base}/">${base}</a> を開いて Cloudflare Access でサインインしてください。`,
+            en: `This archive is open only to the people allowed in. Open <a href="${base}/">${base}</a> and sign in with Cloudflare Access.`,
+          }
+        : {
+            ja: `このアーカイブは許可された人だけが利用できます。<a href="${base}/">${base}</a> からサインインしてください。`,
+            en: `This archive is open only to the people allowed in. Sign in through <a href="${base}/">${base}</a>.`,
+          };
+    const [titleJa, titleEn, textJa, textEn] =
+      status === 401
+        ? ['サインインが必要です', 'Sign-in required', how.ja, how.en]
+        : [
+            'サインインを確認できません',
+            'Sign-in cannot be checked right now',
+            'サインインの確認に必要な鍵を取得できませんでした。しばらくしてから再読み込みしてください。',
+            'The keys needed to check your sign-in could not be fetched. Please reload in a minute.',
+          ];
+    return `<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex, nofollow">
+<title>${titleJa} / ${titleEn}</title>
+<style>body{font:16px/1.6 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}p{margin:.5rem 0 1.5rem}</style></head>
+<body><main>
+<h1>${titleJa}</h1><p>${textJa}</p>
+<h1 lang="en">${titleEn}</h1><p lang="en">${textEn}</p>
+<p><small>HTTP ${status}</small></p>
+</main></body></html>
+`;
+  }
+
+  /** The hand-over value: the node:http server tells the middleware who the request is. */
+  vouch(outcome: { user: User | null; reason?: VerifyFailure }): string {
+    const payload = Buffer.from(JSON.stringify({ u: outcome.user, r: outcome.reason ?? null })).toString('base64url');
+    return `${this.#vouchSecret.toString()}.${payload}`;
+  }
+
+  /** Reads a hand-over value; undefined unless it carries this process's secret. */
+  readVouch(value: string | null | undefined): { user: User | null; reason?: VerifyFailure } | undefined {
+    if (!value || value.length > 8192) return undefined;
+    const dot = value.indexOf('.');
+    if (dot < 0) return undefined;
+    const secret = Buffer.from(value.slice(0, dot));
+    if (secret.length !== this.#vouchSecret.length || !timingSafeEqual(secret, this.#vouchSecret)) return undefined;
+    try {
+      const { u, r } = JSON.parse(Buffer.from(value.slice(dot + 1), 'base64url').toString('utf8')) as { u: User | null; r: VerifyFailure | null };
+      return { user: u, ...(r ? { reason: r } : {}) };
+    } catch {
+      return undefined;
+    }
+  }
+}

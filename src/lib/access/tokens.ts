@@ -1,0 +1,95 @@
+/**
+ * Access tokens of the IIIF Authorization Flow: short-lived, bound to the client origin they were
+ * issued to, and opaque. A token is a JWE (`dir` + A256GCM: encrypted and authenticated with one
+ * symmetric key), so the client sees nothing of who the user is (the specification asks that
+ * tokens carry no sensitive information) and cannot alter anything in it.
+ *
+ * The key comes from IIIF_AUTH_TOKEN_SECRET (hashed to 256 bits) or is generated at start; with a
+ * generated key, tokens die with the process, which only means clients fetch a new one.
+ *
+ * Logging out revokes every token of that identity issued before that moment (kept in memory for
+ * one token lifetime, which is all the revocation has to outlive).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EncryptJWT, jwtDecrypt } from 'jose';
+
+export interface AccessTokenClaims {
+  /** The identity the token stands for (e-mail, service token id, or "anonymous"). */
+  id: string;
+  /** The client origin it was issued to. */
+  origin: string;
+}
+
+export type TokenCheck = { ok: true; claims: AccessTokenClaims } | { ok: false; detail: string };
+
+const AUDIENCE = 'iiif-auth-probe';
+const MAX_TOKEN_LENGTH = 4096;
+const MAX_REVOCATIONS = 100_000;
+
+export class AccessTokens {
+  readonly #key: Uint8Array;
+  readonly #issuer: string;
+  readonly ttlSeconds: number;
+  /** identity -> epoch ms before which its tokens are void. */
+  readonly #revoked = new Map<string, number>();
+
+  constructor(opts: { secret?: string; issuer: string; ttlSeconds: number }) {
+    this.#key = opts.secret ? createHash('sha256').update(`iiif-access-token\0${opts.secret}`).digest() : randomBytes(32);
+    this.#issuer = opts.issuer;
+    this.ttlSeconds = opts.ttlSeconds;
+  }
+
+  async issue(claims: AccessTokenClaims): Promise<string> {
+    const now = Date.now();
+    return new EncryptJWT({ org: claims.origin, ms: now })
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+      .setSubject(claims.id)
+      .setIssuer(this.#issuer)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(now / 1000) + this.ttlSeconds)
+      .setJti(randomBytes(12).toString('base64url'))
+      .encrypt(this.#key);
+  }
+
+  /** Checks a token; `requestOrigin` is the request's Origin header (absent for non-browser clients). */
+  async check(token: string | undefined, requestOrigin?: string | null): Promise<TokenCheck> {
+    if (!token) return { ok: false, detail: 'no token' };
+    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 5) return { ok: false, detail: 'not an access token' };
+    let payload;
+    try {
+      ({ payload } = await jwtDecrypt(token, this.#key, {
+        issuer: this.#issuer,
+        audience: AUDIENCE,
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
+        requiredClaims: ['sub', 'exp', 'iat'],
+        clockTolerance: 5,
+      }));
+    } catch (e) {
+      return { ok: false, detail: (e as Error).message };
+    }
+    const id = payload.sub!;
+    const origin = typeof payload.org === 'string' ? payload.org : '';
+    const issuedMs = typeof payload.ms === 'number' ? payload.ms : 0;
+    if (!origin) return { ok: false, detail: 'token without origin' };
+    // A browser always names the page's origin on a cross-origin request: a token presented from
+    // another page than the one it was issued to is refused.
+    if (requestOrigin && requestOrigin !== 'null' && requestOrigin !== origin) return { ok: false, detail: 'token used from another origin' };
+    const revokedAt = this.#revoked.get(id);
+    if (revokedAt !== undefined && issuedMs <= revokedAt) return { ok: false, detail: 'token revoked (signed out)' };
+    return { ok: true, claims: { id, origin } };
+  }
+
+  /** Voids every token of `id` issued up to now. */
+  revoke(id: string): void {
+    const now = Date.now();
+    this.#revoked.delete(id);
+    this.#revoked.set(id, now);
+    const horizon = now - (this.ttlSeconds + 10) * 1000;
+    for (const [k, at] of this.#revoked) {
+      if (at >= horizon && this.#revoked.size <= MAX_REVOCATIONS) break;
+      this.#revoked.delete(k);
+    }
+  }
+}
