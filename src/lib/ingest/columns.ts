@@ -9,6 +9,7 @@
  * `mergeColumns`) to `readBibliography()`.
  */
 import type { AccessLevel } from '../search/store.ts';
+import { compileRules } from './rules.ts';
 
 /** Every record field a column can feed. Dotted names are language variants of a `LangText`. */
 export const FIELD_KEYS = [
@@ -142,13 +143,16 @@ export const ITEM_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Batch ids become a directory below the image root. */
 export const BATCH_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 
+const DEFAULT_BATCH_RULES = compileRules();
+
 /**
- * Canonical batch id: "1", "01", "第1回", "R1", "r01" → "R01"; other safe values are kept as
- * written; undefined when the value cannot be a batch id.
+ * Canonical batch id by the default normalize rules (rules.ts), so a 回次 cell and a delivery folder
+ * name agree: "1", "01", "第1回", "R1", "r01", "round-01", "R1_20240115" → "R01"; "３－２" → "R03-2".
+ * Other safe values are kept as written; undefined when the value cannot be a batch id.
  */
 export function canonicalBatch(raw: string): string | undefined {
   const v = raw.normalize('NFKC').replace(/\s+/g, '');
-  const m = /^(?:第?(\d{1,4})回?|[Rr](\d{1,4}))$/.exec(v);
-  if (m) return `R${(m[1] ?? m[2])!.padStart(2, '0')}`;
+  const parsed = DEFAULT_BATCH_RULES.parseBatch(raw);
+  if (parsed) return parsed.id;
   return BATCH_RE.test(v) ? v : undefined;
 }
