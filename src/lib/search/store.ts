@@ -193,6 +193,28 @@ export const MAX_PAGE_SIZE = 100;
 
 export const IMAGE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * The store cannot be reached or used right now: connection refused, timeout, cluster unavailable,
+ * credentials refused, index on another mapping version. Backends throw it from any operation; it
+ * is not a bug in the request, so the site answers 503 with a log line (see unavailable.ts) and
+ * /readyz shows `reason`. The server keeps running and the next operation tries again.
+ */
+export class StoreUnavailableError extends Error {
+  readonly backend: string;
+  /** What is wrong, for operators (no credentials in it). */
+  readonly reason: string;
+  constructor(backend: string, reason: string, options?: ErrorOptions) {
+    super(`the ${backend} search store is unavailable: ${reason}`, options);
+    this.name = 'StoreUnavailableError';
+    this.backend = backend;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Builds the configured store. SQLite is opened and initialised here; Elasticsearch connects on
+ * first use (so the server starts while the cluster is down, and a failed first use is retried).
+ */
 export async function openStore(cfg: Config): Promise<SearchStore> {
   if (cfg.store.backend === 'sqlite') {
     const { SqliteStore } = await import('./sqlite.ts');
@@ -200,5 +222,9 @@ export async function openStore(cfg: Config): Promise<SearchStore> {
     await store.init();
     return store;
   }
-  throw new Error(`STORE_BACKEND=${cfg.store.backend} is not available yet`);
+  if (cfg.store.backend === 'elasticsearch') {
+    const { openElasticsearchStore } = await import('./elasticsearch.ts');
+    return openElasticsearchStore(cfg);
+  }
+  throw new Error(`STORE_BACKEND=${String(cfg.store.backend)} is not available`);
 }

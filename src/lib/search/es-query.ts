@@ -1,0 +1,184 @@
+/**
+ * Search request -> Elasticsearch query body, and search response -> the port's SearchResponse.
+ * Pure: elasticsearch.ts sends what these build.
+ *
+ * Matching: parseQuery() (text.ts) gives each term as its bigram phrase. A term becomes one
+ * `bool.should` with, per weighted field, a `constant_score` around a `match_phrase` of the term's
+ * bigrams joined by spaces (re-analysed by archive_bigram, each space-separated bigram is exactly
+ * one token at consecutive positions, so the phrase is exactly the embedded store's FTS5 phrase),
+ * with boost = the field's weight. All terms are `bool.must`. A hit's _score is then exactly the
+ * integer sum, over terms, of the weights of the fields the term occurs in: constant_score scores
+ * its boost, bool sums its matching clauses, and such sums are exact in a float. Sorting is
+ * [_score desc, id asc] (relevance) or [id asc] (sort=id, browsing), a total order (ids are
+ * unique), so pages are stable and search_after can walk past index.max_result_window.
+ */
+import {
+  DEFAULT_PAGE_SIZE,
+  FIELD_WEIGHTS,
+  MAX_PAGE_SIZE,
+  type FacetBucket,
+  type SearchHit,
+  type SearchRequest,
+  type SearchResponse,
+} from './store.ts';
+import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
+import { toRecord, type StoredDoc } from './es-docs.ts';
+import { parseQuery } from './text.ts';
+
+/** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
+export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
+
+export interface PlannedSearch {
+  /** The response so far (paging, tooShort, unsearchable); total/hits/facets come from ES. */
+  base: SearchResponse;
+  /** Nothing to ask Elasticsearch (a query with nothing searchable). */
+  skip: boolean;
+  query: Record<string, unknown>;
+  sort: Array<Record<string, unknown>>;
+  /** Sorting by relevance (scores kept) or by id (scores reported as 0). */
+  byScore: boolean;
+  from: number;
+  size: number;
+}
+
+function clampInt(v: unknown, fallback: number, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, Math.floor(n)));
+}
+
+/** A filter list: absent, empty or not a list of strings means "no filter" (as in SQLite). */
+function filterList(v: unknown): string[] | null {
+  if (v === undefined || v === null) return null;
+  const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+  return list.length > 0 ? list : null;
+}
+
+/** One term: its bigram phrase in any weighted field, scoring the field's weight. */
+export function termClause(grams: readonly string[]): Record<string, unknown> {
+  const phrase = grams.join(' ');
+  return {
+    bool: {
+      should: SEARCH_FIELDS.map((field) => ({
+        constant_score: {
+          filter: { match_phrase: { [`search.${field}`]: { query: phrase } } },
+          boost: FIELD_WEIGHTS[field],
+        },
+      })),
+      minimum_should_match: 1,
+    },
+  };
+}
+
+export function filterClauses(req: SearchRequest): Array<Record<string, unknown>> {
+  const f = req?.filters ?? {};
+  const out: Array<Record<string, unknown>> = [];
+  const batch = filterList(f.batch);
+  const type = filterList(f.type);
+  if (batch) out.push({ terms: { batch } });
+  if (type) out.push({ terms: { type } });
+  if (typeof f.s3_uploaded === 'boolean') out.push({ term: { s3_uploaded: f.s3_uploaded } });
+  // Access levels (the access gate narrows searches with them): a list, even an empty one, lets
+  // only those levels through; unlike batch and type, an empty list never means "everything".
+  const access = (f as { access?: unknown }).access;
+  if (Array.isArray(access)) out.push({ terms: { access: access.filter((x): x is string => typeof x === 'string') } });
+  return out;
+}
+
+export function facetAggs(): Record<string, unknown> {
+  const terms = (field: string) => ({
+    terms: { field, size: FACET_SIZE, order: [{ _count: 'desc' }, { _key: 'asc' }] },
+  });
+  return { batch: terms('batch'), type: terms('type') };
+}
+
+/** Plans a search: paging as the embedded store clamps it, the query, the sort. */
+export function planSearch(req: SearchRequest = {}): PlannedSearch {
+  const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
+  const page = clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize));
+  const raw = typeof req?.q === 'string' ? req.q : '';
+  const parsed = parseQuery(raw);
+  const base: SearchResponse = {
+    total: 0,
+    page,
+    pageSize,
+    hits: [],
+    facets: { batch: [], type: [] },
+    tooShort: parsed.tooShort,
+    unsearchable: false,
+  };
+  const filter = filterClauses(req);
+  const hasTerms = parsed.terms.length > 0;
+  const byScore = hasTerms && req?.sort !== 'id';
+  const query: Record<string, unknown> = hasTerms
+    ? { bool: { must: parsed.terms.map(termClause), ...(filter.length ? { filter } : {}) } }
+    : filter.length
+      ? { bool: { filter } }
+      : { match_all: {} };
+  return {
+    base: hasTerms || raw.trim() === '' ? base : { ...base, unsearchable: true },
+    skip: !hasTerms && raw.trim() !== '',
+    query,
+    sort: byScore ? [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }] : [{ id: { order: 'asc' } }],
+    byScore,
+    from: (page - 1) * pageSize,
+    size: pageSize,
+  };
+}
+
+/** The body of a one-request search (from + size within max_result_window). */
+export function searchBody(plan: PlannedSearch): Record<string, unknown> {
+  return {
+    query: plan.query,
+    sort: plan.sort,
+    from: plan.from,
+    size: plan.size,
+    track_total_hits: true,
+    _source: HIT_SOURCE,
+    aggs: facetAggs(),
+  };
+}
+
+interface Bucket {
+  key: string | number;
+  key_as_string?: string;
+  doc_count: number;
+}
+
+export interface EsHit {
+  _id: string;
+  _score?: number | null;
+  _source?: Partial<StoredDoc>;
+  sort?: Array<string | number | null>;
+}
+
+export interface EsSearchResult {
+  hits: { total?: { value: number; relation: string } | number; hits: EsHit[] };
+  aggregations?: Record<string, { buckets?: Bucket[]; sum_other_doc_count?: number }>;
+}
+
+export function parseBuckets(agg: { buckets?: Bucket[] } | undefined): FacetBucket[] {
+  return (agg?.buckets ?? []).map((b) => ({ value: b.key_as_string ?? String(b.key), count: b.doc_count }));
+}
+
+export function parseTotal(res: EsSearchResult): number {
+  const t = res.hits.total;
+  return typeof t === 'number' ? t : (t?.value ?? 0);
+}
+
+export function parseHits(hits: EsHit[], byScore: boolean): SearchHit[] {
+  return hits.map((h) => {
+    const score = byScore ? Number(h.sort?.[0] ?? h._score ?? 0) : 0;
+    return { record: toRecord(h._source as StoredDoc), score };
+  });
+}
+
+/** A full response from one search answer (total, facets and the page's hits). */
+export function parseSearch(plan: PlannedSearch, res: EsSearchResult): SearchResponse {
+  return {
+    ...plan.base,
+    total: parseTotal(res),
+    facets: { batch: parseBuckets(res.aggregations?.batch), type: parseBuckets(res.aggregations?.type) },
+    hits: parseHits(res.hits.hits, plan.byScore),
+  };
+}
