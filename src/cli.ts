@@ -1,10 +1,10 @@
 /**
  * `archive <command>`: the operator's command line (run as `node src/cli.ts <command>`).
  *
- * Commands live in one table; the ingest stages still to come (normalize, index, sync) are one
- * entry each. Exit codes:
+ * Commands live in one table; the ingest stages (normalize → index → sync, and status) are one
+ * entry each, implemented in src/lib/ingest/commands.ts. Exit codes:
  *   0  done
- *   1  done, but some rows or files were skipped (each printed as file:sheet:row: message)
+ *   1  done, but something was skipped or failed (each printed, rows as file:sheet:row: message)
  *   2  usage or configuration error (a sentence, no stack trace)
  *   3  failure (store or file system)
  */
@@ -21,6 +21,13 @@ export interface CliIO {
   err: (line: string) => void;
   /** Builds the store; tests may substitute one. Default: openStore(config). */
   openStore?: (cfg: Config) => Promise<SearchStore>;
+  /** Raw writer for progress bars, given only when stderr is a terminal. */
+  progress?: (text: string) => void;
+  /**
+   * Installs SIGINT/SIGTERM handlers and returns a signal they abort; called by commands that stop
+   * gracefully (sync stops taking new uploads and records what it finished).
+   */
+  interrupt?: () => AbortSignal;
 }
 
 interface Context {
@@ -108,20 +115,60 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 
-  status: {
-    usage: 'status',
-    summary: 'show the store backend and its record count',
+  normalize: {
+    usage: 'normalize [--dry-run] [--rules <file.json>] [--print-rules] [<delivery folder>...]',
+    summary: 'raw deliveries (default DELIVERY_DIR) -> clean tree of symlinks + meta.json per batch in IMAGE_ROOT',
+    options: { 'dry-run': { type: 'boolean' }, rules: { type: 'string' }, 'print-rules': { type: 'boolean' } },
+    args: [0, Infinity],
+    run: (ctx, args, values) => ingestCommand('runNormalize', ctx, args, values),
+  },
+
+  index: {
+    usage: 'index [--dry-run] [--batch <id>]...',
+    summary: 'clean tree -> search store: the chosen bibliographies, image sizes from the files (bad rows reported, skipped)',
+    options: { 'dry-run': { type: 'boolean' }, batch: { type: 'string', multiple: true }, rules: { type: 'string' } },
     args: [0, 0],
-    async run(ctx) {
-      const cfg = ctx.config();
-      const store = await ctx.store();
-      const where = cfg.store.backend === 'sqlite' ? cfg.store.sqlitePath : `${cfg.store.esUrl} (${cfg.store.esIndex})`;
-      ctx.io.out(`store: ${store.backend} ${where}`);
-      ctx.io.out(`records: ${await store.count()}`);
-      return EXIT.ok;
+    run: (ctx, args, values) => ingestCommand('runIndex', ctx, args, values),
+  },
+
+  sync: {
+    usage: 'sync [--dry-run] [--batch <id>]... [--concurrency <n>] [--force]',
+    summary: 'clean tree -> S3 (S3_BUCKET): upload what is missing, record each upload in the store; resumable',
+    options: {
+      'dry-run': { type: 'boolean' },
+      batch: { type: 'string', multiple: true },
+      concurrency: { type: 'string' },
+      force: { type: 'boolean' },
+      attempts: { type: 'string' },
+      'flush-every': { type: 'string' },
     },
+    args: [0, 0],
+    run: (ctx, args, values) => ingestCommand('runSync', ctx, args, values),
+  },
+
+  status: {
+    usage: 'status [--all] [--json]',
+    summary: 'records and images per batch, what is not in S3 (s3_uploaded:false), last runs of each stage',
+    options: { all: { type: 'boolean' }, json: { type: 'boolean' } },
+    args: [0, 0],
+    run: (ctx, args, values) => ingestCommand('runStatus', ctx, args, values),
   },
 };
+
+/** Runs one of the ingest commands (loaded on use), mapping its usage errors to ours. */
+async function ingestCommand(
+  name: 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus',
+  ctx: Context,
+  args: string[],
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const commands = await import('./lib/ingest/commands.ts');
+  try {
+    return await commands[name](ctx, args, values);
+  } catch (e) {
+    throw e instanceof commands.StageUsageError ? new UsageError(e.message) : e;
+  }
+}
 
 export function usage(): string {
   const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
@@ -206,6 +253,24 @@ if (import.meta.main) {
     cwd: process.cwd(),
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
+    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
+    interrupt: interruptSignal,
   });
   process.exitCode = code;
+}
+
+let interrupted: AbortController | undefined;
+
+/** Aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */
+function interruptSignal(): AbortSignal {
+  if (interrupted) return interrupted.signal;
+  const ac = (interrupted = new AbortController());
+  const stop = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${sig}: finishing uploads in flight and recording them (again to quit at once)…\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return ac.signal;
 }

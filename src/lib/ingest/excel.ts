@@ -48,6 +48,15 @@ export interface ReadOptions {
   batch?: string;
   /** What `source.file` of each record says (default: the file's base name). */
   sourceName?: string;
+  /** What errors name as the file (default: `file` as given), e.g. the delivered file behind a link. */
+  displayName?: string;
+  /**
+   * Folder (below the image root) that image file names are relative to. Default: each record's
+   * batch. The index stage passes the clean batch folder the workbook was delivered in.
+   */
+  imageDir?: string;
+  /** Canonical form of a 回次 cell (default `canonicalBatch`, the default normalize rules). */
+  canonicalBatch?: (raw: string) => string | undefined;
 }
 
 export interface BibliographyResult {
@@ -182,6 +191,8 @@ interface SheetState {
   sheet: string;
   source: string;
   defaultBatch?: string;
+  imageDir?: string;
+  canonicalBatch: (raw: string) => string | undefined;
   seenIds: Map<string, string>; // id → "sheet:row" of its first occurrence
   seenImages: Map<string, string>; // image id → "record id (sheet:row)"
 }
@@ -225,7 +236,7 @@ function readRow(
   let batch = st.defaultBatch;
   const rawBatch = get('batch');
   if (rawBatch !== undefined) {
-    batch = canonicalBatch(rawBatch);
+    batch = st.canonicalBatch(rawBatch);
     if (!batch) problems.push(`batch (回次) "${rawBatch}" is not a valid batch id`);
   } else if (!batch) {
     problems.push('missing batch (回次), and the file name carries none');
@@ -259,7 +270,7 @@ function readRow(
     const localImages = new Set<string>();
     names.forEach((name, i) => {
       const page = i + 1;
-      const file = imagePath(batch, name.normalize('NFC'));
+      const file = imagePath(st.imageDir ?? batch, name.normalize('NFC'));
       if (!file) {
         problems.push(`image file "${name}" must be a relative path inside the batch folder`);
         return;
@@ -322,16 +333,17 @@ function describeReadError(e: Error, file: string): string {
 }
 
 /** Read one bibliography workbook. Never throws for bad input; see `errors`. */
-export async function readBibliography(file: string, opts: ReadOptions = {}): Promise<BibliographyResult> {
+export async function readBibliography(input: string, opts: ReadOptions = {}): Promise<BibliographyResult> {
+  const file = opts.displayName ?? input;
   const result: BibliographyResult = { file, records: [], errors: [], sheets: [], unknownHeaders: [] };
   const lookup = headerLookup(opts.columns ?? DEFAULT_COLUMNS);
   const idHeader = (opts.columns ?? DEFAULT_COLUMNS).id[0] ?? 'id';
 
   const wb = new ExcelJS.Workbook();
   try {
-    const st = await stat(file);
+    const st = await stat(input);
     if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-    await wb.xlsx.readFile(file);
+    await wb.xlsx.readFile(input);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -346,7 +358,7 @@ export async function readBibliography(file: string, opts: ReadOptions = {}): Pr
     return result;
   }
 
-  const defaultBatch = opts.batch !== undefined ? canonicalBatch(opts.batch) : batchFromFileName(file);
+  const defaultBatch = opts.batch !== undefined ? canonicalBatch(opts.batch) : batchFromFileName(input);
   if (opts.batch !== undefined && !defaultBatch) {
     result.errors.push({ file, message: `batch "${opts.batch}" is not a valid batch id` });
     return result;
@@ -370,8 +382,10 @@ export async function readBibliography(file: string, opts: ReadOptions = {}): Pr
     const st: SheetState = {
       file,
       sheet: ws.name,
-      source: opts.sourceName ?? path.basename(file),
+      source: opts.sourceName ?? path.basename(input),
       defaultBatch,
+      imageDir: opts.imageDir,
+      canonicalBatch: opts.canonicalBatch ?? canonicalBatch,
       seenIds,
       seenImages,
     };

@@ -6,12 +6,24 @@
  * another record (in this load, or already in the store) are rejected, because an image id must
  * name one image archive-wide. The survivors are upserted in batches.
  *
- * The later `index` stage (image sizes read from the files themselves) will hook in here, between
- * reading and upserting.
+ * The `index` stage hooks in between reading and upserting (`prepare`: image files resolved in
+ * the clean tree, sizes read from the files themselves) and gives per-file options (`LoadFile`).
  */
 import type { ItemInput, SearchStore } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
-import { readBibliography, type RowError } from './excel.ts';
+import { readBibliography, type ReadOptions, type RowError } from './excel.ts';
+
+/** One workbook to load, with options of its own. */
+export interface LoadFile {
+  file: string;
+  /** Batch of rows without a 回次 cell (default: from the file name, or LoadOptions.batch). */
+  batch?: string;
+  /** What error reports call the file (default: `file`). */
+  displayName?: string;
+  /** Folder below the image root that image names are relative to (default: each record's batch). */
+  imageDir?: string;
+  canonicalBatch?: ReadOptions['canonicalBatch'];
+}
 
 export interface LoadOptions {
   columns?: ColumnMapping;
@@ -23,6 +35,13 @@ export interface LoadOptions {
   now?: Date;
   /** Called after each file is read and after each upserted batch. */
   onProgress?: (event: LoadProgress) => void;
+  /**
+   * Called for every record read, before any conflict check or upsert; may change the record
+   * (e.g. image files and sizes). A returned message rejects the record as a row error.
+   */
+  prepare?: (record: ItemInput, file: LoadFile) => string | undefined | Promise<string | undefined>;
+  /** Read and check everything, write nothing (inserted/updated stay 0). */
+  dryRun?: boolean;
 }
 
 export type LoadProgress =
@@ -46,7 +65,7 @@ export const DEFAULT_BATCH_SIZE = 500;
 
 export async function loadBibliographies(
   store: SearchStore,
-  files: readonly string[],
+  files: ReadonlyArray<string | LoadFile>,
   opts: LoadOptions = {},
 ): Promise<LoadReport> {
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? DEFAULT_BATCH_SIZE));
@@ -58,16 +77,39 @@ export async function loadBibliographies(
     r?.source ? ` (${[fileOf.get(r.id) ?? r.source.file, r.source.sheet, r.source.row].join(':')})` : '';
   let superseded = 0;
 
-  for (const file of files) {
-    const r = await readBibliography(file, { columns: opts.columns, batch: opts.batch });
-    errors.push(...r.errors);
+  for (const entry of files) {
+    const lf: LoadFile = typeof entry === 'string' ? { file: entry } : entry;
+    const file = lf.displayName ?? lf.file;
+    const r = await readBibliography(lf.file, {
+      columns: opts.columns,
+      batch: lf.batch ?? opts.batch,
+      displayName: lf.displayName,
+      imageDir: lf.imageDir,
+      canonicalBatch: lf.canonicalBatch,
+    });
+    const fileErrors = [...r.errors];
     for (const u of r.unknownHeaders) unknownHeaders.push({ file, ...u });
+    const records: ItemInput[] = [];
     for (const rec of r.records) {
+      if (opts.prepare) {
+        const problem = await opts.prepare(rec, lf);
+        if (problem) {
+          fileErrors.push({ file, sheet: rec.source?.sheet, row: rec.source?.row, message: problem });
+          continue;
+        }
+      }
+      records.push(rec);
+    }
+    // in sheet and row order (stable: file-level errors first)
+    const sheetIndex = (e: RowError) => (e.sheet === undefined ? -1 : r.sheets.indexOf(e.sheet));
+    fileErrors.sort((a, b) => sheetIndex(a) - sheetIndex(b) || (a.row ?? 0) - (b.row ?? 0));
+    errors.push(...fileErrors);
+    for (const rec of records) {
       if (byId.delete(rec.id)) superseded++;
       byId.set(rec.id, rec); // re-inserted: keeps the Map in the order of the winning rows
       fileOf.set(rec.id, file);
     }
-    opts.onProgress?.({ kind: 'file', file, records: r.records.length, errors: r.errors.length });
+    opts.onProgress?.({ kind: 'file', file, records: records.length, errors: fileErrors.length });
   }
 
   // One owner per image id, across files and against what the store already holds. A stored
@@ -105,7 +147,7 @@ export async function loadBibliographies(
 
   let inserted = 0;
   let updated = 0;
-  for (let i = 0; i < accepted.length; i += batchSize) {
+  for (let i = 0; !opts.dryRun && i < accepted.length; i += batchSize) {
     const chunk = accepted.slice(i, i + batchSize);
     const rep = await store.upsert(chunk, opts.now);
     inserted += rep.inserted;

@@ -47,6 +47,8 @@ import {
   type ImageUpload,
   type MarkUploadedReport,
   type ImageEntry,
+  type ImageListFilter,
+  type ImageState,
   type ItemInput,
   type ItemRecord,
   type SearchField,
@@ -600,6 +602,36 @@ export class SqliteStore implements SearchStore {
     if (r.height !== null) entry.height = r.height as number;
     if (r.s3_key !== null) entry.s3Key = r.s3_key as string;
     return entry;
+  }
+
+  async listImages(filter: ImageListFilter = {}): Promise<ImageState[]> {
+    return this.listImagesSync(filter);
+  }
+
+  listImagesSync(filter: ImageListFilter = {}): ImageState[] {
+    this.initSync();
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    const batches = filterList(filter?.batch);
+    if (batches) {
+      where.push(`i.batch IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(batches));
+    }
+    if (filter?.uploaded === true) where.push(`g.uploaded_at IS NOT NULL`);
+    if (filter?.uploaded === false) where.push(`g.uploaded_at IS NULL`);
+    const rows = this.stmt(
+      `SELECT g.id, g.item_id, i.batch, g.file, g.s3_key, g.s3_size, g.uploaded_at
+       FROM images g JOIN items i ON i.n = g.item_n ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY g.id`,
+    ).all(...params) as Row[];
+    return rows.map((r) => {
+      const s: ImageState = { id: r.id as string, itemId: r.item_id as string, batch: r.batch as string, file: r.file as string };
+      if (r.s3_key !== null) s.s3Key = r.s3_key as string;
+      if (r.uploaded_at !== null) {
+        s.uploadedAt = r.uploaded_at as string;
+        if (r.s3_size !== null) s.s3Size = r.s3_size as number;
+      }
+      return s;
+    });
   }
 
   async count(): Promise<number> {

@@ -132,6 +132,34 @@ export interface MarkUploadedReport {
   completed: number;
 }
 
+/**
+ * One image with its S3 upload state, as the sync and status stages read it (`listImages`).
+ * `uploadedAt`, `s3Size` are present exactly when the image's upload is recorded (markUploaded,
+ * kept by later upserts while the image keeps its id, record and file).
+ */
+export interface ImageState {
+  /** Image id. */
+  id: string;
+  itemId: string;
+  /** The owning record's batch. */
+  batch: string;
+  /** Path below the clean image root. */
+  file: string;
+  /** The recorded object key (set by markUploaded; an ItemInput may also carry one). */
+  s3Key?: string;
+  /** Bytes uploaded, as recorded by markUploaded. */
+  s3Size?: number;
+  /** When the upload was recorded (ISO 8601). */
+  uploadedAt?: string;
+}
+
+export interface ImageListFilter {
+  /** Only images of records in these batches. */
+  batch?: string[];
+  /** true: only images with a recorded upload; false: only images without one. */
+  uploaded?: boolean;
+}
+
 export interface SearchStore {
   readonly backend: string;
   /** Create tables/indices if missing. Idempotent. */
@@ -150,6 +178,12 @@ export interface SearchStore {
    * the port stay valid; every real backend implements it.
    */
   markUploaded?(updates: ImageUpload[]): Promise<MarkUploadedReport>;
+  /**
+   * Every image of every record (optionally filtered), with its upload state, ordered by image id
+   * (code-point order). What the sync stage works from and the status page counts. Optional only
+   * so that test doubles of the port stay valid; every real backend implements it.
+   */
+  listImages?(filter?: ImageListFilter): Promise<ImageState[]>;
 }
 
 /**

@@ -1,0 +1,197 @@
+/**
+ * The index stage: clean tree → search store.
+ *
+ * Reads, for every batch folder of the clean tree (those with a meta.json), the bibliographies
+ * normalize chose (`meta.json` → `spreadsheets[].link`), in batch order, through the workbook
+ * reader and the loader (load.ts): a record id appearing again in a later batch replaces the
+ * earlier record. Before upserting, every image a record names is found in its batch folder of
+ * the clean tree (exactly, else by its clean name — NFC, lower-case extension — else by a
+ * case- and width-insensitive match) and its pixel size is read from the file header; the file is
+ * the truth, the bibliography's 幅/高さ only a fallback for a file whose header cannot be read.
+ * A record naming an image that is not there is a row error.
+ *
+ * Written against the SearchStore port only: `upsert` keeps indexed_at of existing records and
+ * sets updated_at on every run, so re-running is idempotent.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ItemInput, SearchStore } from '../search/store.ts';
+import type { ColumnMapping } from './columns.ts';
+import { imageDimensions } from './dims.ts';
+import { loadBibliographies, type LoadFile, type LoadReport } from './load.ts';
+import { cleanBatches, readBatchMeta, type BatchMeta } from './normalize.ts';
+import { compileRules, foldKeyword, type CompiledRules } from './rules.ts';
+
+export interface IndexOptions {
+  cleanRoot: string;
+  rules?: CompiledRules;
+  /** Only these batches (canonical ids). */
+  batches?: string[];
+  columns?: ColumnMapping;
+  /** Read and check everything, write nothing. */
+  dryRun?: boolean;
+  /** Read image sizes from the files (default true). */
+  readDimensions?: boolean;
+  now?: Date;
+  batchSize?: number;
+  onProgress?: (p: { phase: 'read' | 'upsert'; done: number; total: number }) => void;
+}
+
+export interface IndexReport extends LoadReport {
+  /** Batches read, with the workbooks of each (clean-tree links). */
+  batches: Array<{ batch: string; files: string[] }>;
+  /** Workbooks read. */
+  files: number;
+  dimensions: {
+    /** Images whose size was read from the file. */
+    read: number;
+    /** Images whose header could not be read (the bibliography's size, if any, is kept). */
+    unreadable: number;
+    /** Images whose bibliography size differed from the file's (the file's was used). */
+    differing: number;
+  };
+  /** Not errors: records whose 回次 names another batch than the folder they came in, etc. */
+  warnings: string[];
+  dryRun: boolean;
+}
+
+export class IndexError extends Error {}
+
+interface BatchFiles {
+  /** clean name → itself */
+  exact: Set<string>;
+  /** folded name → clean names */
+  folded: Map<string, string[]>;
+  /** folded basename → why it is not there (dropped / conflict) */
+  missingWhy: Map<string, string>;
+}
+
+/** Case-, width- and separator-insensitive form of a file name. */
+const foldName = (name: string) => foldKeyword(name);
+
+function batchFiles(cleanRoot: string, batch: string, meta: BatchMeta): BatchFiles {
+  const exact = new Set<string>();
+  const folded = new Map<string, string[]>();
+  for (const e of fs.readdirSync(path.join(cleanRoot, batch), { withFileTypes: true })) {
+    if (!e.isSymbolicLink()) continue;
+    exact.add(e.name);
+    const f = foldName(e.name);
+    folded.set(f, [...(folded.get(f) ?? []), e.name]);
+  }
+  const missingWhy = new Map<string, string>();
+  for (const d of meta.dropped ?? []) {
+    missingWhy.set(foldName(path.basename(d.path)), `normalize dropped it as a reference-only image (${d.rule}: "${d.keyword}" in the ${d.in})`);
+  }
+  return { exact, folded, missingWhy };
+}
+
+/** Run the index stage. Throws IndexError when there is nothing to index. */
+export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Promise<IndexReport> {
+  const rules = opts.rules ?? compileRules();
+  const cleanRoot = path.resolve(opts.cleanRoot);
+  let batches = cleanBatches(cleanRoot, rules);
+  if (opts.batches?.length) {
+    const wanted = opts.batches.map((b) => rules.parseBatch(b)?.id ?? b);
+    const missing = wanted.filter((b) => !batches.includes(b));
+    if (missing.length) throw new IndexError(`no batch ${missing.join(', ')} in the clean tree ${cleanRoot} (run archive normalize first)`);
+    batches = batches.filter((b) => wanted.includes(b));
+  }
+  if (batches.length === 0) throw new IndexError(`the clean tree ${cleanRoot} holds no normalized batch (run archive normalize first)`);
+
+  const files: LoadFile[] = [];
+  const listing = new Map<string, BatchFiles>();
+  const reportBatches: IndexReport['batches'] = [];
+  for (const batch of batches) {
+    const meta = readBatchMeta(cleanRoot, batch);
+    if (!meta) continue;
+    listing.set(batch, batchFiles(cleanRoot, batch, meta));
+    const links: string[] = [];
+    for (const s of meta.spreadsheets ?? []) {
+      const link = path.join(cleanRoot, batch, s.link);
+      let target: string | undefined;
+      try {
+        target = fs.readlinkSync(link);
+      } catch {
+        target = undefined;
+      }
+      links.push(link);
+      files.push({
+        file: link,
+        batch,
+        imageDir: batch,
+        displayName: target && path.isAbsolute(target) ? target : link,
+        canonicalBatch: (raw) => rules.parseBatch(raw)?.id ?? (/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(raw.normalize('NFKC').trim()) ? raw.normalize('NFKC').trim() : undefined),
+      });
+    }
+    reportBatches.push({ batch, files: links });
+  }
+
+  const dims = { read: 0, unreadable: 0, differing: 0 };
+  /** batch → record id → where it was first read: an id twice in one batch is a row error. */
+  const firstSeen = new Map<string, Map<string, string>>();
+  const warnings: string[] = [];
+  const readDims = opts.readDimensions !== false;
+  let filesRead = 0;
+  const prepare = (rec: ItemInput, lf: LoadFile): string | undefined => {
+    const batch = lf.imageDir!;
+    const bf = listing.get(batch)!;
+    const problems: string[] = [];
+    const seen = firstSeen.get(batch) ?? new Map<string, string>();
+    firstSeen.set(batch, seen);
+    const here = `${lf.displayName}:${rec.source?.sheet}:${rec.source?.row}`;
+    const first = seen.get(rec.id);
+    if (first && !first.startsWith(`${lf.displayName}:`)) return `duplicate id ${rec.id} in batch ${batch} (first at ${first})`;
+    seen.set(rec.id, here);
+    for (const img of rec.images) {
+      const rel = img.file.slice(batch.length + 1);
+      let name: string | undefined;
+      if (bf.exact.has(rel)) name = rel;
+      else {
+        const base = path.posix.basename(rel);
+        const clean = rules.cleanImageName(base);
+        if (bf.exact.has(clean)) name = clean;
+        else {
+          const candidates = bf.folded.get(foldName(base)) ?? [];
+          if (candidates.length === 1) name = candidates[0];
+          else if (candidates.length > 1) {
+            problems.push(`image file "${rel}" matches several files of batch ${batch} (${candidates.join(', ')}); name it exactly`);
+            continue;
+          }
+        }
+      }
+      if (!name) {
+        const why = bf.missingWhy.get(foldName(path.posix.basename(rel)));
+        problems.push(`image file "${rel}" is not in batch ${batch} of the clean tree${why ? `: ${why}` : ''}`);
+        continue;
+      }
+      img.file = `${batch}/${name}`;
+      if (!readDims) continue;
+      const d = imageDimensions(path.join(cleanRoot, batch, name));
+      if (!d) {
+        dims.unreadable++;
+        warnings.push(`${path.join(cleanRoot, batch, name)}: image size unreadable from the file header${img.width && img.height ? '; using the bibliography\'s' : ''}`);
+        continue;
+      }
+      dims.read++;
+      if ((img.width !== undefined && img.width !== d.width) || (img.height !== undefined && img.height !== d.height)) dims.differing++;
+      img.width = d.width;
+      img.height = d.height;
+    }
+    if (problems.length) return problems.join('; ');
+    if (rec.batch !== batch) warnings.push(`${lf.displayName}:${rec.source?.sheet}:${rec.source?.row}: 回次 says ${rec.batch}, the file was delivered in batch ${batch}; ${rec.batch} kept`);
+    return undefined;
+  };
+
+  const rep = await loadBibliographies(store, files, {
+    columns: opts.columns,
+    batchSize: opts.batchSize,
+    now: opts.now,
+    dryRun: opts.dryRun,
+    prepare,
+    onProgress: (e) => {
+      if (e.kind === 'file') opts.onProgress?.({ phase: 'read', done: ++filesRead, total: files.length });
+      else opts.onProgress?.({ phase: 'upsert', done: e.done, total: e.total });
+    },
+  });
+  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun };
+}

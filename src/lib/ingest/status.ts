@@ -1,0 +1,134 @@
+/**
+ * What `archive status` and the admin page show: records and images per batch, how many are in S3,
+ * the records not (fully) uploaded — the `s3_uploaded:false` facet the seed uses for garbage
+ * collection, incremental sync and health checks — batches normalized but not indexed, and the
+ * last run of each stage. Read through the SearchStore port only (search facets + listImages).
+ */
+import type { Config } from '../config.ts';
+import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
+import { cleanBatches } from './normalize.ts';
+import { compareBatchIds, compileRules } from './rules.ts';
+import { lastRuns, STAGES, type RunRecord, type Stage } from './runs.ts';
+
+export interface BatchStatus {
+  batch: string;
+  records: number;
+  /** Records with s3_uploaded:false. */
+  recordsNotUploaded: number;
+  images: number;
+  imagesUploaded: number;
+}
+
+export interface IngestStatus {
+  backend: string;
+  /** Store file or cluster. */
+  location: string;
+  records: number;
+  images: number;
+  imagesUploaded: number;
+  batches: BatchStatus[];
+  /** Records with s3_uploaded:false, by id: the first `limit`, and how many there are. */
+  notUploaded: { total: number; ids: string[] };
+  /** Normalized batches of the clean tree that hold no record yet (index not run, or failed). */
+  notIndexed: string[];
+  s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string };
+  runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
+  /** Set when the store cannot list images (counts of images are then 0). */
+  note?: string;
+}
+
+export async function collectStatus(
+  cfg: Pick<Config, 'dataDir' | 'store' | 'images' | 's3'>,
+  store: SearchStore,
+  opts: { limit?: number } = {},
+): Promise<IngestStatus> {
+  const limit = Math.max(0, opts.limit ?? 100);
+  const rules = compileRules();
+  const all = await store.search({ pageSize: 1 });
+  const notUp = await store.search({ filters: { s3_uploaded: false }, pageSize: Math.min(MAX_PAGE_SIZE, Math.max(1, limit)), sort: 'id' });
+  const ids = notUp.hits.map((h) => h.record.id);
+  for (let page = 2; ids.length < Math.min(limit, notUp.total); page++) {
+    const more = await store.search({ filters: { s3_uploaded: false }, pageSize: MAX_PAGE_SIZE, page, sort: 'id' });
+    if (more.hits.length === 0) break;
+    ids.push(...more.hits.map((h) => h.record.id));
+  }
+  const byBatch = new Map<string, BatchStatus>();
+  const entry = (b: string) => {
+    let e = byBatch.get(b);
+    if (!e) byBatch.set(b, (e = { batch: b, records: 0, recordsNotUploaded: 0, images: 0, imagesUploaded: 0 }));
+    return e;
+  };
+  for (const f of all.facets.batch) entry(f.value).records = f.count;
+  for (const f of notUp.facets.batch) entry(f.value).recordsNotUploaded = f.count;
+  let images = 0;
+  let imagesUploaded = 0;
+  let note: string | undefined;
+  if (store.listImages) {
+    for (const img of await store.listImages()) {
+      const e = entry(img.batch);
+      e.images++;
+      images++;
+      if (img.uploadedAt) {
+        e.imagesUploaded++;
+        imagesUploaded++;
+      }
+    }
+  } else note = `the ${store.backend} store cannot list images; image counts are not available`;
+  const batches = [...byBatch.values()].sort((a, b) => compareBatchIds(a.batch, b.batch, rules));
+  const indexed = new Set(batches.filter((b) => b.records > 0).map((b) => b.batch));
+  const notIndexed = cleanBatches(cfg.images.root, rules).filter((b) => !indexed.has(b));
+  const status: IngestStatus = {
+    backend: store.backend,
+    location: cfg.store.backend === 'sqlite' ? cfg.store.sqlitePath : `${cfg.store.esUrl?.replace(/\/\/[^@/]*@/, '//') ?? ''} (${cfg.store.esIndex})`,
+    records: all.total,
+    images,
+    imagesUploaded,
+    batches,
+    notUploaded: { total: notUp.total, ids: ids.slice(0, limit) },
+    notIndexed,
+    s3: { configured: !!cfg.s3.bucket, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, endpoint: cfg.s3.endpoint },
+    runs: lastRuns(cfg.dataDir),
+  };
+  if (note) status.note = note;
+  return status;
+}
+
+function ago(iso: string, now: Date): string {
+  const s = Math.max(0, (now.getTime() - Date.parse(iso)) / 1000);
+  if (s < 90) return `${Math.round(s)} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 129600) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+/** The status as text, for the terminal. */
+export function formatStatus(s: IngestStatus, now = new Date()): string[] {
+  const lines: string[] = [];
+  lines.push(`store: ${s.backend} ${s.location}`);
+  lines.push(`records: ${s.records}   images: ${s.images}   in S3: ${s.imagesUploaded} images`);
+  if (s.note) lines.push(`note: ${s.note}`);
+  if (s.batches.length) {
+    const head = ['batch', 'records', 'not in S3', 'images', 'images in S3'];
+    const rows = s.batches.map((b) => [b.batch, b.records, b.recordsNotUploaded, b.images, b.imagesUploaded].map(String));
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (r: string[]) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+    lines.push('', fmt(head), ...rows.map(fmt));
+  }
+  if (s.notIndexed.length) lines.push('', `normalized but not indexed: ${s.notIndexed.join(', ')} (run archive index)`);
+  lines.push('', `s3_uploaded:false — ${s.notUploaded.total} record${s.notUploaded.total === 1 ? '' : 's'}${s.s3.configured ? '' : ' (S3 is not configured: S3_BUCKET is empty)'}`);
+  if (s.notUploaded.ids.length) {
+    lines.push(`  ${s.notUploaded.ids.join(' ')}${s.notUploaded.total > s.notUploaded.ids.length ? ` … (${s.notUploaded.total - s.notUploaded.ids.length} more; --all lists them)` : ''}`);
+  }
+  lines.push('', 'last runs:');
+  for (const stage of STAGES) {
+    const { last, lastOk } = s.runs[stage];
+    if (!last) {
+      lines.push(`  ${stage.padEnd(9)}  never`);
+      continue;
+    }
+    const when = `${last.finishedAt} (${ago(last.finishedAt, now)}), ${last.seconds.toFixed(1)} s, exit ${last.exitCode}`;
+    lines.push(`  ${stage.padEnd(9)}  ${when}: ${last.summary}`);
+    if (lastOk && lastOk !== last) lines.push(`  ${''.padEnd(9)}  last clean run ${lastOk.finishedAt} (${ago(lastOk.finishedAt, now)})`);
+  }
+  return lines;
+}
