@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config.ts';
 import { readiness } from '../../src/lib/health.ts';
 import { BulkWriteError, EsStore, createEsClient, describeNode } from '../../src/lib/search/elasticsearch.ts';
-import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docInput } from '../../src/lib/search/es-docs.ts';
+import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput } from '../../src/lib/search/es-docs.ts';
 import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMappingRules } from '../../src/lib/search/es-settings.ts';
 import { openStore, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
 import { WIDTH_MAPPINGS } from '../../src/lib/search/text.ts';
@@ -594,6 +594,19 @@ describe('bulk upsert', () => {
     expect(docInput({ ...item('R02-0003'), subjects: ['梅林', 7 as never, ''] }).search.subjects).toEqual(['梅林']);
   });
 
+  it('copies a stored record whole (rebuilds): timestamps, upload state from the images\' s3Key when nothing better is known', () => {
+    const rec = { ...item('R01-0001'), indexed_at: T0.toISOString(), updated_at: T1.toISOString(), s3_uploaded: false };
+    rec.images[0]!.s3Key = 'photos/R01-0001_01.tif';
+    expect(docFromRecord(rec)).toEqual({
+      ...docInput(item('R01-0001')),
+      record: { ...item('R01-0001'), images: [{ ...item('R01-0001').images[0]!, s3Key: 'photos/R01-0001_01.tif' }, item('R01-0001').images[1]] },
+      indexed_at: T0.toISOString(),
+      updated_at: T1.toISOString(),
+      uploads: [{ image: 'R01-0001_01', file: 'R01/R01-0001/01.tif', key: 'photos/R01-0001_01.tif', size: null, at: null }],
+      s3_uploaded: false,
+    });
+  });
+
   it('keeps indexed_at, sets updated_at and carries uploads in the script (verified live)', () => {
     // The script's rules, as text: what elasticsearch.live.test.ts proves on a cluster.
     expect(UPSERT_SCRIPT).toContain('boolean fresh = s.indexed_at == null;');
@@ -749,6 +762,48 @@ describe('markUploaded', () => {
     await expect(store.markUploaded([{ imageId: 'a', key: 'k', size: -1, at: 'now' }])).rejects.toThrow(/markUploaded: invalid entry/);
     expect(await store.markUploaded([])).toEqual({ images: 0, unknown: [], completed: 0 });
     expect(h.requests).toEqual([]);
+  });
+});
+
+describe('listImages', () => {
+  it('reads the documents in id order (search_after) and lists their images with the upload state', async () => {
+    h = new Harness();
+    const store = h.ready();
+    const r1 = item('R01-0001');
+    r1.images[1]!.s3Key = 'photos/R01-0001_02.tif';
+    const page1 = {
+      hits: {
+        hits: [
+          {
+            _id: 'R01-0001',
+            _source: {
+              id: 'R01-0001',
+              batch: 'R01',
+              record: { images: r1.images },
+              uploads: [{ image: 'R01-0001_02', file: 'R01/R01-0001/02.tif', key: 'photos/R01-0001_02.tif', size: 77, at: T1.toISOString() }],
+            },
+            sort: ['R01-0001'],
+          },
+          { _id: 'R01-0008', _source: { id: 'R01-0008', batch: 'R01', record: { images: [] }, uploads: [] }, sort: ['R01-0008'] },
+        ],
+      },
+    };
+    h.on('POST', '/archive/_search', page1, page1);
+    const all = await store.listImages();
+    expect(all).toEqual([
+      { id: 'R01-0001_01', itemId: 'R01-0001', batch: 'R01', file: 'R01/R01-0001/01.tif' },
+      { id: 'R01-0001_02', itemId: 'R01-0001', batch: 'R01', file: 'R01/R01-0001/02.tif', s3Key: 'photos/R01-0001_02.tif', s3Size: 77, uploadedAt: T1.toISOString() },
+    ]);
+    expect((await store.listImages({ batch: ['R01'], uploaded: false })).map((i) => i.id)).toEqual(['R01-0001_01']);
+    const [a, b] = h.to('POST', '/archive/_search').map((r) => r.body);
+    expect(a).toEqual({
+      size: 1000,
+      sort: [{ id: { order: 'asc' } }],
+      _source: ['id', 'batch', 'record.images', 'uploads'],
+      track_total_hits: false,
+      query: { match_all: {} },
+    });
+    expect((b as { query: unknown }).query).toEqual({ bool: { filter: [{ terms: { batch: ['R01'] } }] } });
   });
 });
 

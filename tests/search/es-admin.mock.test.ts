@@ -185,9 +185,10 @@ describe('es reindex', () => {
     expect(docs.map((d) => d.id)).toEqual([...FIXTURE.map((i) => i.id)].sort());
     const r1 = docs.find((d) => d.id === 'R01-0001')!;
     expect(r1.s3_uploaded).toBe(true);
-    expect(r1.uploads.map((u) => [u.image, u.key])).toEqual([
-      ['R01-0001_01', 'photos/R01-0001_01.tif'],
-      ['R01-0001_02', 'photos/R01-0001_02.tif'],
+    // The per-image upload state comes from the store's listImages: key, size and time.
+    expect(r1.uploads).toEqual([
+      { image: 'R01-0001_01', file: 'R01/R01-0001/01.tif', key: 'photos/R01-0001_01.tif', size: 1, at: T1.toISOString() },
+      { image: 'R01-0001_02', file: 'R01/R01-0001/02.tif', key: 'photos/R01-0001_02.tif', size: 1, at: T1.toISOString() },
     ]);
     const r2 = docs.find((d) => d.id === 'R01-0002')!;
     expect([r2.indexed_at, r2.updated_at, r2.s3_uploaded, r2.uploads]).toEqual([T0.toISOString(), T1.toISOString(), false, []]);

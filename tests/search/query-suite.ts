@@ -391,6 +391,26 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
       });
     });
 
+    describe('access filter', () => {
+      it('keeps only records at the given levels, facets following', async () => {
+        const open = await search({ filters: { access: ['open'] }, pageSize: 100 });
+        expect(open.total).toBe(28);
+        expect(ids(open)).toEqual(FIXTURE_IDS.filter((id) => id !== 'R01-0007' && id !== 'R03-0001'));
+        const members = await search({ filters: { access: ['members'] } });
+        expect(ids(members)).toEqual(['R01-0007']);
+        expect(members.facets).toEqual({ batch: [{ value: 'R01', count: 1 }], type: [{ value: '地図', count: 1 }] });
+        expect(ranked(await search({ q: '東京', filters: { access: ['open', 'members'] } })).map(([id]) => id)).not.toContain('R03-0001');
+        expect((await search({ q: '東京', filters: { access: ['open', 'members'] } })).total).toBe(10);
+        expect((await search({ q: '東京', filters: { access: ['open', 'members', 'staff'] } })).total).toBe(11);
+      });
+
+      it('matches nothing for an empty list', async () => {
+        const res = await search({ q: '東京', filters: { access: [] } });
+        expect([res.total, res.hits, res.facets]).toEqual([0, [], { batch: [], type: [] }]);
+        expect((await search({ filters: { access: [] } })).total).toBe(0);
+      });
+    });
+
     describe('paging', () => {
       it('returns the requested page of a browse', async () => {
         const p2 = await search({ page: 2, pageSize: 7 });
@@ -624,6 +644,35 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
         await s.upsert([moved], T1);
         expect((await s.get('R01-0002'))?.s3_uploaded).toBe(false);
         expect((await s.getImage('R01-0002_01'))?.s3Key).toBeUndefined();
+      });
+    });
+
+    describe('listImages', () => {
+      it('lists every image with its upload state, by image id, filtered by batch and upload', async () => {
+        const s = await fresh();
+        expect(typeof s.listImages).toBe('function');
+        await s.upsert([fixtureItem('R02-0001'), fixtureItem('R01-0001'), fixtureItem('R01-0008')], T0);
+        await s.markUploaded!([{ imageId: 'R01-0001_02', key: 'photos/R01-0001_02.tif', size: 77, at: T1.toISOString() }]);
+        expect(await s.listImages!()).toEqual([
+          { id: 'R01-0001_01', itemId: 'R01-0001', batch: 'R01', file: 'R01/R01-0001/01.tif' },
+          {
+            id: 'R01-0001_02',
+            itemId: 'R01-0001',
+            batch: 'R01',
+            file: 'R01/R01-0001/02.tif',
+            s3Key: 'photos/R01-0001_02.tif',
+            s3Size: 77,
+            uploadedAt: T1.toISOString(),
+          },
+          { id: 'R02-0001_01', itemId: 'R02-0001', batch: 'R02', file: 'R02/R02-0001/01.tif' },
+        ]);
+        expect((await s.listImages!({ uploaded: true })).map((i) => i.id)).toEqual(['R01-0001_02']);
+        expect((await s.listImages!({ uploaded: false })).map((i) => i.id)).toEqual(['R01-0001_01', 'R02-0001_01']);
+        expect((await s.listImages!({ batch: ['R02'] })).map((i) => i.id)).toEqual(['R02-0001_01']);
+        expect((await s.listImages!({ batch: [] })).length).toBe(3);
+        // An upload survives an upsert that keeps the image's file.
+        await s.upsert([fixtureItem('R01-0001')], T1);
+        expect((await s.listImages!({ uploaded: true })).map((i) => [i.id, i.s3Size])).toEqual([['R01-0001_02', 77]]);
       });
     });
 

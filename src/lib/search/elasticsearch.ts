@@ -33,6 +33,8 @@ import {
   IMAGE_ID_RE,
   StoreUnavailableError,
   type ImageEntry,
+  type ImageListFilter,
+  type ImageState,
   type ImageUpload,
   type ItemInput,
   type ItemRecord,
@@ -43,7 +45,7 @@ import {
   type UpsertReport,
 } from './store.ts';
 import { MAPPING_VERSION, MAX_RESULT_WINDOW, indexBody, versionedIndexName } from './es-settings.ts';
-import { HIT_SOURCE, facetAggs, parseBuckets, parseHits, parseSearch, parseTotal, planSearch, searchBody, type EsSearchResult, type PlannedSearch } from './es-query.ts';
+import { HIT_SOURCE, facetAggs, filterList, parseBuckets, parseHits, parseSearch, parseTotal, planSearch, searchBody, type EsSearchResult, type PlannedSearch } from './es-query.ts';
 import {
   MARK_UPLOADED_SCRIPT,
   MAX_ID_BYTES,
@@ -54,6 +56,7 @@ import {
   toImageEntry,
   toRecord,
   type StoredDoc,
+  type UploadEntry,
 } from './es-docs.ts';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -578,6 +581,38 @@ export class EsStore implements SearchStore {
     return out;
   }
 
+  /**
+   * Every image with its upload state, ordered by image id (image ids are ASCII, so this is code
+   * point order). Reads every matching document, SCAN_PAGE at a time.
+   */
+  async listImages(filter: ImageListFilter = {}): Promise<ImageState[]> {
+    await this.ensure();
+    const batches = filterList(filter?.batch);
+    const query = batches ? { bool: { filter: [{ terms: { batch: batches } }] } } : { match_all: {} };
+    const out: ImageState[] = [];
+    const pages = scanDocs(this.client, this.target, { query, source: ['id', 'batch', 'record.images', 'uploads'] });
+    for (;;) {
+      const next = await this.call(() => pages.next());
+      if (next.done) break;
+      for (const doc of next.value) {
+        const uploads = new Map<string, UploadEntry>((doc.uploads ?? []).map((u) => [u.image, u]));
+        for (const img of doc.record?.images ?? []) {
+          const u = uploads.get(img.id);
+          if (filter?.uploaded === true && !u) continue;
+          if (filter?.uploaded === false && u) continue;
+          const state: ImageState = { id: img.id, itemId: doc.id!, batch: doc.batch!, file: img.file };
+          if (typeof img.s3Key === 'string') state.s3Key = img.s3Key;
+          if (u) {
+            if (typeof u.at === 'string') state.uploadedAt = u.at;
+            if (typeof u.size === 'number') state.s3Size = u.size;
+          }
+          out.push(state);
+        }
+      }
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   /** Makes everything written so far visible to search (rebuilds write with refresh off). */
   async refreshIndex(): Promise<void> {
     await this.call(() => this.client.indices.refresh({ index: this.target }));
@@ -587,6 +622,37 @@ export class EsStore implements SearchStore {
     if (this.closed) return;
     this.closed = true;
     if (this.ownsClient) await this.client.close();
+  }
+}
+
+/** Documents per page when reading a whole index. */
+export const SCAN_PAGE = 1000;
+
+/**
+ * Every document of an index (matching `query`), in id order, SCAN_PAGE at a time: search_after
+ * on the unique id, so no page is skipped or repeated while nothing writes.
+ */
+export async function* scanDocs(
+  client: Client,
+  index: string,
+  opts: { query?: Record<string, unknown>; source?: string[] | true } = {},
+): AsyncGenerator<Array<Partial<StoredDoc>>> {
+  let after: unknown[] | undefined;
+  for (;;) {
+    const res = (await client.search({
+      index,
+      size: SCAN_PAGE,
+      sort: [{ id: { order: 'asc' } }],
+      _source: opts.source ?? true,
+      track_total_hits: false,
+      query: opts.query ?? { match_all: {} },
+      ...(after ? { search_after: after } : {}),
+    } as never)) as unknown as { hits: { hits: Array<{ _source?: Partial<StoredDoc>; sort?: unknown[] }> } };
+    const hits = res.hits.hits;
+    if (hits.length === 0) return;
+    yield hits.map((h) => h._source ?? {});
+    if (hits.length < SCAN_PAGE) return;
+    after = hits[hits.length - 1]!.sort;
   }
 }
 

@@ -21,10 +21,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../config.ts';
-import type { ItemRecord, SearchStore } from './store.ts';
+import type { ImageState, ItemRecord, SearchStore } from './store.ts';
 import { MAPPING_VERSION, indexBody, versionedIndexName } from './es-settings.ts';
-import { docFromRecord, toRecord, type StoredDoc } from './es-docs.ts';
-import { EsStore, createEsClient, describeNode, inspectAlias, type AliasState } from './elasticsearch.ts';
+import { docFromRecord, toRecord, type StoredDoc, type UploadEntry } from './es-docs.ts';
+import { EsStore, createEsClient, describeNode, inspectAlias, scanDocs, type AliasState } from './elasticsearch.ts';
 
 export interface AdminIO {
   out: (line: string) => void;
@@ -36,8 +36,6 @@ export class EsUsageError extends Error {}
 
 /** Loads bibliographies into a store (the CLI passes the ingest loader); resolves to an exit code. */
 export type TreeLoader = (store: SearchStore, files: string[]) => Promise<number>;
-
-const PAGE = 1000;
 
 async function createIndex(client: Client, index: string, alias?: string): Promise<void> {
   await client.indices.create({ index, ...indexBody(), ...(alias ? { aliases: { [alias]: { is_write_index: true } } } : {}) } as never);
@@ -54,27 +52,6 @@ async function newIndexName(client: Client, alias: string, now: Date): Promise<s
   const stamped = versionedIndexName(alias, MAPPING_VERSION, now);
   if (await indexExists(client, stamped)) throw new Error(`index ${stamped} already exists: try again in a second`);
   return stamped;
-}
-
-/** Every document of an index, in id order, PAGE at a time (search_after on the unique id). */
-export async function* scanDocs(client: Client, index: string, source: string[] | true = true): AsyncGenerator<Array<Partial<StoredDoc>>> {
-  let after: unknown[] | undefined;
-  for (;;) {
-    const res = (await client.search({
-      index,
-      size: PAGE,
-      sort: [{ id: { order: 'asc' } }],
-      _source: source,
-      track_total_hits: false,
-      query: { match_all: {} },
-      ...(after ? { search_after: after } : {}),
-    } as never)) as unknown as { hits: { hits: Array<{ _source?: Partial<StoredDoc>; sort?: unknown[] }> } };
-    const hits = res.hits.hits;
-    if (hits.length === 0) return;
-    yield hits.map((h) => h._source ?? {});
-    if (hits.length < PAGE) return;
-    after = hits[hits.length - 1]!.sort;
-  }
 }
 
 /**
@@ -203,11 +180,20 @@ export async function* storeRecords(src: SearchStore): AsyncGenerator<ItemRecord
 
 export async function reindexFromStore(client: Client, alias: string, src: SearchStore, io: AdminIO, now = new Date()): Promise<number> {
   const expected = await src.count();
+  // Per-image upload state (key, size, time) when the store lists it; otherwise docFromRecord
+  // falls back to the images' s3Key.
+  const states = src.listImages ? new Map((await src.listImages()).map((s) => [s.id, s])) : undefined;
+  const uploadsOf = (r: ItemRecord): UploadEntry[] | undefined =>
+    states &&
+    r.images.flatMap((img) => {
+      const s: ImageState | undefined = states.get(img.id);
+      return s?.uploadedAt ? [{ image: img.id, file: img.file, key: s.s3Key ?? '', size: s.s3Size ?? null, at: s.uploadedAt }] : [];
+    });
   return buildAndSwap(client, alias, io, now, async (store) => {
     let n = 0;
     let batch: ItemRecord[] = [];
     const flush = async () => {
-      n += await store.importDocs(batch.map((r) => docFromRecord(r)));
+      n += await store.importDocs(batch.map((r) => docFromRecord(r, uploadsOf(r))));
       batch = [];
       io.err(`  copied ${n} of ${expected} records from the ${src.backend} store`);
     };

@@ -48,7 +48,7 @@ function clampInt(v: unknown, fallback: number, min: number, max: number): numbe
 }
 
 /** A filter list: absent, empty or not a list of strings means "no filter" (as in SQLite). */
-function filterList(v: unknown): string[] | null {
+export function filterList(v: unknown): string[] | null {
   if (v === undefined || v === null) return null;
   const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
   return list.length > 0 ? list : null;
@@ -79,9 +79,8 @@ export function filterClauses(req: SearchRequest): Array<Record<string, unknown>
   if (type) out.push({ terms: { type } });
   if (typeof f.s3_uploaded === 'boolean') out.push({ term: { s3_uploaded: f.s3_uploaded } });
   // Access levels (the access gate narrows searches with them): a list, even an empty one, lets
-  // only those levels through; unlike batch and type, an empty list never means "everything".
-  const access = (f as { access?: unknown }).access;
-  if (Array.isArray(access)) out.push({ terms: { access: access.filter((x): x is string => typeof x === 'string') } });
+  // only those levels through (an empty or unknown list matches nothing, as in the embedded store).
+  if (Array.isArray(f.access)) out.push({ terms: { access: f.access.filter((x) => typeof x === 'string') } });
   return out;
 }
 
