@@ -57,7 +57,7 @@ export class Harness {
 
   constructor() {
     this.client = new Client({ node: 'http://es.test:9200', Connection: this.mock.getConnection(), maxRetries: 0 });
-    this.mock.add({ method: ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'], path: '*' }, (params) => this.answer(params as unknown as Recorded));
+    this.mock.add({ method: ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'], path: '*' }, (params) => this.answer(params as unknown as Recorded) as never);
   }
 
   /** Queues answers for `METHOD /path` (one per request, in order). */
