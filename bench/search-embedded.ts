@@ -139,12 +139,12 @@ function substring(text: string, len: number): string {
   return run.slice(at, at + len).join('');
 }
 
-interface Case {
+export interface Case {
   cls: string;
   req: SearchRequest;
 }
 
-function queryMix(items: ItemInput[], n: number): Case[] {
+export function queryMix(items: ItemInput[], n: number): Case[] {
   const common = [...COMMON, '昭和'];
   const out: Case[] = [];
   for (let k = 0; out.length < n; k++) {
