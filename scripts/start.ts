@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/lib/config.ts';
 import { openStore } from '../src/lib/search/store.ts';
+import { access } from '../src/lib/runtime.ts';
+import { guard, userOf } from '../src/lib/access/node.ts';
 import { ensureBuilt } from './build-stamp.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -41,7 +43,12 @@ if (count === 0 && cfg.demo) {
 process.env.ASTRO_NODE_AUTOSTART = 'disabled';
 process.env.ASTRO_NODE_LOGGING = 'disabled';
 const entry = await import(pathToFileURL(path.join(root, 'dist', 'server', 'entry.mjs')).href);
-const handler = entry.handler as http.RequestListener;
+const astro = entry.handler as http.RequestListener;
+// The access gate runs first, on the raw request, for every path — including the files the adapter
+// serves before Astro's middleware would run (src/lib/access/node.ts, docs/access.md).
+const gate = access();
+console.log(await gate.warmUp());
+const handler: http.RequestListener = (req, res) => guard(gate, req, res, astro);
 
 /** One JSON line per request: time, method, URL, status, duration, bytes. */
 function logged(req: http.IncomingMessage, res: http.ServerResponse) {
@@ -54,6 +61,7 @@ function logged(req: http.IncomingMessage, res: http.ServerResponse) {
       status: res.statusCode,
       ms: Math.round((performance.now() - started) * 10) / 10,
       bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
+      user: userOf(req)?.id,
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   });

@@ -1,20 +1,75 @@
 import { defineMiddleware } from 'astro:middleware';
 import { negotiateLang } from './lib/i18n/strings.ts';
+import { access, deniedImageServer, rawStore } from './lib/runtime.ts';
+import { VOUCH_HEADER } from './lib/access/gate.ts';
+import { runInAccessScope } from './lib/access/scope.ts';
+import { deniedImageAnswer } from './lib/access/images.ts';
 
 const LANG_COOKIE = 'lang';
 
+/** Paths whose answers an allowed IIIF client origin may read with the user's credentials. */
+const CREDENTIALED_CORS = /^\/(iiif|api\/iiif)\//;
+
 /**
- * Runs in front of every route. Chooses the UI language (an explicit ?lang= is remembered in a
- * cookie for a year) and adds the security headers every response of a private archive needs.
+ * Runs in front of every route.
+ *
+ * 1. Who is asking (src/lib/access/gate.ts): scripts/start.ts has already run the gate on the raw
+ *    request and hands the result over in a header only this process can write; without it (e.g.
+ *    `astro dev`) the gate runs here. A refused request ends here, before any route runs.
+ * 2. The user goes to `Astro.locals.user`; the route runs inside the user's access scope, so every
+ *    store read it makes obeys the per-item rules (src/lib/access/scope.ts). An image below /iiif/
+ *    that the user may not see is answered here exactly as a missing one.
+ * 3. The UI language (an explicit ?lang= is remembered in a cookie for a year), and the security
+ *    headers every response of a private archive needs.
  */
 export const onRequest = defineMiddleware(async (context, next) => {
   const explicit = context.url.searchParams.get('lang');
   const lang = negotiateLang(explicit ?? context.cookies.get(LANG_COOKIE)?.value, context.request.headers.get('accept-language'));
   context.locals.lang = lang;
+
+  const gate = access();
+  const method = context.request.method.toUpperCase();
+  let who = gate.readVouch(context.request.headers.get(VOUCH_HEADER));
+  if (!who) {
+    let remoteAddress: string | undefined;
+    try {
+      remoteAddress = context.clientAddress;
+    } catch {
+      remoteAddress = undefined;
+    }
+    const outcome = await gate.authenticate({
+      method,
+      url: context.url.pathname + context.url.search,
+      headers: context.request.headers,
+      remoteAddress,
+    });
+    if (!outcome.allow) return new Response(outcome.body || null, { status: outcome.status, headers: outcome.headers });
+    who = outcome;
+  }
+  context.locals.user = who.user ?? undefined;
+  context.locals.authFailure = who.reason;
+  const levels = who.user?.levels ?? [];
+
   if (explicit === 'ja' || explicit === 'en') {
     context.cookies.set(LANG_COOKIE, explicit, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', httpOnly: false });
   }
-  let response = await next();
+
+  let response = await runInAccessScope({ levels }, async () => {
+    const path = context.url.pathname;
+    if (path.startsWith('/iiif/') && (method === 'GET' || method === 'HEAD')) {
+      const denied = await deniedImageAnswer(path.slice('/iiif/'.length), levels, async (id) => (await rawStore()).getImage(id), await deniedImageServer(), {
+        method,
+        headers: context.request.headers,
+      });
+      if (denied) {
+        const body = method === 'GET' && denied.body !== undefined ? (typeof denied.body === 'string' ? denied.body : new Uint8Array(denied.body)) : null;
+        await denied.file?.handle.close().catch(() => {});
+        return new Response(body, { status: denied.status, headers: denied.headers });
+      }
+    }
+    return next();
+  });
+
   try {
     response.headers.set('X-Content-Type-Options', 'nosniff');
   } catch {
@@ -24,5 +79,17 @@ export const onRequest = defineMiddleware(async (context, next) => {
   }
   response.headers.set('Referrer-Policy', 'same-origin');
   if (!response.headers.has('X-Robots-Tag')) response.headers.set('X-Robots-Tag', 'noindex, nofollow');
+  // No page of the archive may be framed by another site (clickjacking of the sign-in page); the
+  // IIIF token service sets its own policy naming the one client origin allowed to frame it.
+  if (!response.headers.has('Content-Security-Policy') && (response.headers.get('Content-Type') ?? '').startsWith('text/html')) {
+    response.headers.set('Content-Security-Policy', "frame-ancestors 'self'");
+  }
+  // A IIIF client on an allowed origin (IIIF_AUTH_ORIGINS) may read manifests and images with the
+  // user's credentials; '*' would make browsers drop such credentialed answers.
+  const cors = CREDENTIALED_CORS.test(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {};
+  for (const [k, v] of Object.entries(cors)) {
+    if (k === 'Vary') response.headers.append('Vary', v);
+    else response.headers.set(k, v);
+  }
   return response;
 });

@@ -7,12 +7,68 @@ import { config } from './config.ts';
 import { openStore, type SearchStore } from './search/store.ts';
 import { ManifestService } from './iiif/service.ts';
 import type { ImageServer } from './images/server.ts';
+import { AccessGate } from './access/gate.ts';
+import { scopedStore } from './access/scope.ts';
+import { probeService, AUTH_CONTEXT } from './access/iiif-auth.ts';
 
 let storePromise: Promise<SearchStore> | undefined;
 
+/**
+ * The store as the current request may see it: reads obey the request's access scope (set by the
+ * middleware; see src/lib/access/scope.ts), and refuse to run outside one.
+ */
 export function store(): Promise<SearchStore> {
+  return rawStore().then(scopedStore);
+}
+
+/** The store without per-user authorisation: for identifier-to-file lookups and health checks only. */
+export function rawStore(): Promise<SearchStore> {
   storePromise ??= openStore(config());
   return storePromise;
+}
+
+const GATE = Symbol.for('iiif-archive.access-gate');
+
+/**
+ * The access gate (src/lib/access/gate.ts), one per process: the node:http server in
+ * scripts/start.ts and the middleware inside the built app are two module graphs, and both must use
+ * the same instance (key cache, hand-over secret, access-token key), so it lives on globalThis.
+ */
+export function access(): AccessGate {
+  const g = globalThis as { [GATE]?: AccessGate };
+  g[GATE] ??= new AccessGate({ access: config().access, publicBaseUrl: config().publicBaseUrl });
+  return g[GATE];
+}
+
+/** IIIF Auth 2.0 probe services, when the gate advertises the flow (not in ACCESS_MODE=none). */
+function probes(): ((kind: 'image' | 'manifest', id: string) => Record<string, unknown>) | undefined {
+  const gate = access();
+  return gate.advertisesAuth ? (kind, id) => probeService(gate.publicBaseUrl, kind, id) : undefined;
+}
+
+let deniedPromise: Promise<ImageServer> | undefined;
+
+/**
+ * An image server that knows no image: its answer is, by construction, the answer for a missing
+ * identifier, which is what an image the user may not see must get (src/lib/access/images.ts).
+ */
+export function deniedImageServer(): Promise<ImageServer> {
+  deniedPromise ??= (async () => {
+    const { ImageServer } = await import('./images/server.ts');
+    const cfg = config();
+    return new ImageServer({
+      root: cfg.images.root,
+      maxWidth: cfg.images.maxWidth,
+      maxHeight: cfg.images.maxHeight,
+      maxArea: cfg.images.maxArea,
+      publicBaseUrl: cfg.publicBaseUrl,
+      lookup: async () => null,
+      memoryCacheBytes: 0,
+      sourceTtlMs: 0,
+      queue: { concurrency: 1, maxWaiting: 1 },
+    });
+  })();
+  return deniedPromise;
 }
 
 let manifestPromise: Promise<ManifestService> | undefined;
@@ -23,6 +79,7 @@ export function manifests(): Promise<ManifestService> {
       store: await store(),
       sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
+      auth: probes() && { context: AUTH_CONTEXT, probe: probes()! },
     }))();
   return manifestPromise;
 }
@@ -44,7 +101,8 @@ export function imageServer(): Promise<ImageServer> {
       maxHeight: cfg.images.maxHeight,
       maxArea: cfg.images.maxArea,
       publicBaseUrl: cfg.publicBaseUrl,
-      lookup: async (id) => (await store()).getImage(id),
+      lookup: async (id) => (await rawStore()).getImage(id),
+      auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
     });
   })();
   return imageServerPromise;

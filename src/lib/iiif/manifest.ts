@@ -62,6 +62,16 @@ export interface ManifestInput {
   sizes: ReadonlyMap<string, Size | undefined>;
   /** Public base URL, no trailing slash. */
   base: string;
+  /**
+   * IIIF Authorization Flow 2.0: the context and the probe service of an image or of the manifest
+   * (src/lib/access/iiif-auth.ts). Absent: no auth services are advertised.
+   */
+  auth?: ManifestAuth;
+}
+
+export interface ManifestAuth {
+  context: string;
+  probe: (kind: 'image' | 'manifest', id: string) => Record<string, unknown>;
 }
 
 /** Size of a canvas: the image's own, then the bibliography's, then FALLBACK_SIZE. */
@@ -73,7 +83,14 @@ export function canvasSize(real: Size | undefined, recorded: Partial<Size>): Siz
   return { width: FALLBACK_SIZE, height: FALLBACK_SIZE };
 }
 
-export function buildManifest({ record, sizes, base }: ManifestInput): Record<string, unknown> {
+export function buildManifest({ record, sizes, base, auth }: ManifestInput): Record<string, unknown> {
+  // The image service block, with the image's probe service when auth is advertised.
+  const imageService = (imageId: string) => ({
+    id: imageServiceUrl(base, imageId),
+    type: 'ImageService3',
+    profile: 'level2',
+    ...(auth ? { service: [auth.probe('image', imageId)] } : {}),
+  });
   const id = manifestUrl(base, record.id);
   const metadata: Array<{ label: LanguageMap; value: LanguageMap }> = [];
   const add = (key: StringKey, value: LanguageMap | undefined) => {
@@ -92,6 +109,7 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
     const size = canvasSize(sizes.get(img.id), img);
     const canvasId = canvasUrl(base, record.id, img.id);
     const service = imageServiceUrl(base, img.id);
+    const serviceBlock = imageService(img.id);
     const pageLabel = img.label ? langMap(img.label) : undefined;
     return {
       id: canvasId,
@@ -104,7 +122,7 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
           id: thumbnailUrl(base, img.id, 200),
           type: 'Image',
           format: 'image/jpeg',
-          service: [{ id: service, type: 'ImageService3', profile: 'level2' }],
+          service: [serviceBlock],
         },
       ],
       items: [
@@ -123,7 +141,8 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
                 format: 'image/jpeg',
                 width: size.width,
                 height: size.height,
-                service: [{ id: service, type: 'ImageService3', profile: 'level2' }],
+                // The full image is an access-controlled content resource: it has the probe too.
+                service: auth ? [serviceBlock, auth.probe('image', img.id)] : [serviceBlock],
               },
             },
           ],
@@ -133,7 +152,8 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
   });
 
   const manifest: Record<string, unknown> = {
-    '@context': PRESENTATION_CONTEXT,
+    // Auth 2.0 §2.1: the auth context comes first.
+    '@context': auth ? [auth.context, PRESENTATION_CONTEXT] : PRESENTATION_CONTEXT,
     id,
     type: 'Manifest',
     label: langMap(record.title) ?? { none: [record.id] },
@@ -153,7 +173,7 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
         id: thumbnailUrl(base, first.id),
         type: 'Image',
         format: 'image/jpeg',
-        service: [{ id: imageServiceUrl(base, first.id), type: 'ImageService3', profile: 'level2' }],
+        service: [imageService(first.id)],
       },
     ];
   }
@@ -166,5 +186,6 @@ export function buildManifest({ record, sizes, base }: ManifestInput): Record<st
     },
   ];
   manifest.items = canvases;
+  if (auth) manifest.service = [auth.probe('manifest', record.id)];
   return manifest;
 }

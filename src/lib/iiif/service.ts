@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SearchStore } from '../search/store.ts';
-import { buildManifest, type Size } from './manifest.ts';
+import { buildManifest, type ManifestAuth, type Size } from './manifest.ts';
 
 export interface ManifestServiceOptions {
   store: SearchStore;
@@ -12,6 +12,8 @@ export interface ManifestServiceOptions {
   sizeOf: (imageId: string) => Promise<Size | undefined>;
   base: string;
   cacheEntries?: number;
+  /** IIIF Authorization Flow 2.0 services to advertise (src/lib/access). */
+  auth?: ManifestAuth;
 }
 
 export interface ManifestDocument {
@@ -44,7 +46,7 @@ export class ManifestService {
         sizes.set(img.id, await this.#opts.sizeOf(img.id).catch(() => undefined));
       }),
     );
-    const json = JSON.stringify(buildManifest({ record, sizes, base: this.#opts.base }));
+    const json = JSON.stringify(buildManifest({ record, sizes, base: this.#opts.base, auth: this.#opts.auth }));
     const doc: ManifestDocument = {
       json,
       etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,

@@ -45,6 +45,8 @@ export interface InfoInput {
   limits: Limits;
   /** Tile size (square); defaults to 512. */
   tileSize?: number;
+  /** IIIF Authorization Flow 2.0 services (probe) of this image, and their context (src/lib/access). */
+  auth?: { context: string; services: Record<string, unknown>[] };
 }
 
 /** The tile edge actually announced: the wanted size, but never beyond the limits. */
@@ -85,6 +87,7 @@ export function buildInfo(version: Version, input: InfoInput): Record<string, un
   const tiles = [{ width: tile, scaleFactors: scaleFactors(width, height, tile) }];
   const limitProps = { maxWidth: limits.maxWidth, maxHeight: limits.maxHeight, maxArea: limits.maxArea };
 
+  const auth = input.auth;
   if (version === 2) {
     return {
       '@context': CONTEXT[2],
@@ -103,10 +106,13 @@ export function buildInfo(version: Version, input: InfoInput): Record<string, un
           ...limitProps,
         },
       ],
+      // Image API 2.1 has no context list: each auth service carries its own.
+      ...(auth ? { service: auth.services.map((s) => ({ '@context': auth.context, ...s })) } : {}),
     };
   }
   return {
-    '@context': CONTEXT[3],
+    // Auth 2.0 §2.1: the auth context comes first, before the Image API's.
+    '@context': auth ? [auth.context, CONTEXT[3]] : CONTEXT[3],
     id: input.id,
     type: 'ImageService3',
     protocol: PROTOCOL,
@@ -119,6 +125,7 @@ export function buildInfo(version: Version, input: InfoInput): Record<string, un
     extraFormats: FORMATS.filter((f) => !LEVEL2_FORMATS.has(f)),
     extraQualities: QUALITIES.filter((q) => q !== 'default'),
     extraFeatures: [...V3_EXTRA_FEATURES],
+    ...(auth ? { service: auth.services } : {}),
   };
 }
 

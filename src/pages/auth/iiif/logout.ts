@@ -1,0 +1,22 @@
+/**
+ * IIIF Authorization Flow 2.0 logout service, also the site's "Sign out": revokes every IIIF
+ * access token issued to the signed-in user, then sends the browser to ACCESS_LOGOUT_URL
+ * (cloudflare: /cdn-cgi/access/logout, which Cloudflare's edge answers by ending the Access
+ * session). Without one, a page says what was done.
+ */
+import type { APIRoute } from 'astro';
+import { access } from '../../../lib/runtime.ts';
+import { accessText } from '../../../lib/access/strings.ts';
+
+export const prerender = false;
+
+export const GET: APIRoute = ({ locals }) => {
+  const gate = access();
+  if (locals.user) gate.tokens.revoke(locals.user.id);
+  const headers = { 'Cache-Control': 'no-store' };
+  if (gate.logoutUrl) return new Response(null, { status: 303, headers: { ...headers, Location: gate.logoutUrl } });
+  const lang = locals.lang;
+  const html = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${accessText(lang, 'loggedOutTitle')}</title><link rel="stylesheet" href="/styles.css"></head>
+<body><main><h1>${accessText(lang, 'loggedOutTitle')}</h1><p data-testid="logged-out">${accessText(lang, 'loggedOutText')}</p><p><a href="/">←</a></p></main></body></html>`;
+  return new Response(html, { status: 200, headers: { ...headers, 'Content-Type': 'text/html; charset=utf-8' } });
+};
