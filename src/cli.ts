@@ -119,14 +119,17 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'es status|migrate|reindex --from store|tree',
     summary:
       'Elasticsearch at ES_URL, alias ES_INDEX: show it; create or migrate its mappings; rebuild it from the SQLite store ' +
-      '(--from store) or the bibliographies (--from tree [--fresh] [<file.xlsx>...]), then swap the alias (docs/elasticsearch.md)',
+      '(--from store) or the clean tree (--from tree [--fresh]: the index stage; or given <file.xlsx>...: the loader), ' +
+      'then swap the alias (docs/elasticsearch.md)',
     options: { from: { type: 'string' }, fresh: { type: 'boolean' } },
     args: [1, Infinity],
     async run(ctx, args, values) {
       const { EsUsageError, runEsCommand } = await import('./lib/search/es-admin.ts');
       try {
         return await runEsCommand(ctx.config(), args, values, ctx.io, async (store, files) =>
-          reportLoad(ctx, await loadBibliographies(store, files), files.length),
+          files.length > 0
+            ? reportLoad(ctx, await loadBibliographies(store, files), files.length)
+            : ingestCommand('runIndex', { ...ctx, store: async () => store }, [], {}),
         );
       } catch (e) {
         throw e instanceof EsUsageError ? new UsageError(e.message) : e;

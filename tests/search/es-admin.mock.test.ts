@@ -237,6 +237,23 @@ describe('es reindex', () => {
     expect(o.err).toContain(`removing the unfinished index ${STAMPED}`);
   });
 
+  it('never swaps an empty index in for one that holds records', async () => {
+    h = new Harness();
+    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('HEAD', '/archive-v1', {});
+    h.on('HEAD', `/${STAMPED}`, notFound);
+    h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
+    h.on('GET', `/${STAMPED}/_refresh`, { _shards: { total: 1, successful: 1, failed: 0 } });
+    h.on('GET', `/${STAMPED}/_count`, { count: 0 });
+    h.on('GET', '/archive-v1/_count', recorded('count.json'));
+    h.on('DELETE', `/${STAMPED}`, ACK);
+    const nothing = async () => 0; // e.g. an empty clean tree
+    await expect(reindexFromTree(h.client, 'archive', [], nothing, io().io, { fresh: true, now: NOW })).rejects.toThrow(
+      `${STAMPED} is empty while archive-v1 holds records: alias not swapped (nothing was loaded)`,
+    );
+    expect(h.to('POST', '/_aliases')).toEqual([]);
+  });
+
   it('reads a store through the port, 100 records a page, in id order', async () => {
     const src = new SqliteStore(':memory:');
     await src.init();
@@ -272,7 +289,7 @@ describe('the CLI entry', () => {
     expect(await run(['es', 'reindex'], ES)).toMatchObject({ code: 2, err: expect.stringMatching(/needs --from store or --from tree/) });
     expect(await run(['es', 'reindex', '--from', 'store', 'x.xlsx'], ES)).toMatchObject({ code: 2 });
     expect(await run(['es', 'migrate', 'now'], ES)).toMatchObject({ code: 2, err: expect.stringMatching(/es migrate takes no arguments/) });
-    expect(await run(['es', 'reindex', '--from', 'tree'], ES)).toMatchObject({ code: 2, err: expect.stringMatching(/no bibliography files to load/) });
+    expect(await run(['es', 'status', '--fresh'], ES)).toMatchObject({ code: 2, err: expect.stringMatching(/es status takes no arguments/) });
   });
 
   it('says in one sentence that the cluster cannot be reached (exit 3, no stack trace)', async () => {

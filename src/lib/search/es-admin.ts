@@ -7,9 +7,10 @@
  *                          index's records (re-analysed with the current settings), then swap the
  *                          alias in one atomic request
  *   reindex --from store   build a new index from the embedded SQLite store (SQLITE_PATH), swap
- *   reindex --from tree    build a new index by re-running the loader on the bibliographies (after
- *                          copying the current records, so indexed_at and S3 upload state carry
- *                          over through the normal upsert; `--fresh` starts empty), swap
+ *   reindex --from tree    build a new index by re-running the ingest index stage on the clean
+ *                          tree (or the loader on given bibliographies), after copying the current
+ *                          records so that indexed_at and S3 upload state carry over through the
+ *                          normal upsert (`--fresh` starts empty), swap
  *
  * Readers keep using the old index until the swap (`_aliases` with remove + add is atomic), so
  * there is no downtime. Writes made to the old index while a copy runs are not in the new one: stop
@@ -18,7 +19,6 @@
  * delete it.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../config.ts';
 import type { ImageState, ItemRecord, SearchStore } from './store.ts';
@@ -34,7 +34,10 @@ export interface AdminIO {
 /** A usage mistake (exit 2) rather than a failure. */
 export class EsUsageError extends Error {}
 
-/** Loads bibliographies into a store (the CLI passes the ingest loader); resolves to an exit code. */
+/**
+ * Fills a store from the clean tree (the CLI passes the ingest index stage, or the loader when
+ * files are given); resolves to an exit code.
+ */
 export type TreeLoader = (store: SearchStore, files: string[]) => Promise<number>;
 
 async function createIndex(client: Client, index: string, alias?: string): Promise<void> {
@@ -133,6 +136,9 @@ async function buildAndSwap(
     if (result.expected !== undefined && got !== result.expected) {
       throw new Error(`${index} holds ${got} records, ${result.expected} expected: alias not swapped (was the ingest pipeline running?)`);
     }
+    if (got === 0 && old && (await countOf(client, old)) > 0) {
+      throw new Error(`${index} is empty while ${old} holds records: alias not swapped (nothing was loaded)`);
+    }
     await swapAlias(client, alias, index, old);
     io.out(`alias ${alias} -> ${index} (${got} records, mapping version ${MAPPING_VERSION})${old ? `; was ${old}` : ''}`);
   } catch (e) {
@@ -214,23 +220,11 @@ export async function reindexFromTree(
   io: AdminIO,
   opts: { fresh?: boolean; now?: Date } = {},
 ): Promise<number> {
-  if (files.length === 0) throw new EsUsageError('no bibliography files to load (give them, or put them in DATA_DIR/bibliography)');
   return buildAndSwap(client, alias, io, opts.now ?? new Date(), async (store, old) => {
     if (old && !opts.fresh) await copyDocs(client, old, store, io);
     const code = await load(store, files);
     return { code };
   });
-}
-
-/** The default bibliographies of `--from tree`: DATA_DIR/bibliography/*.xlsx, by name. */
-export function bibliographyFiles(dataDir: string): string[] {
-  const dir = path.join(dataDir, 'bibliography');
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.toLowerCase().endsWith('.xlsx') && !f.startsWith('~$'))
-    .sort()
-    .map((f) => path.join(dir, f));
 }
 
 /**
@@ -274,8 +268,7 @@ export async function runEsCommand(
         await src.close();
       }
     }
-    const files = rest.length > 0 ? rest : bibliographyFiles(cfg.dataDir);
-    return await reindexFromTree(client, alias, files, loadTree, io, { fresh: values.fresh === true });
+    return await reindexFromTree(client, alias, rest, loadTree, io, { fresh: values.fresh === true });
   } catch (e) {
     const down = probe.unavailable(e);
     if (down) {
