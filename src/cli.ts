@@ -269,18 +269,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(process.argv.slice(2), {
-    env: process.env,
-    cwd: process.cwd(),
-    out: (line) => process.stdout.write(line + '\n'),
-    err: (line) => process.stderr.write(line + '\n'),
-    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
-    interrupt: interruptSignal,
-  });
-  process.exitCode = code;
-}
-
 let interrupted: AbortController | undefined;
 
 /** Aborted by the first SIGINT/SIGTERM; a second one ends the process at once. */
@@ -295,4 +283,16 @@ function interruptSignal(): AbortSignal {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   return ac.signal;
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), {
+    env: process.env,
+    cwd: process.cwd(),
+    out: (line) => process.stdout.write(line + '\n'),
+    err: (line) => process.stderr.write(line + '\n'),
+    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
+    interrupt: interruptSignal,
+  });
+  process.exitCode = code;
 }

@@ -16,7 +16,18 @@ export interface S3Settings {
   forcePathStyle: boolean;
 }
 
-export function createS3Client(s3: S3Settings | Config['s3'], opts: { maxAttempts?: number } = {}): S3Client {
+export interface S3ClientOptions {
+  /** Attempts per request including the first (default 3); the sync stage retries itself and passes 1. */
+  maxAttempts?: number;
+  /** Sockets per host (default 50). */
+  maxSockets?: number;
+  /** Longest wait for a connection, ms (default 10 s). */
+  connectionTimeoutMs?: number;
+  /** Longest wait for a response, ms (default 5 min: a large PUT on a slow link). */
+  requestTimeoutMs?: number;
+}
+
+export function createS3Client(s3: S3Settings | Config['s3'], opts: S3ClientOptions = {}): S3Client {
   return new S3Client({
     region: s3.region,
     ...(s3.endpoint && { endpoint: s3.endpoint }),
@@ -25,5 +36,11 @@ export function createS3Client(s3: S3Settings | Config['s3'], opts: { maxAttempt
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: opts.maxAttempts ?? 3,
+    requestHandler: {
+      connectionTimeout: opts.connectionTimeoutMs ?? 10_000,
+      requestTimeout: opts.requestTimeoutMs ?? 300_000,
+      httpAgent: { keepAlive: true, maxSockets: opts.maxSockets ?? 50 },
+      httpsAgent: { keepAlive: true, maxSockets: opts.maxSockets ?? 50 },
+    },
   });
 }
