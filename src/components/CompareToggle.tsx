@@ -34,10 +34,10 @@ export default function CompareToggle({ id, title, lang }: Props) {
       onClick={toggle}
       data-testid="compare-toggle"
       data-id={id}
-      aria-label={`${t(lang, marked ? 'compareRemove' : 'compareAdd')}: ${title}`}
-    >
-      {marked ? '✓ ' : '+ '}
+>
+      <span aria-hidden="true">{marked ? '✓ ' : '+ '}</span>
       {t(lang, 'compare')}
+      <span class="sr-only">: {title}</span>
     </button>
   );
 }

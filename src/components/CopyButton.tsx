@@ -28,7 +28,7 @@ export default function CopyButton({ text, label, copiedLabel, what }: Props) {
   return (
     <button type="button" class="secondary" onClick={copy} aria-label={`${label}: ${what}`} data-copy={text}>
       {done ? copiedLabel : label}
-      <span role="status" class="skip">{done ? copiedLabel : ''}</span>
+      <span role="status" class="sr-only">{done ? copiedLabel : ''}</span>
     </button>
   );
 }

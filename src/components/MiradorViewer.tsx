@@ -195,7 +195,7 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
             </button>
           ))}
         <label class="linkbox">
-          <span class="skip">{labels.linkLabel}</span>
+          <span class="sr-only">{labels.linkLabel}</span>
           <input type="text" readOnly value={link} data-testid="view-link" onFocus={(e) => (e.currentTarget as HTMLInputElement).select()} />
         </label>
       </div>
