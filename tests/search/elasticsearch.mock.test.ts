@@ -649,6 +649,26 @@ describe('bulk upsert', () => {
     expect(h.sleeps).toEqual([100]);
   });
 
+  it('goes on with the next bulk request after a failure and reports every failed record at the end', async () => {
+    h = new Harness();
+    const store = h.ready();
+    const items: ItemInput[] = Array.from({ length: 1001 }, (_, i) => ({ id: `X-${String(i).padStart(4, '0')}`, batch: 'R01', title: { ja: '題' }, images: [] }));
+    const ok = (id: string) => ({ update: { _index: 'archive-v1', _id: id, _version: 1, result: 'created', status: 201 } });
+    const refusedItem = recorded('bulk-upsert-partial.json').items[2];
+    h.on(
+      'POST',
+      '/archive/_bulk',
+      { errors: true, took: 90, items: items.slice(0, 1000).map((it, i) => (i === 7 ? { update: { ...refusedItem.update, _id: it.id } } : ok(it.id))) },
+      { errors: false, took: 2, items: [ok('X-1000')] },
+    );
+    const err = (await store.upsert(items, T0).catch((e: unknown) => e)) as BulkWriteError;
+    expect(err).toBeInstanceOf(BulkWriteError);
+    expect(err.failures.map((f) => [f.id, f.status])).toEqual([['X-0007', 400]]);
+    expect(err.written).toBe(1000);
+    expect(err.message).toMatch(/^upsert: 1 of 1001 records were not written: X-0007 \(400 document_parsing_exception/);
+    expect(h.to('POST', '/archive/_bulk').map((r) => (r.body as unknown[]).length)).toEqual([2000, 2]);
+  });
+
   it('gives up on a retryable item after the configured attempts and names it', async () => {
     h = new Harness();
     const store = h.ready({ retry: { attempts: 2, baseMs: 50 } });

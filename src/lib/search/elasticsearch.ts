@@ -323,11 +323,12 @@ export class EsStore implements SearchStore {
 
   /**
    * Sends bulk operations; retries the retryable failures (per document, with backoff) and a whole
-   * request answered 429 or 502-504; throws BulkWriteError naming every document that failed for
-   * good.
+   * request answered 429 or 502-504. Returns the result of every operation that succeeded (undefined
+   * for the others) and a failure entry for every one that failed for good; callers go on with their
+   * next chunk and throw one BulkWriteError naming them all at the end.
    */
-  private async bulk(ops: BulkOp[], what: string): Promise<BulkItem[]> {
-    const results: BulkItem[] = new Array(ops.length);
+  private async bulk(ops: BulkOp[]): Promise<{ results: Array<BulkItem | undefined>; failures: BulkFailure[] }> {
+    const results: Array<BulkItem | undefined> = new Array(ops.length);
     const failures: BulkFailure[] = [];
     let pending = ops.map((op, i) => ({ op, i }));
     for (let attempt = 1; pending.length > 0; attempt++) {
@@ -371,8 +372,7 @@ export class EsStore implements SearchStore {
       pending = retry;
       if (pending.length > 0) await this.sleep(this.retry.baseMs * 2 ** (attempt - 1));
     }
-    if (failures.length > 0) throw new BulkWriteError(what, failures, ops.length);
-    return results;
+    return { results, failures };
   }
 
   /** Image id -> owning record (and its s3_uploaded) for the given image ids that are stored. */
@@ -421,8 +421,9 @@ export class EsStore implements SearchStore {
     const stamp = now.toISOString();
     let inserted = 0;
     let updated = 0;
+    const failures: BulkFailure[] = [];
     for (const chunk of chunks(list, BULK_CHUNK)) {
-      const items = await this.bulk(
+      const res = await this.bulk(
         chunk.map((item) => ({
           id: item.id,
           action: { update: { _id: item.id, retry_on_conflict: 3 } },
@@ -432,10 +433,11 @@ export class EsStore implements SearchStore {
             script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(item), now: stamp } },
           },
         })),
-        'upsert',
       );
-      for (const it of items) it.result === 'created' ? inserted++ : updated++;
+      for (const it of res.results) if (it) it.result === 'created' ? inserted++ : updated++;
+      failures.push(...res.failures);
     }
+    if (failures.length > 0) throw new BulkWriteError('upsert', failures, list.length);
     return { inserted, updated };
   }
 
@@ -446,13 +448,15 @@ export class EsStore implements SearchStore {
   async importDocs(docs: StoredDoc[]): Promise<number> {
     await this.ensure();
     let n = 0;
+    const failures: BulkFailure[] = [];
     for (const chunk of chunks(docs, BULK_CHUNK)) {
-      const items = await this.bulk(
+      const res = await this.bulk(
         chunk.map((doc) => ({ id: doc.id, action: { index: { _id: doc.id } }, body: doc as unknown as Record<string, unknown> })),
-        'import',
       );
-      n += items.length;
+      n += res.results.filter(Boolean).length;
+      failures.push(...res.failures);
     }
+    if (failures.length > 0) throw new BulkWriteError('import', failures, docs.length);
     return n;
   }
 
@@ -476,8 +480,9 @@ export class EsStore implements SearchStore {
     const before = new Map([...owners.values()].map((o) => [o.id, o.s3]));
     const ids = [...byRecord.keys()];
     let completed = 0;
+    const failures: BulkFailure[] = [];
     for (const chunk of chunks(ids, BULK_CHUNK)) {
-      const items = await this.bulk(
+      const res = await this.bulk(
         chunk.map((id) => ({
           id,
           action: { update: { _id: id, retry_on_conflict: 3 } },
@@ -486,12 +491,13 @@ export class EsStore implements SearchStore {
             _source: ['s3_uploaded'],
           },
         })),
-        'markUploaded',
       );
-      items.forEach((it, k) => {
-        if (it.get?._source?.s3_uploaded === true && before.get(chunk[k]!) === false) completed++;
+      res.results.forEach((it, k) => {
+        if (it?.get?._source?.s3_uploaded === true && before.get(chunk[k]!) === false) completed++;
       });
+      failures.push(...res.failures);
     }
+    if (failures.length > 0) throw new BulkWriteError('markUploaded', failures, ids.length);
     return { images: updates.length - unknown.length, unknown, completed };
   }
 
