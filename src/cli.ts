@@ -70,36 +70,10 @@ function reportLoad(ctx: Context, rep: LoadReport, files: number): number {
 export const COMMANDS: Record<string, Command> = {
   demo: {
     usage: 'demo [--force] [--scale <0..1>]',
-    summary: 'generate the demo corpus into DATA_DIR (unless present) and load it into the store',
+    summary: 'write the demo delivery (drifting, as real ones do) into DATA_DIR/delivery unless present, then normalize and index it (and sync when S3_BUCKET is set)',
     options: { force: { type: 'boolean' }, scale: { type: 'string' } },
     args: [0, 0],
-    async run(ctx, _args, values) {
-      const cfg = ctx.config();
-      let scale: number | undefined;
-      if (values.scale !== undefined) {
-        scale = Number(values.scale);
-        if (!(scale > 0 && scale <= 1)) throw new UsageError(`--scale must be a number in (0, 1], got "${String(values.scale)}"`);
-      }
-      // sharp (libvips) is loaded only by this command.
-      const { existingDemoCorpus, setUpDemo } = await import('./lib/ingest/demo.ts');
-      const exists = !values.force && (await existingDemoCorpus(cfg.dataDir, cfg.images.root));
-      if (!exists) ctx.io.err(`generating the demo corpus in ${cfg.dataDir} …`);
-      const started = Date.now();
-      let lastTick = started;
-      const setup = await setUpDemo(cfg, await ctx.store(), {
-        force: !!values.force,
-        scale: scale ?? cfg.demoScale,
-        onImage: (_file, done, total) => {
-          if (Date.now() - lastTick > 5000 || done === total) {
-            lastTick = Date.now();
-            ctx.io.err(`  images: ${done}/${total}`);
-          }
-        },
-      });
-      if (setup.generated) ctx.io.err(`demo corpus written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      else ctx.io.err(`demo corpus already present in ${cfg.dataDir}`);
-      return reportLoad(ctx, setup.report, setup.files.length);
-    },
+    run: (ctx, args, values) => ingestCommand('runDemo', ctx, args, values),
   },
 
   load: {
@@ -179,7 +153,7 @@ export const COMMANDS: Record<string, Command> = {
 
 /** Runs one of the ingest commands (loaded on use), mapping its usage errors to ours. */
 async function ingestCommand(
-  name: 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus',
+  name: 'runDemo' | 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus',
   ctx: Context,
   args: string[],
   values: Record<string, string | boolean | undefined>,

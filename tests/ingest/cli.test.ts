@@ -91,16 +91,21 @@ describe('archive CLI', () => {
       expect((await run(['status'])).out).toMatch(/^store: sqlite .*archive\.sqlite\nrecords: 1 {3}images: 1 {3}in S3: 0 images\n/);
     });
 
-    it('generates and loads the demo corpus', async () => {
+    it('generates the demo delivery and runs the pipeline on it', async () => {
       const env = { DATA_DIR: path.join(dir, 'demo') };
       const first = await run(['demo', '--scale', '0.05'], env);
       expect(first.code).toBe(0);
-      expect(first.err).toMatch(/generating the demo corpus/);
-      expect(first.out).toBe('loaded 40 records from 2 files; 40 new, 0 updated');
+      expect(first.err).toMatch(/^generating the demo delivery in .*demo\/delivery …\n {2}images: 51\/51\ndemo delivery written in [\d.]+ s; running the pipeline on it$/);
+      expect(first.out.split('\n').slice(-2)).toEqual([
+        'normalized 2 batches (47 images, 59 files looked at); links: 49 new, 0 changed, 0 removed, 0 unchanged',
+        'indexed 40 records from 2 workbooks in 2 batches; 40 new, 0 updated; 47 image sizes read from the files',
+      ]);
       const second = await run(['demo'], env);
       expect(second.err).toMatch(/already present/);
-      expect(second.out).toBe('loaded 40 records from 2 files; 0 new, 40 updated');
-      expect((await run(['status'], env)).out).toMatch(/^records: 40 /m);
+      expect(second.out.split('\n').slice(-1)).toEqual(['indexed 40 records from 2 workbooks in 2 batches; 0 new, 40 updated; 47 image sizes read from the files']);
+      const status = (await run(['status'], env)).out;
+      expect(status).toMatch(/^records: 40 {3}images: 47 {3}in S3: 0 images$/m);
+      expect(status).toMatch(/^ {2}demo {7}\S+ \(\d+ s ago\), [\d.]+ s, exit 0: reused the demo delivery; indexed 40 records/m);
     });
   });
 });

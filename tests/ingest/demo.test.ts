@@ -1,36 +1,45 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_MARKER, generateDemoCorpus } from '../../src/lib/ingest/demo.ts';
+import { DEMO_FOLDERS, DEMO_MARKER, generateDemoCorpus, setUpDemo } from '../../src/lib/ingest/demo.ts';
 import { readBibliography } from '../../src/lib/ingest/excel.ts';
-import { loadBibliographies } from '../../src/lib/ingest/load.ts';
+import { normalize, normalizeProblems, readBatchMeta } from '../../src/lib/ingest/normalize.ts';
 import { IMAGE_ID_RE, type ItemInput, type SearchStore } from '../../src/lib/search/store.ts';
 
 const SCALE = 0.05;
 let tmp: string;
 let dataDir: string;
+let delivery: string;
+/** The revised bibliographies: what the archive must end up holding. */
 let files: string[];
 let records: ItemInput[];
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'ingest-demo-'));
   dataDir = path.join(tmp, 'data');
-  files = await generateDemoCorpus(dataDir, { scale: SCALE });
+  delivery = await generateDemoCorpus(dataDir, { scale: SCALE });
+  files = [
+    path.join(delivery, DEMO_FOLDERS.R01, '書誌データ_第1回_修正版.xlsx'),
+    path.join(delivery, DEMO_FOLDERS.R02, 'R2_書誌_修正後.xlsx'),
+  ];
   records = [];
   for (const f of files) {
-    const r = await readBibliography(f);
+    const r = await readBibliography(f, { imageDir: f.includes(DEMO_FOLDERS.R01) ? 'R01' : 'R02' });
     expect(r.errors).toEqual([]);
     records.push(...r.records);
   }
+  const rep = await normalize({ deliveries: [delivery], cleanRoot: path.join(dataDir, 'images') });
+  expect(normalizeProblems(rep)).toEqual([]);
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+/** An image file below the clean tree (a symlink into the delivery). */
 const imagePath = (file: string) => path.join(dataDir, 'images', file);
 const allImages = () => records.flatMap((r) => r.images);
 const texts = (r: ItemInput) =>
@@ -65,14 +74,50 @@ async function tiffTags(file: string): Promise<Map<number, number>> {
 }
 
 describe('generateDemoCorpus', () => {
-  it('writes two delivery rounds and a marker', async () => {
-    expect(files).toEqual([path.join(dataDir, 'bibliography', 'R01.xlsx'), path.join(dataDir, 'bibliography', 'R02.xlsx')]);
+  it('writes two delivery rounds as a raw delivery that drifts, and a marker', async () => {
+    expect(delivery).toBe(path.join(dataDir, 'delivery'));
     expect(existsSync(path.join(dataDir, DEMO_MARKER))).toBe(true);
+    const r01 = (await readdir(path.join(delivery, '第１回納品'))).sort();
+    expect(r01).toEqual(
+      [
+        'Thumbs.db',
+        'アルバム－写真帖',
+        'ガラス乾板',
+        'メタデータ登録依頼書_第1回.xlsx',
+        '写真',
+        '参考資料',
+        '書誌データ_第1回.xlsx',
+        '書誌データ_第1回_ソート済.xlsx',
+        '書誌データ_第1回_修正版.xlsx',
+        '絵葉書',
+        '鶏卵紙写真',
+      ].sort(),
+    );
+    const r02 = await readdir(path.join(delivery, 'R2_20250329'));
+    expect(r02).toEqual(expect.arrayContaining(['R2_書誌_修正前.xlsx', 'R2_書誌_修正後.xlsx', '~$R2_書誌_修正後.xlsx', 'R02-0001.JPG', 'R02-0003_スリーブ.JPG', 'colour chart.JPG']));
     expect(records).toHaveLength(40);
     expect(records.filter((r) => r.batch === 'R01')).toHaveLength(24);
     expect(records.filter((r) => r.batch === 'R02')).toHaveLength(16);
     // a title row sits above the header row
-    expect(records[0]!.source).toEqual({ file: 'R01.xlsx', sheet: '書誌データ', row: 5 });
+    expect(records[0]!.source).toEqual({ file: '書誌データ_第1回_修正版.xlsx', sheet: '書誌データ', row: 5 });
+  });
+
+  it('is normalized into the clean tree: the revised bibliographies, no reference shots, no request form', () => {
+    const r01 = readBatchMeta(path.join(dataDir, 'images'), 'R01')!;
+    expect(r01.sources.map((x) => [x.folder, x.rule])).toEqual([['第１回納品', 'kai']]);
+    expect(r01.spreadsheets.map((x) => [x.link, x.reason])).toEqual([
+      ['bibliography/書誌データ_第1回_修正版.xlsx', 'revised (修正版) outranks sorted, original'],
+    ]);
+    expect(r01.ignored.map((x) => [path.basename(x.path), x.reason])).toEqual([['メタデータ登録依頼書_第1回.xlsx', 'request form (依頼書)']]);
+    expect(r01.dropped.map((x) => [path.basename(x.path), x.rule])).toEqual([
+      ['カラーチャート.jpg', 'colour chart'],
+      ['封筒_第1回.jpg', 'envelope'],
+    ]);
+    const r02 = readBatchMeta(path.join(dataDir, 'images'), 'R02')!;
+    expect(r02.sources.map((x) => [x.folder, x.rule, x.date])).toEqual([['R2_20250329', 'round', '2025-03-29']]);
+    expect(r02.spreadsheets.map((x) => [x.link, x.role])).toEqual([['bibliography/R2_書誌_修正後.xlsx', 'revised']]);
+    expect(r02.dropped.map((x) => x.rule).sort()).toEqual(['colour chart', 'sleeve']);
+    expect(r02.images.renamed).toBe(r02.images.count - 1); // every .JPG became .jpg; the panorama is a .tif
   });
 
   it('produces plausible bilingual records', () => {
@@ -131,10 +176,9 @@ describe('generateDemoCorpus', () => {
     }
     expect(portrait).toBeGreaterThan(3);
     expect(landscape).toBeGreaterThan(3);
-    const onDisk = [
-      ...(await readdir(path.join(dataDir, 'images', 'R01'))).map((f) => `R01/${f}`),
-      ...(await readdir(path.join(dataDir, 'images', 'R02'))).map((f) => `R02/${f}`),
-    ].sort();
+    const links = async (b: string) =>
+      (await readdir(path.join(dataDir, 'images', b), { withFileTypes: true })).filter((e) => e.isSymbolicLink()).map((e) => `${b}/${e.name}`);
+    const onDisk = [...(await links('R01')), ...(await links('R02'))].sort();
     expect(onDisk).toEqual(images.map((i) => i.file).sort());
   });
 
@@ -155,20 +199,45 @@ describe('generateDemoCorpus', () => {
   it('does nothing when the corpus exists', async () => {
     const before = (await stat(files[0]!)).mtimeMs;
     const t = Date.now();
-    expect(await generateDemoCorpus(dataDir, { scale: SCALE })).toEqual(files);
+    expect(await generateDemoCorpus(dataDir, { scale: SCALE })).toBe(delivery);
     expect(Date.now() - t).toBeLessThan(1000);
     expect((await stat(files[0]!)).mtimeMs).toBe(before);
+  });
+
+  it('replaces a version-1 corpus (image files written into the image tree) by the delivery + symlinks', async () => {
+    const old = path.join(tmp, 'v1');
+    await mkdir(path.join(old, 'images', 'R01'), { recursive: true });
+    await mkdir(path.join(old, 'bibliography'), { recursive: true });
+    await writeFile(path.join(old, 'images', 'R01', 'R01-0001.jpg'), 'v1 image');
+    await writeFile(path.join(old, 'bibliography', 'R01.xlsx'), 'v1 workbook');
+    await writeFile(path.join(old, DEMO_MARKER), JSON.stringify({ version: 1, seed: 1902, scale: 0.05, bibliographies: ['bibliography/R01.xlsx'], imagesDir: 'images', images: 1 }));
+    const d = await generateDemoCorpus(old, { scale: SCALE });
+    expect(existsSync(path.join(old, 'bibliography'))).toBe(false);
+    expect(existsSync(path.join(old, 'images', 'R01'))).toBe(false);
+    const rep = await normalize({ deliveries: [d], cleanRoot: path.join(old, 'images') });
+    expect(normalizeProblems(rep)).toEqual([]);
+    expect(JSON.parse(await readFile(path.join(old, DEMO_MARKER), 'utf8'))).toMatchObject({ version: 2, delivery: 'delivery', images: 51 });
   });
 
   it('is deterministic', async () => {
     const other = path.join(tmp, 'again');
     const again = await generateDemoCorpus(other, { scale: SCALE, concurrency: 1 });
     const recs: ItemInput[] = [];
-    for (const f of again) recs.push(...(await readBibliography(f)).records);
+    for (const f of files) {
+      const rel = path.relative(delivery, f);
+      recs.push(...(await readBibliography(path.join(again, rel), { imageDir: rel.startsWith(DEMO_FOLDERS.R01) ? 'R01' : 'R02' })).records);
+    }
     expect(recs).toEqual(records);
     const digest = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
-    for (const img of allImages()) {
-      expect(await digest(path.join(other, 'images', img.file)), img.file).toBe(await digest(imagePath(img.file)));
+    const list = async (dir: string): Promise<string[]> => {
+      const out: string[] = [];
+      for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
+      return out.sort();
+    };
+    const names = await list(delivery);
+    expect(await list(again)).toEqual(names);
+    for (const f of names.filter((n) => /\.(jpe?g|tif)$/i.test(n))) {
+      expect(await digest(path.join(again, f)), f).toBe(await digest(path.join(delivery, f)));
     }
   });
 });
@@ -189,14 +258,28 @@ describe.skipIf(!existsSync(SQLITE))('loading the demo corpus into the SQLite st
 
   const ids = async (q: string) => (await store.search({ q, pageSize: 100 })).hits.map((h) => h.record.id).sort();
 
-  it('loads every record', async () => {
-    const rep = await loadBibliographies(store, files, { batchSize: 16, now: new Date('2025-04-01T00:00:00Z') });
-    expect(rep).toEqual({ records: 40, errors: [], inserted: 40, updated: 0, superseded: 0, unknownHeaders: [] });
+  it('loads every record through the pipeline (setUpDemo: normalize → index), idempotently', async () => {
+    const cfg = { dataDir, images: { root: path.join(dataDir, 'images') }, s3: { prefix: 'photos/' } } as Parameters<typeof setUpDemo>[0];
+    const setup = await setUpDemo(cfg, store, { scale: SCALE, now: new Date('2025-04-01T00:00:00Z') });
+    expect(setup.generated).toBe(false);
+    expect(setup.sync).toBeUndefined(); // no S3 configured
+    expect(setup.normalize.totals).toEqual({ added: 0, changed: 0, removed: 0, unchanged: 49 });
+    expect(setup.index).toMatchObject({ records: 40, errors: [], inserted: 40, updated: 0, superseded: 0, unknownHeaders: [], warnings: [] });
+    expect(setup.index.dimensions).toEqual({ read: 47, unreadable: 0, differing: 0 });
     expect(await store.count()).toBe(40);
-    const again = await loadBibliographies(store, files);
-    expect(again).toMatchObject({ records: 40, errors: [], inserted: 0, updated: 40 });
+    const again = await setUpDemo(cfg, store, { scale: SCALE });
+    expect(again.index).toMatchObject({ records: 40, errors: [], inserted: 0, updated: 40 });
     const rec = await store.get('R01-0001');
     expect(rec?.indexed_at).toBe('2025-04-01T00:00:00.000Z');
+  });
+
+  it('holds what the revised bibliographies say, not the earlier ones or the request form', async () => {
+    expect((await store.get('R01-0001'))!.title.ja).toBe('東京駅丸ノ内口'); // the original has ロ for 口
+    expect((await store.get('R01-0001'))!.source?.file).toBe('書誌データ_第1回_修正版.xlsx');
+    // the original marks these 公開: choosing it would have published members-only items
+    expect((await store.get('R01-0013'))!.access).toBe('members');
+    expect((await store.get('R02-0008'))!.access).toBe('members');
+    expect((await store.get('R02-0001'))!.source?.file).toBe('R2_書誌_修正後.xlsx');
   });
 
   it('finds the expected items', async () => {
@@ -214,7 +297,8 @@ describe.skipIf(!existsSync(SQLITE))('loading the demo corpus into the SQLite st
 
   it('resolves image ids to files', async () => {
     expect(await store.getImage('R01-0021_p002')).toMatchObject({ itemId: 'R01-0021', file: 'R01/浅草寺_境内.jpg' });
-    expect(await store.getImage('R02-0012')).toMatchObject({ itemId: 'R02-0012', file: 'R02/R02-0012.tif', width: 2000 });
+    expect(await store.getImage('R02-0012')).toMatchObject({ itemId: 'R02-0012', file: 'R02/R02-0012.tif', width: 2000, height: 150 });
+    expect(await store.getImage('R02-0001')).toMatchObject({ file: 'R02/R02-0001.jpg' }); // delivered as R02-0001.JPG
     expect(await store.getImage('R02-0008-03')).toMatchObject({ itemId: 'R02-0008', access: 'members' });
   });
 });

@@ -51,8 +51,7 @@ function rulesFor(cfg: Config, values: Values): CompiledRules {
   }
 }
 
-function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summary: string, counts: Record<string, number>) {
-  const finished = new Date();
+function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summary: string, counts: Record<string, number>, finished = new Date()) {
   const run: RunRecord = {
     stage,
     startedAt: started.toISOString(),
@@ -324,3 +323,66 @@ export async function runStatus(ctx: StageContext, _args: string[], values: Valu
 
 /** For the demo: record a stage run done outside the commands above. */
 export { record as recordRun };
+
+// ------------------------------------------------------------------------------------------------
+// demo
+
+export async function runDemo(ctx: StageContext, _args: string[], values: Values): Promise<number> {
+  const cfg = ctx.config();
+  let scale: number | undefined;
+  if (values.scale !== undefined) {
+    scale = Number(values.scale);
+    if (!(scale > 0 && scale <= 1)) throw new StageUsageError(`--scale must be a number in (0, 1], got "${String(values.scale)}"`);
+  }
+  // sharp (libvips) is loaded only by this command.
+  const { existingDemoCorpus, setUpDemo } = await import('./demo.ts');
+  const exists = !values.force && !!(await existingDemoCorpus(cfg.dataDir));
+  const deliveryDir = path.join(cfg.dataDir, 'delivery');
+  if (!exists) ctx.io.err(`generating the demo delivery in ${deliveryDir} …`);
+  const started = new Date();
+  let lastTick = Date.now();
+  const bar = progressBar(ctx.io.progress, 'images');
+  const at: Partial<Record<'normalize' | 'index' | 'sync', Date>> = {};
+  const setup = await setUpDemo(cfg, await ctx.store(), {
+    force: !!values.force,
+    scale: scale ?? cfg.demoScale,
+    onImage: (_file, done, total) => {
+      if (ctx.io.progress) bar.update(done, total);
+      else if (Date.now() - lastTick > 5000 || done === total) {
+        lastTick = Date.now();
+        ctx.io.err(`  images: ${done}/${total}`);
+      }
+    },
+    onStage: (stage) => {
+      at[stage] = new Date();
+      bar.end();
+      if (stage !== 'normalize') return;
+      ctx.io.err(
+        exists
+          ? `demo delivery already present in ${deliveryDir}`
+          : `demo delivery written in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s; running the pipeline on it`,
+      );
+    },
+  });
+  const end = new Date();
+  ctx.io.out(`clean tree: ${cfg.images.root}`);
+  const codes = [printNormalize(ctx.io, setup.normalize)];
+  record(cfg, 'normalize', at.normalize!, codes[0]!, normalizeSummary(setup.normalize), { batches: setup.normalize.batches.length, ...setup.normalize.totals }, at.index);
+  codes.push(printIndex(ctx.io, setup.index));
+  record(
+    cfg,
+    'index',
+    at.index!,
+    codes[1]!,
+    indexSummary(setup.index),
+    { records: setup.index.records, inserted: setup.index.inserted, updated: setup.index.updated, skipped: setup.index.errors.length },
+    at.sync ?? end,
+  );
+  if (setup.sync) {
+    codes.push(printSync(ctx.io, setup.sync));
+    record(cfg, 'sync', at.sync!, codes[2]!, syncSummary(setup.sync), { uploaded: setup.sync.uploaded, failed: setup.sync.failed.length }, end);
+  }
+  const code = Math.max(...codes);
+  record(cfg, 'demo', started, code, `${setup.generated ? 'generated' : 'reused'} the demo delivery; ${indexSummary(setup.index)}`, { records: setup.index.records });
+  return code;
+}

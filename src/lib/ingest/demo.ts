@@ -1,11 +1,25 @@
 /**
  * The demo corpus: two delivery rounds of a fictional provider's historical photographs, written
- * exactly as real deliveries arrive (Excel bibliographies with Japanese headers and a title row,
- * one image file per page), so the whole ingest pipeline can be exercised without real data.
+ * as a RAW DELIVERY that drifts the way real ones do, then put through the real pipeline
+ * (`setUpDemo`: normalize → index, and sync when S3 is configured). Nothing is loaded by a
+ * shortcut: what the archive shows is what the pipeline made of the delivery.
  *
- *   <dataDir>/bibliography/R01.xlsx, R02.xlsx
- *   <imagesDir>/R01/…, <imagesDir>/R02/…     (imagesDir defaults to <dataDir>/images)
- *   <dataDir>/.demo-corpus.json               marker: present = corpus complete, do nothing
+ *   <dataDir>/delivery/第１回納品/             round 1: full-width digit in the folder name;
+ *       写真/ ガラス乾板/ 鶏卵紙写真/ 絵葉書/      images in classification subfolders (one with a
+ *       アルバム－写真帖/                        full-width hyphen),
+ *       参考資料/封筒_第1回.jpg, カラーチャート.jpg   reference-only shots,
+ *       書誌データ_第1回.xlsx                    before revision (wrong texts, a members-only item marked 公開),
+ *       書誌データ_第1回_ソート済.xlsx             the same, sorted,
+ *       書誌データ_第1回_修正版.xlsx               the revised bibliography (the one to use),
+ *       メタデータ登録依頼書_第1回.xlsx            a request form (has an id column; must be ignored),
+ *       Thumbs.db
+ *   <dataDir>/delivery/R2_20250329/           round 2: another naming scheme with a date; flat,
+ *       R02-0001.JPG …                         upper-case extensions, a sleeve and a colour chart,
+ *       R2_書誌_修正前.xlsx, R2_書誌_修正後.xlsx   before and after revision, an Excel lock file
+ *   <dataDir>/.demo-corpus.json               marker: present = delivery complete
+ *
+ * normalize links it into the clean tree (IMAGE_ROOT/R01, R02) and index loads the revised
+ * bibliographies into the store.
  *
  * Everything is deterministic: record texts are fixed data, every other choice (creators, rights,
  * notes, image sizes, what each picture shows) comes from a seeded PRNG keyed by record id, so the
@@ -18,22 +32,25 @@
  * buffer; peak RSS of the full corpus stays in the low hundreds of MB.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import type { SearchStore } from '../search/store.ts';
-import { loadBibliographies, type LoadOptions, type LoadReport } from './load.ts';
+import { indexCleanTree, type IndexReport } from './index.ts';
+import { normalize, type NormalizeReport } from './normalize.ts';
+import { compileRules } from './rules.ts';
+import type { SyncReport } from './sync.ts';
 
 export interface DemoOptions {
   /** PRNG seed (default 1902). */
   seed?: number;
   /** Multiplies every image dimension (default 1; e.g. 0.05 for fast tests). */
   scale?: number;
-  /** Where the image tree goes (default `<dataDir>/images`). */
-  imagesDir?: string;
+  /** Where the raw delivery goes (default `<dataDir>/delivery`). */
+  deliveryDir?: string;
   /** Images rendered at once (default: the number of CPUs + 1). */
   concurrency?: number;
   /** Regenerate even when the marker says the corpus exists. */
@@ -43,7 +60,19 @@ export interface DemoOptions {
 }
 
 export const DEMO_MARKER = '.demo-corpus.json';
-const DEMO_VERSION = 1;
+const DEMO_VERSION = 2;
+
+/** Delivery folder of each round: two naming schemes, a full-width digit, a date suffix. */
+export const DEMO_FOLDERS = { R01: '第１回納品', R02: 'R2_20250329' } as const;
+
+/** Classification subfolder of a round-1 image, by the record's type. */
+const R01_SUBFOLDERS: Record<string, string> = {
+  写真: '写真',
+  ガラス乾板: 'ガラス乾板',
+  鶏卵紙写真: '鶏卵紙写真',
+  アルバム: 'アルバム－写真帖',
+  絵葉書: '絵葉書',
+};
 
 // ------------------------------------------------------------------------------------------------
 // Deterministic randomness
@@ -977,7 +1006,7 @@ interface Planned {
   notes?: string;
 }
 
-function plan(seed: number, scale: number, imagesDir: string): Planned[] {
+function plan(seed: number, scale: number, deliveryDir: string): Planned[] {
   const out: Planned[] = [];
   for (const [batch, entries] of [['R01', R01], ['R02', R02]] as const) {
     for (const e of entries) {
@@ -998,7 +1027,7 @@ function plan(seed: number, scale: number, imagesDir: string): Planned[] {
           recordId: e.id,
           batch,
           name,
-          path: path.join(imagesDir, batch, name),
+          path: deliveredPath(deliveryDir, batch, e, name),
           ...d,
           page: i + 1,
           pages,
@@ -1024,7 +1053,32 @@ function plan(seed: number, scale: number, imagesDir: string): Planned[] {
   return out;
 }
 
-async function writeWorkbook(file: string, batch: 'R01' | 'R02', items: Planned[]): Promise<void> {
+/** Where a delivered image file lies: round 1 in subfolders by type, round 2 flat with ".JPG". */
+function deliveredPath(deliveryDir: string, batch: 'R01' | 'R02', e: DemoEntry, name: string): string {
+  const folder = path.join(deliveryDir, DEMO_FOLDERS[batch]);
+  if (batch === 'R01') return path.join(folder, R01_SUBFOLDERS[e.type] ?? 'その他', name);
+  return path.join(folder, name.replace(/\.jpg$/, '.JPG'));
+}
+
+/**
+ * The state of a bibliography: `revised` is the correct one; `original` (before revision) has
+ * errors the revision fixed — a wrong character in a title, members-only items marked 公開 — and
+ * `sorted` is the original sorted by type.
+ */
+type Variant = 'revised' | 'original' | 'sorted';
+
+const ORIGINAL_ERRORS: Record<string, Partial<Pick<DemoEntry, 'title' | 'access'>>> = {
+  'R01-0001': { title: { ja: '東京駅丸ノ内ロ', en: 'Tokyo Station, Marunouchi entrance' } },
+  'R01-0013': { access: '公開' },
+  'R02-0008': { access: '公開' },
+};
+
+async function writeWorkbook(file: string, batch: 'R01' | 'R02', planned: Planned[], variant: Variant = 'revised'): Promise<void> {
+  let items = planned;
+  if (variant !== 'revised') {
+    items = planned.map((it) => (ORIGINAL_ERRORS[it.entry.id] ? { ...it, entry: { ...it.entry, ...ORIGINAL_ERRORS[it.entry.id] } } : it));
+    if (variant === 'sorted') items = [...items].sort((a, b) => (a.entry.type < b.entry.type ? -1 : a.entry.type > b.entry.type ? 1 : a.entry.id < b.entry.id ? -1 : 1));
+  }
   const wb = new ExcelJS.Workbook();
   const stamp = new Date(Date.UTC(batch === 'R01' ? 2024 : 2025, 2, 29));
   wb.creator = '写真資料整理委員会';
@@ -1092,28 +1146,44 @@ interface Marker {
   version: number;
   seed: number;
   scale: number;
-  /** Relative to dataDir. */
-  bibliographies: string[];
-  /** The image tree, relative to dataDir. */
-  imagesDir: string;
+  /** The raw delivery, relative to dataDir. */
+  delivery: string;
+  /** Image files written (archive images and reference-only shots). */
   images: number;
 }
 
-/**
- * The bibliography files of an existing, complete demo corpus, or undefined when there is none
- * (or when its images were written somewhere other than `imagesDir`, if given).
- */
-export async function existingDemoCorpus(dataDir: string, imagesDir?: string): Promise<string[] | undefined> {
+/** Version-1 marker: workbooks in <dataDir>/bibliography, image files written into the image tree. */
+interface MarkerV1 {
+  version: 1;
+  bibliographies: string[];
+  imagesDir: string;
+}
+
+async function readMarker(dataDir: string): Promise<Marker | MarkerV1 | undefined> {
   const marker = path.join(dataDir, DEMO_MARKER);
   if (!existsSync(marker)) return undefined;
   try {
-    const m = JSON.parse(await readFile(marker, 'utf8')) as Marker;
-    if (m.version !== DEMO_VERSION) return undefined;
-    if (imagesDir && path.resolve(dataDir, m.imagesDir) !== path.resolve(imagesDir)) return undefined;
-    return m.bibliographies.map((f) => path.resolve(dataDir, f));
+    return JSON.parse(await readFile(marker, 'utf8')) as Marker | MarkerV1;
   } catch {
     return undefined;
   }
+}
+
+/** The marker of a complete demo delivery below `dataDir`, or undefined when there is none. */
+export async function existingDemoCorpus(dataDir: string): Promise<Marker | undefined> {
+  const m = await readMarker(dataDir);
+  return m && m.version === DEMO_VERSION ? (m as Marker) : undefined;
+}
+
+/**
+ * A version-1 demo corpus wrote its images as regular files into the image tree, where normalize
+ * now puts symlinks (and never replaces a file it did not create): remove exactly what it wrote.
+ */
+async function removeV1Corpus(dataDir: string, m: MarkerV1): Promise<void> {
+  const images = path.resolve(dataDir, m.imagesDir);
+  for (const b of ['R01', 'R02']) await rm(path.join(images, b), { recursive: true, force: true });
+  for (const f of m.bibliographies ?? []) await rm(path.resolve(dataDir, f), { force: true });
+  await rmdir(path.join(dataDir, 'bibliography')).catch(() => {}); // only when empty
 }
 
 /** Run `fn` over `items` with at most `n` in flight, in order of start. */
@@ -1125,72 +1195,126 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
   await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
 }
 
+/** A plain reference-only shot (envelope, sleeve, colour chart): small, cheap to render. */
+async function referenceImage(file: string, scale: number, shade: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const width = Math.max(16, Math.round(600 * scale));
+  const height = Math.max(16, Math.round(400 * scale));
+  await sharp({ create: { width, height, channels: 3, background: { r: shade, g: shade, b: shade - 30 } } })
+    .jpeg({ quality: 70 })
+    .toFile(file);
+}
+
+/** A request form: metadata-management paperwork with an id column, never a bibliography. */
+async function writeRequestForm(file: string, ids: string[]): Promise<void> {
+  const wb = new ExcelJS.Workbook();
+  const stamp = new Date(Date.UTC(2024, 2, 1));
+  wb.created = stamp;
+  wb.modified = stamp;
+  const ws = wb.addWorksheet('登録依頼');
+  ws.addRow(['メタデータ登録依頼書']);
+  ws.addRow(['資料番号', '依頼内容', '担当']);
+  for (const id of ids) ws.addRow([id, '新規登録', '整理係']);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, Buffer.from(await wb.xlsx.writeBuffer()));
+}
+
 /**
- * Write the demo corpus below `dataDir` (see the module comment) and return the absolute paths of
- * the bibliography workbooks. If the marker file is there, nothing is written and the existing
- * workbooks are returned.
+ * Write the raw demo delivery below `<dataDir>/delivery` (see the module comment) and return its
+ * folder. If the marker says a complete delivery is there, nothing is written.
  */
-export async function generateDemoCorpus(dataDir: string, opts: DemoOptions = {}): Promise<string[]> {
+export async function generateDemoCorpus(dataDir: string, opts: DemoOptions = {}): Promise<string> {
   const seed = opts.seed ?? 1902;
   const scale = opts.scale ?? 1;
   if (!(scale > 0 && scale <= 1)) throw new RangeError(`demo scale must be in (0, 1], got ${scale}`);
-  const imagesDir = path.resolve(opts.imagesDir ?? path.join(dataDir, 'images'));
-  if (!opts.force) {
-    const existing = await existingDemoCorpus(dataDir, imagesDir);
-    if (existing) return existing;
+  const deliveryDir = path.resolve(opts.deliveryDir ?? path.join(dataDir, 'delivery'));
+  const previous = await readMarker(dataDir);
+  if (!opts.force && previous?.version === DEMO_VERSION && path.resolve(dataDir, (previous as Marker).delivery) === deliveryDir) {
+    return deliveryDir;
   }
+  if (previous?.version === 1) await removeV1Corpus(dataDir, previous as MarkerV1);
   await rm(path.join(dataDir, DEMO_MARKER), { force: true });
-  const items = plan(seed, scale, imagesDir);
+  for (const b of ['R01', 'R02'] as const) await rm(path.join(deliveryDir, DEMO_FOLDERS[b]), { recursive: true, force: true });
+  const items = plan(seed, scale, deliveryDir);
 
-  const files: string[] = [];
-  for (const batch of ['R01', 'R02'] as const) {
-    const file = path.join(dataDir, 'bibliography', `${batch}.xlsx`);
-    await writeWorkbook(file, batch, items.filter((it) => it.batch === batch));
-    files.push(file);
-  }
+  const r01 = path.join(deliveryDir, DEMO_FOLDERS.R01);
+  const r02 = path.join(deliveryDir, DEMO_FOLDERS.R02);
+  const of = (b: 'R01' | 'R02') => items.filter((it) => it.batch === b);
+  await writeWorkbook(path.join(r01, '書誌データ_第1回.xlsx'), 'R01', of('R01'), 'original');
+  await writeWorkbook(path.join(r01, '書誌データ_第1回_ソート済.xlsx'), 'R01', of('R01'), 'sorted');
+  await writeWorkbook(path.join(r01, '書誌データ_第1回_修正版.xlsx'), 'R01', of('R01'), 'revised');
+  await writeRequestForm(path.join(r01, 'メタデータ登録依頼書_第1回.xlsx'), of('R01').map((it) => it.entry.id));
+  await writeFile(path.join(r01, 'Thumbs.db'), Buffer.alloc(64));
+  await writeWorkbook(path.join(r02, 'R2_書誌_修正前.xlsx'), 'R02', of('R02'), 'original');
+  await writeWorkbook(path.join(r02, 'R2_書誌_修正後.xlsx'), 'R02', of('R02'), 'revised');
+  await writeFile(path.join(r02, '~$R2_書誌_修正後.xlsx'), Buffer.alloc(165));
 
+  const references = [
+    path.join(r01, '参考資料', '封筒_第1回.jpg'),
+    path.join(r01, '参考資料', 'カラーチャート.jpg'),
+    path.join(r02, 'R02-0003_スリーブ.JPG'),
+    path.join(r02, 'colour chart.JPG'),
+  ];
   // Biggest first, so the panorama overlaps with the rest instead of finishing last.
   const images = items.flatMap((it) => it.images).sort((a, b) => b.width * b.height - a.width * a.height);
+  const total = images.length + references.length;
   let done = 0;
   // One more job than CPUs: each job waits on I/O between its two sharp pipelines.
   await pool(images, opts.concurrency ?? os.availableParallelism() + 1, async (p) => {
     await renderImage(p);
-    opts.onImage?.(p.path, ++done, images.length);
+    opts.onImage?.(p.path, ++done, total);
   });
+  for (const [i, file] of references.entries()) {
+    await referenceImage(file, scale, 200 - i * 20);
+    opts.onImage?.(file, ++done, total);
+  }
 
-  const marker: Marker = {
-    version: DEMO_VERSION,
-    seed,
-    scale,
-    bibliographies: files.map((f) => path.relative(dataDir, f)),
-    imagesDir: path.relative(dataDir, imagesDir) || '.',
-    images: images.length,
-  };
+  const marker: Marker = { version: DEMO_VERSION, seed, scale, delivery: path.relative(dataDir, deliveryDir) || '.', images: total };
   await writeFile(path.join(dataDir, DEMO_MARKER), JSON.stringify(marker, null, 2) + '\n');
-  return files;
+  return deliveryDir;
 }
 
 export interface DemoSetup {
-  files: string[];
-  /** False when an existing corpus was reused. */
+  /** False when an existing delivery was reused. */
   generated: boolean;
-  report: LoadReport;
+  deliveryDir: string;
+  normalize: NormalizeReport;
+  index: IndexReport;
+  /** Only when S3 is configured (S3_BUCKET). */
+  sync?: SyncReport;
 }
 
 /**
- * Generate the demo corpus below `cfg.dataDir` (images under `cfg.images.root`) unless it is
- * already there, then load it into `store`. What the `demo` command and a demo start-up run.
+ * Generate the raw demo delivery below `cfg.dataDir` unless it is already there, then run the
+ * real pipeline on it: normalize into the clean tree (`cfg.images.root`), index into `store`, and
+ * sync to S3 when a bucket is configured. What the `demo` command and a demo start-up run.
  */
 export async function setUpDemo(
-  cfg: Pick<Config, 'dataDir' | 'images'>,
+  cfg: Pick<Config, 'dataDir' | 'images' | 's3'>,
   store: SearchStore,
-  opts: DemoOptions & { load?: LoadOptions } = {},
+  opts: DemoOptions & { now?: Date; onStage?: (stage: 'normalize' | 'index' | 'sync') => void } = {},
 ): Promise<DemoSetup> {
-  const { load, ...demo } = opts;
-  const generated = !!opts.force || !(await existingDemoCorpus(cfg.dataDir, cfg.images.root));
-  const files = await generateDemoCorpus(cfg.dataDir, { ...demo, imagesDir: cfg.images.root });
-  const report = await loadBibliographies(store, files, load);
-  return { files, generated, report };
+  const { now, onStage, ...demo } = opts;
+  const generated = !!opts.force || !(await existingDemoCorpus(cfg.dataDir));
+  const deliveryDir = await generateDemoCorpus(cfg.dataDir, demo);
+  const rules = compileRules();
+  onStage?.('normalize');
+  const normalized = await normalize({ deliveries: [deliveryDir], cleanRoot: cfg.images.root, rules });
+  onStage?.('index');
+  const index = await indexCleanTree(store, { cleanRoot: cfg.images.root, rules, now });
+  const setup: DemoSetup = { generated, deliveryDir, normalize: normalized, index };
+  if (cfg.s3.bucket) {
+    onStage?.('sync');
+    const { createS3Client } = await import('../storage/s3.ts');
+    const { syncToS3 } = await import('./sync.ts');
+    const client = createS3Client(cfg.s3, { maxAttempts: 1 });
+    try {
+      setup.sync = await syncToS3({ store, client, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, cleanRoot: cfg.images.root });
+    } finally {
+      client.destroy();
+    }
+  }
+  return setup;
 }
 
 /** The demo records' texts, for tests and documentation (not the generated workbook rows). */
