@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/lib/config.ts';
-import { openStore } from '../src/lib/search/store.ts';
+import { openStore, StoreUnavailableError } from '../src/lib/search/store.ts';
 import { access } from '../src/lib/runtime.ts';
 import { guard, userOf } from '../src/lib/access/node.ts';
 import { ensureBuilt } from './build-stamp.ts';
@@ -29,9 +29,18 @@ try {
 
 if (!ensureBuilt(root)) fail('the build failed (see above)', 1);
 
+// A store that cannot be reached (e.g. Elasticsearch down) does not stop the server: pages answer
+// 503 with the reason and /readyz says what is wrong, until the store answers again.
 const store = await openStore(cfg);
-const count = await store.count();
-await store.close();
+let count: number | undefined;
+try {
+  count = await store.count();
+} catch (e) {
+  if (!(e instanceof StoreUnavailableError)) throw e;
+  console.error(`archive: ${e.message}; serving anyway (pages answer 503 until it is back)`);
+} finally {
+  await store.close();
+}
 if (count === 0 && cfg.demo) {
   console.log(`The store at ${cfg.store.sqlitePath} is empty: creating the demo corpus (DEMO=false to skip)…`);
   const r = spawnSync(process.execPath, [path.join(root, 'src', 'cli.ts'), 'demo'], { cwd: root, stdio: 'inherit', env: process.env });
