@@ -4,6 +4,8 @@ import { access, deniedImageServer, rawStore } from './lib/runtime.ts';
 import { VOUCH_HEADER } from './lib/access/gate.ts';
 import { runInAccessScope } from './lib/access/scope.ts';
 import { deniedImageAnswer } from './lib/access/images.ts';
+import { StoreUnavailableError } from './lib/search/store.ts';
+import { storeUnavailableResponse } from './lib/search/unavailable.ts';
 
 const LANG_COOKIE = 'lang';
 
@@ -54,7 +56,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
     context.cookies.set(LANG_COOKIE, explicit, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', httpOnly: false });
   }
 
-  let response = await runInAccessScope({ levels }, async () => {
+  // The route, inside the user's access scope; an image the user may not see ends here.
+  const route = async (): Promise<Response> => {
     const path = context.url.pathname;
     if (path.startsWith('/iiif/') && (method === 'GET' || method === 'HEAD')) {
       const denied = await deniedImageAnswer(path.slice('/iiif/'.length), levels, async (id) => (await rawStore()).getImage(id), await deniedImageServer(), {
@@ -68,7 +71,15 @@ export const onRequest = defineMiddleware(async (context, next) => {
       }
     }
     return next();
-  });
+  };
+  let response: Response;
+  try {
+    response = await runInAccessScope({ levels }, route);
+  } catch (e) {
+    // The search store cannot be reached (Elasticsearch down, ...): 503, not a stack trace.
+    if (!(e instanceof StoreUnavailableError)) throw e;
+    response = storeUnavailableResponse(e, context.url, { lang, method });
+  }
 
   try {
     response.headers.set('X-Content-Type-Options', 'nosniff');

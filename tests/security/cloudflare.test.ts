@@ -135,6 +135,8 @@ describe('no path answers without a token', () => {
       '/styles.css',
       '/favicon.svg',
       '/auth/iiif/login?origin=http://127.0.0.1:1',
+      '/admin',
+      '/api/admin/status.json',
       '/no/such/page',
       '/healthz/',
       '/auth/iiif/probe/../../../api/search.json',
