@@ -270,6 +270,20 @@ describe('origins allowed to receive tokens', () => {
     expect(gateFor({ ...fa.env(), IIIF_AUTH_ORIGINS: '*' }).originAllowed('https://any.example.com')).toBe(true);
     expect(gateFor({ ...fa.env() }).originAllowed('https://viewer.example.net')).toBe(false);
   });
+
+  test('a refusal below /iiif/ is readable by an allowed client origin (to find the probe); nothing else is', async () => {
+    const g = gateFor({ ...fa.env(), IIIF_AUTH_ORIGINS: 'https://viewer.example.net' });
+    const refusal = async (url: string, origin: string) => {
+      const r = await g.authenticate({ method: 'GET', url, headers: { origin } });
+      if (r.allow) throw new Error('allowed');
+      return r.headers['Access-Control-Allow-Origin'];
+    };
+    expect(await refusal('/iiif/3/x/info.json', 'https://viewer.example.net')).toBe('https://viewer.example.net');
+    expect(await refusal('/api/iiif/x/manifest.json', 'https://viewer.example.net')).toBe('https://viewer.example.net');
+    expect(await refusal('/iiif/3/x/info.json', 'https://evil.example.com')).toBeUndefined();
+    expect(await refusal('/api/search.json', 'https://viewer.example.net')).toBeUndefined();
+    expect(await refusal('/', 'https://viewer.example.net')).toBeUndefined();
+  });
 });
 
 describe('scoped store', () => {

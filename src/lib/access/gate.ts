@@ -210,12 +210,13 @@ export class AccessGate {
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'same-origin',
       'X-Robots-Tag': 'noindex, nofollow',
-      ...this.corsFor(origin),
     };
     if (status === 401) headers['WWW-Authenticate'] = `${this.mode === 'cloudflare' ? 'CloudflareAccess' : 'ProxyIdentity'} realm="${this.#base}"`;
     else headers['Retry-After'] = '30';
     const head = method.toUpperCase() === 'HEAD';
     if (path.startsWith('/api/') || path.startsWith('/iiif/')) {
+      // An allowed IIIF client origin may read the refusal (and the probe it names).
+      if (path.startsWith('/iiif/') || path.startsWith('/api/iiif/')) Object.assign(headers, this.corsFor(origin));
       const body: Record<string, unknown> = {
         error: status === 401 ? 'authentication required' : 'authentication temporarily unavailable',
         status,
