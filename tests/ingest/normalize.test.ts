@@ -309,6 +309,7 @@ describe('normalize problems', () => {
     await writeFile(path.join(b, '絵葉書書誌.xls'), 'old binary workbook');
     await image(path.join(d, '未整理', 'loose.jpg'), 10, 10);
     await image(path.join(d, 'stray.jpg'), 10, 10);
+    await image(path.join(d, 'a', 'b', 'c', 'R11', 'too-deep.jpg'), 10, 10); // a batch folder 4 levels down: not searched
     await mkdir(path.join(d, '第9回'), { recursive: true });
     await image(path.join(d, '第9回', 'only-images.jpg'), 10, 10);
     const env = { DATA_DIR: path.join(tmp, 'bad-data') };
@@ -316,6 +317,7 @@ describe('normalize problems', () => {
     expect(r.code).toBe(1);
     const errs = r.err.split('\n');
     expect(errs).toEqual([
+      `${path.join(d, 'a')}/: holds images or spreadsheets but is not a batch folder (no batch rule matches its name) and holds none; not used`,
       `${path.join(d, '未整理')}/: holds images or spreadsheets but is not a batch folder (no batch rule matches its name) and holds none; not used`,
       `${d}/: 1 image or spreadsheet file outside any batch folder (stray.jpg); not used`,
       `batch R08: ${path.join(b, '絵葉書書誌.xls')}: unsupported spreadsheet format .xls; save it as .xlsx`,
@@ -327,7 +329,7 @@ describe('normalize problems', () => {
     expect(fs.readlinkSync(path.join(images, 'R08', '001.jpg'))).toBe(path.join(b, '写真', '001.jpg'));
     expect(fs.readlinkSync(path.join(images, 'R08', '002.jpg'))).toBe(path.join(b, '002.jpg'));
     expect(fs.readlinkSync(path.join(images, 'R09', 'only-images.jpg'))).toBe(path.join(d, '第9回', 'only-images.jpg'));
-    expect(r.out).toMatch(/normalized 2 batches \(3 images, 7 files looked at\); links: 4 new, 0 changed, 0 removed, 0 unchanged; 6 problems$/);
+    expect(r.out).toMatch(/normalized 2 batches \(3 images, 7 files looked at\); links: 4 new, 0 changed, 0 removed, 0 unchanged; 7 problems$/);
   });
 
   it('never replaces a file it did not create, and leaves a batch alone when a recorded source is gone', async () => {

@@ -179,7 +179,7 @@ function findSources(root: string, rules: CompiledRules, problems: string[]): So
         if (parsed) {
           out.push({ dir: abs, folder: e.name, parsed });
           found = true;
-        } else if (depth < rules.rules.batch.searchDepth && walk(abs, depth + 1)) {
+        } else if (depth + 1 < rules.rules.batch.searchDepth && walk(abs, depth + 1)) {
           found = true;
         } else if (containsMaterial(abs, rules)) {
           looseDirs.push(abs);
