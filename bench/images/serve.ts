@@ -4,9 +4,11 @@
  * IIIF validator locally.
  *
  *   node bench/images/serve.ts --root DIR [--port 0] [--cache DIR] [--cache-mb 2048]
- *        [--no-render-cache] [--renders N] [--queue 64] [--memory-mb 512] [--map id=relative/file ...]
+ *        [--no-render-cache] [--memory-cache-mb 64] [--no-passthrough] [--no-pyramids]
+ *        [--renders N] [--queue 64] [--memory-mb 512] [--map id=relative/file ...]
  *
- * Without --map, every file directly below --root is served under its name without extension.
+ * Without --map, every file directly below --root is served under its name, and under its name
+ * without extension when no other file shares it.
  * Prints `listening <url>` when ready. Extra ImageServer options come from the environment the
  * same way the app reads them (IIIF_MAX_WIDTH, ...), via loadConfig().
  */
@@ -29,6 +31,9 @@ const { values } = parseArgs({
     renders: { type: 'string' },
     queue: { type: 'string', default: '64' },
     'memory-mb': { type: 'string', default: '512' },
+    'memory-cache-mb': { type: 'string', default: '64' },
+    'no-passthrough': { type: 'boolean', default: false },
+    'no-pyramids': { type: 'boolean', default: false },
     map: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -39,8 +44,17 @@ if (!values.root) {
 const root = path.resolve(values.root);
 const files = new Map<string, string>();
 if (values.map.length === 0) {
-  for (const f of readdirSync(root, { withFileTypes: true })) {
-    if (f.isFile() || f.isSymbolicLink()) files.set(f.name.replace(/\.[^.]+$/, ''), f.name);
+  const names = readdirSync(root, { withFileTypes: true })
+    .filter((f) => f.isFile() || f.isSymbolicLink())
+    .map((f) => f.name)
+    .sort();
+  // The stem when only one file has it (noise.tif and noise.jpg: only by their full names).
+  const stems = new Map<string, number>();
+  for (const n of names) stems.set(n.replace(/\.[^.]+$/, ''), (stems.get(n.replace(/\.[^.]+$/, '')) ?? 0) + 1);
+  for (const n of names) {
+    files.set(n, n);
+    const stem = n.replace(/\.[^.]+$/, '');
+    if (stems.get(stem) === 1) files.set(stem, n);
   }
 } else {
   for (const m of values.map) {
@@ -72,7 +86,9 @@ httpServer.listen(Number(values.port), '127.0.0.1', () => {
     publicBaseUrl: base,
     ...(values.cache ? { cacheDir: values.cache, cacheMaxBytes: Number(values['cache-mb']) * 2 ** 20 } : {}),
     cacheRenders: !values['no-render-cache'],
-    ...(values['no-render-cache'] ? { memoryCacheBytes: 0 } : {}),
+    memoryCacheBytes: values['no-render-cache'] ? 0 : Number(values['memory-cache-mb']) * 2 ** 20,
+    passthrough: !values['no-passthrough'],
+    pyramids: !values['no-pyramids'],
     queue: {
       concurrency: values.renders ? Number(values.renders) : os.availableParallelism(),
       maxWaiting: Number(values.queue),
@@ -86,6 +102,10 @@ httpServer.listen(Number(values.port), '127.0.0.1', () => {
 process.on('message', (m) => {
   if (m === 'stats') process.send?.({ stats: server?.stats(), memory: process.memoryUsage() });
 });
-const stop = () => httpServer.close(() => process.exit(0));
+const stop = () => {
+  httpServer.close(() => process.exit(0));
+  httpServer.closeAllConnections();
+  setTimeout(() => process.exit(0), 3000).unref();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -253,6 +253,43 @@ describe('through the server', () => {
     expect(st.isDirectory()).toBe(true);
   });
 
+  test('a repeated request is answered from memory without looking the source up, within the source TTL', async () => {
+    renders = [];
+    let lookups = 0;
+    const s = new ImageServer({
+      root,
+      lookup: async (id) => {
+        lookups++;
+        return files[id] ? { file: files[id]! } : null;
+      },
+      maxWidth: 10000,
+      maxHeight: 10000,
+      maxArea: 1e8,
+      publicBaseUrl: 'http://h',
+      cacheDir: path.join(tmp, 'c7'),
+      sourceTtlMs: 300,
+      log: () => {},
+    });
+    const p = '3/png/0,0,200,200/100,/0/default.jpg';
+    const first = await s.handle(p);
+    expect(lookups).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      const r = await s.handle(p);
+      expect(r.status).toBe(200);
+      expect(r.headers.ETag).toBe(first.headers.ETag);
+      expect(Buffer.compare(r.body as Buffer, first.body as Buffer)).toBe(0);
+    }
+    expect(lookups).toBe(1);
+    // Conditional and HEAD requests on the hot path.
+    expect((await s.handle(p, { headers: { 'If-None-Match': first.headers.ETag! } })).status).toBe(304);
+    const head = await s.handle(p, { method: 'HEAD' });
+    expect([head.status, head.body]).toEqual([200, undefined]);
+    expect(lookups).toBe(1);
+    await sleep(350);
+    await s.handle(p);
+    expect(lookups).toBe(2); // past the TTL: the source is checked again
+  });
+
   test('a tiny cache still serves everything (renders evicted right after use)', async () => {
     renders = [];
     const s = makeServer(path.join(tmp, 'c6'), { cacheMaxBytes: 1, memoryCacheBytes: 0 });

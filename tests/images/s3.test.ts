@@ -12,7 +12,8 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createS3Client } from '../../src/lib/storage/s3.ts';
 import { DiskCache } from '../../src/lib/images/cache.ts';
-import { S3ImageSource, isSafeKey, objectKey } from '../../src/lib/images/s3source.ts';
+import { S3ImageSource, isSafeKey } from '../../src/lib/images/s3source.ts';
+import { objectKey } from '../../src/lib/storage/keys.ts';
 import { ImageServer, type IiifResponse } from '../../src/lib/images/server.ts';
 import type { ImageRecord } from '../../src/lib/images/source.ts';
 
@@ -32,6 +33,8 @@ const RECORDS: Record<string, ImageRecord> = {
   // The store's s3Key wins.
   pyr: { file: 'R02/pyr.tif', s3Key: 'photos/pyr-synced.tif' },
   missing: { file: 'R01/missing.jpg' },
+  // A file name that is not ASCII: the object is named after the image id.
+  'R01-0021_p001': { file: 'R01/写真 1.JPG' },
   unsafe: { file: 'x.jpg', s3Key: 'photos/../secret.jpg' },
 };
 
@@ -96,6 +99,7 @@ beforeAll(async () => {
       .tiff({ tile: true, pyramid: true, tileWidth: 256, tileHeight: 256, compression: 'jpeg' })
       .toBuffer(),
   );
+  await put('photos/R01-0021_p001.jpg', await green.clone().resize(300).jpeg().toBuffer());
   cache = new DiskCache({ dir: path.join(tmp, 'cache'), maxBytes: 512 * 2 ** 20 });
   server = makeServer(client);
 }, 60_000);
@@ -106,10 +110,11 @@ afterAll(async () => {
 });
 
 describe('object keys', () => {
-  test('s3Key when recorded, else {prefix}{basename}, as the sync stage names objects', () => {
-    expect(objectKey({ file: 'R01/box 3/photo.jpg' }, 'photos/')).toBe('photos/photo.jpg');
-    expect(objectKey({ file: 'a.tif', s3Key: 'photos/b.tif' }, 'photos/')).toBe('photos/b.tif');
-    expect(objectKey({ file: 'a.tif' }, '')).toBe('a.tif');
+  test('the sync stage’s derivation (storage/keys.ts): s3Key when recorded, else {prefix}{file name}', () => {
+    expect(objectKey({ id: 'photo', file: 'R01/box 3/photo.jpg' }, 'photos/')).toBe('photos/photo.jpg');
+    expect(objectKey({ id: 'x', file: 'a.tif', s3Key: 'photos/b.tif' }, 'photos/')).toBe('photos/b.tif');
+    expect(objectKey({ id: 'x', file: 'a.tif' }, '')).toBe('a.tif');
+    expect(objectKey({ id: 'R01-0021_p001', file: 'R01/写真 1.JPG' }, 'photos/')).toBe('photos/R01-0021_p001.jpg');
   });
 
   test('keys are flat ASCII without dot segments', () => {
@@ -126,6 +131,12 @@ describe('serving from S3', () => {
     const raw = await image(await server.handle('3/photo/0,0,1000,1000/250,/0/default.png'));
     expect([raw.info.width, raw.info.height]).toEqual([250, 250]);
     expect(Array.from(raw.data.subarray(0, 3)).every((v, i) => Math.abs(v - [20, 160, 60][i]!) <= 3)).toBe(true);
+  });
+
+  test('a non-ASCII file name: the object named after the image id', async () => {
+    const info = await server.handle('3/R01-0021_p001/info.json');
+    expect(info.status, String(info.body)).toBe(200);
+    expect(JSON.parse(String(info.body))).toMatchObject({ width: 300, height: 200 });
   });
 
   test('a pyramid TIFF under its recorded s3Key, read from its level', async () => {

@@ -1,9 +1,10 @@
 /**
  * Images from S3-compatible object storage (IMAGE_SOURCE=s3).
  *
- * Object key: the store's `s3Key` for the image when the sync stage recorded one, else what the
- * sync stage would have used: `{S3_PREFIX}{basename of the file}` (flat ASCII keys,
- * `photos/<name>.<ext>` with the default prefix). Keys are checked (ASCII, no `.`/`..` segments).
+ * Object key: `objectKey()` of src/lib/storage/keys.ts, the one derivation the sync stage uses to
+ * upload: the store's `s3Key` when recorded, else `{S3_PREFIX}{file name}` (or
+ * `{S3_PREFIX}{image id}{ext}` for a file name that is not plain ASCII). Keys are checked again
+ * here (ASCII, no `.`/`..` segments) before any request.
  *
  * Reading: HeadObject gives size, ETag and Last-Modified (reused for `ttlMs`); the ETag is the
  * source version in cache keys and HTTP ETags, so a replaced object is noticed. Pixels are read
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { objectKey } from '../storage/keys.ts';
 import { cacheKey, type DiskCache } from './cache.ts';
 import { IiifError, quote } from './errors.ts';
 import { TtlCache, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
@@ -42,12 +44,6 @@ export function isSafeKey(key: string): boolean {
   return key.length <= 1024 && SAFE_KEY.test(key) && key.split('/').every((s) => s !== '.' && s !== '..');
 }
 
-/** The object key of an image record: its s3Key, or `{prefix}{basename of file}`. */
-export function objectKey(record: { file: string; s3Key?: string }, prefix: string): string {
-  if (typeof record.s3Key === 'string' && record.s3Key !== '') return record.s3Key;
-  const base = path.posix.basename(String(record.file ?? ''));
-  return `${prefix}${base}`;
-}
 
 interface S3Source extends SourceFile {
   key: string;
@@ -59,10 +55,12 @@ export class S3ImageSource implements ImageSource {
   readonly #recent: TtlCache<Promise<S3Source>>;
   readonly #warn: (message: string) => void;
   readonly #maxBytes: number;
+  readonly ttlMs: number;
 
   constructor(opts: S3SourceOptions) {
     this.#o = opts;
-    this.#recent = new TtlCache(opts.ttlMs ?? 5000);
+    this.ttlMs = opts.ttlMs ?? 5000;
+    this.#recent = new TtlCache(this.ttlMs);
     this.#warn = opts.warn ?? ((m) => console.warn(`[iiif s3] ${m}`));
     this.#maxBytes = opts.maxObjectBytes ?? 8 * 2 ** 30;
   }
@@ -80,7 +78,7 @@ export class S3ImageSource implements ImageSource {
     const record = await this.#o.lookup(id);
     if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
-    const key = objectKey(record, this.#o.prefix);
+    const key = objectKey({ id, file: record.file, ...(record.s3Key ? { s3Key: record.s3Key } : {}) }, this.#o.prefix);
     if (!isSafeKey(key)) {
       this.#warn(`image ${id}: refusing object key ${quote(key, 200)}`);
       throw unavailable();

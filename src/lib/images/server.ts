@@ -310,6 +310,13 @@ export function estimateRenderBytes(facts: Pick<SourceFacts, 'width' | 'height' 
   return 8 * MB + input + rotate + output;
 }
 
+interface HotEntry {
+  key: string;
+  checked: number;
+  mtimeMs: number;
+  headers: Record<string, string>;
+}
+
 type Rendered = { kind: 'buffer'; body: Buffer } | { kind: 'file'; path: string; size: number };
 
 export class ImageServer {
@@ -328,6 +335,9 @@ export class ImageServer {
   /** Source versions whose pyramid build failed (not retried until the source changes). */
   readonly #pyramidFailed = new Lru<string, true>(1000);
   readonly #flights = new Map<string, Promise<unknown>>();
+  /** Raw request path -> its rendering in the memory cache (see #fromHot). */
+  readonly #hot = new Lru<string, HotEntry>(20_000);
+  readonly #hotTtlMs: number;
   /** Durations of the last pyramid builds (ms), for the benchmark and the operator. */
   readonly #buildMs: number[] = [];
   readonly #auth: ImageServerOptions['auth'];
@@ -349,6 +359,7 @@ export class ImageServer {
     this.#cacheRenders = opts.cacheRenders ?? true;
     this.#pyramids = (opts.pyramids ?? true) && this.#disk !== undefined;
     this.#passthrough = opts.passthrough ?? true;
+    this.#hotTtlMs = this.#sources.ttlMs ?? 0;
     this.#queue =
       opts.queue instanceof RenderQueue
         ? opts.queue
@@ -400,6 +411,11 @@ export class ImageServer {
 
   /** Answer one request for `/iiif/{path}`. Never throws. */
   async handle(path: string, req: IiifHttpRequest = {}): Promise<IiifResponse> {
+    const hot = this.#hot.get(path);
+    if (hot && performance.now() - hot.checked < this.#hotTtlMs) {
+      const r = this.#fromHot(hot, req);
+      if (r) return r;
+    }
     try {
       const parsed = parseRequest(path);
       switch (parsed.kind) {
@@ -420,7 +436,7 @@ export class ImageServer {
           const resolved = resolveImageRequest(parsed, facts, this.#limits);
           if (resolved.kind === 'error') return this.#error(resolved.status, resolved.message);
           if (resolved.kind === 'redirect') return this.#redirect(resolved.location);
-          return await this.#image(resolved.plan, source, facts, req);
+          return await this.#image(resolved.plan, source, facts, req, path);
         }
       }
     } catch (err) {
@@ -494,7 +510,28 @@ export class ImageServer {
     return { status: 200, headers, body };
   }
 
-  async #image(plan: ImagePlan, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest): Promise<IiifResponse> {
+  /**
+   * The hot path for a repeated image request: the same raw path, answered from the memory cache
+   * without parsing, hashing or looking the source up again — for at most the source TTL, after
+   * which the full path re-checks the source (and refreshes this entry). Null: take the full path.
+   */
+  #fromHot(hot: HotEntry, req: IiifHttpRequest): IiifResponse | null {
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (this.#notModified(req, hot.headers.ETag!, hot.mtimeMs)) {
+      const { 'Content-Type': _, ...rest } = hot.headers;
+      return { status: 304, headers: rest };
+    }
+    if (method === 'HEAD') return { status: 200, headers: { ...hot.headers } };
+    const body = this.#mem.get(hot.key);
+    return body ? { status: 200, headers: { ...hot.headers }, body } : null;
+  }
+
+  #remember(path: string | undefined, key: string, source: SourceFile, headers: Record<string, string>): void {
+    if (path === undefined || !this.#cacheRenders) return;
+    this.#hot.set(path, { key, checked: performance.now(), mtimeMs: source.mtimeMs, headers: { ...headers } });
+  }
+
+  async #image(plan: ImagePlan, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest, path?: string): Promise<IiifResponse> {
     const canonical = `${this.serviceId(plan.version, plan.id)}/${plan.canonical}`;
     const etag = hashTag('image', RENDER_REVISION, plan.version, plan.id, source.version, plan.canonical);
     const lastModified = new Date(source.mtimeMs).toUTCString();
@@ -514,9 +551,15 @@ export class ImageServer {
 
     const key = cacheKey('render', RENDER_REVISION, source.version, plan.version, plan.canonical);
     const served = await this.#fromCache(key);
-    if (served) return { status: 200, headers, ...served };
+    if (served) {
+      if ('body' in served) this.#remember(path, key, source, headers);
+      return { status: 200, headers, ...served };
+    }
     const out = await this.#singleFlight(key, () => this.#produce(key, source, facts, plan));
-    if (out.kind === 'buffer') return { status: 200, headers, body: out.body };
+    if (out.kind === 'buffer') {
+      this.#remember(path, key, source, headers);
+      return { status: 200, headers, body: out.body };
+    }
     const opened = await this.#open(out.path);
     if (opened) return { status: 200, headers, file: opened };
     // Evicted between render and open (a tiny cache under pressure): render again into memory.
@@ -554,13 +597,20 @@ export class ImageServer {
     const hit = await this.#disk.lookup(key);
     if (!hit) return null;
     if (hit.size <= READ_CACHED_UP_TO) {
+      // open + one read of the known size + close (readFile would also fstat and read in chunks).
+      let handle: fs.FileHandle | undefined;
       try {
-        const body = await fs.readFile(hit.path);
+        handle = await fs.open(hit.path, 'r');
+        const body = Buffer.allocUnsafe(hit.size);
+        const { bytesRead } = await handle.read(body, 0, hit.size, 0);
+        if (bytesRead !== hit.size) throw new Error('short read');
         this.#mem.set(key, body);
         return { body };
       } catch {
         await this.#disk.remove(key);
         return null;
+      } finally {
+        await handle?.close().catch(() => {});
       }
     }
     const opened = await this.#open(hit.path);

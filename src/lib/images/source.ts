@@ -50,6 +50,8 @@ export interface ImageSource {
   local(source: SourceFile): Promise<string>;
   /** Keep the local copy from eviction while it is read (remote sources only). */
   pin?(source: SourceFile): () => void;
+  /** How long a resolved source is reused (ms): the server reuses whole answers no longer. */
+  readonly ttlMs?: number;
 }
 
 export interface SourceResolverOptions {
@@ -111,13 +113,15 @@ export class SourceResolver implements ImageSource {
   readonly #lookup: ImageLookup;
   readonly #warn: (message: string) => void;
   readonly #recent: TtlCache<Promise<SourceFile>>;
+  readonly ttlMs: number;
   #realRoot: string | undefined;
 
   constructor(opts: SourceResolverOptions) {
     this.#root = path.resolve(opts.root);
     this.#lookup = opts.lookup;
     this.#warn = opts.warn ?? ((m) => console.warn(`[iiif] ${m}`));
-    this.#recent = new TtlCache(opts.ttlMs ?? 2000);
+    this.ttlMs = opts.ttlMs ?? 2000;
+    this.#recent = new TtlCache(this.ttlMs);
   }
 
   async local(source: SourceFile): Promise<string> {
