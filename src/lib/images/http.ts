@@ -21,6 +21,23 @@ export interface IiifHttpOptions {
    * itself (then `handleIiifRequest` writes nothing more and returns true).
    */
   authorize?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+  /**
+   * Headers added to every answer (what Astro's middleware adds to routed responses: nosniff,
+   * credentialed CORS for allowed IIIF client origins, ...). They replace the image server's
+   * headers of the same name, except `Vary`, whose values are joined.
+   */
+  headers?: (req: IncomingMessage) => Record<string, string>;
+}
+
+/** `base` with `extra` applied (Vary values joined). */
+export function withHeaders(base: Record<string, string>, extra: Record<string, string> | undefined): Record<string, string> {
+  if (!extra) return base;
+  const out = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    if (k.toLowerCase() === 'vary' && out.Vary) out.Vary = `${out.Vary}, ${v}`;
+    else out[k] = v;
+  }
+  return out;
 }
 
 const CORS_PREFLIGHT: Record<string, string> = {
@@ -82,13 +99,14 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
   try {
     if (opts.authorize && !(await opts.authorize(req, res))) return true;
     const method = (req.method ?? 'GET').toUpperCase();
+    const extra = opts.headers?.(req);
     if (method === 'OPTIONS') {
-      res.writeHead(204, CORS_PREFLIGHT);
+      res.writeHead(204, withHeaders(CORS_PREFLIGHT, extra));
       res.end();
       return true;
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' });
+      res.writeHead(405, withHeaders({ Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' }, extra));
       res.end('Method not allowed\n');
       return true;
     }
@@ -98,6 +116,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
       await result.file?.handle.close().catch(() => {});
       return true;
     }
+    if (extra) result.headers = withHeaders(result.headers, extra);
     await writeIiifResponse(res, result, method === 'GET');
   } catch (err) {
     console.error('[iiif] http adapter failure', err);
