@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { NO_RULES, parseRules, type AccessRules } from './access/rules.ts';
 import type { AccessLevel } from './search/store.ts';
@@ -44,6 +45,16 @@ export interface Config {
     maxWidth: number;
     maxHeight: number;
     maxArea: number;
+    /** Size limit of the derivative cache in bytes (IIIF_CACHE_MAX_MB; 0 keeps nothing). */
+    cacheMaxBytes: number;
+    /** Hot rendered images kept in memory, bytes (IIIF_MEMORY_CACHE_MB). */
+    memoryCacheBytes: number;
+    /** Renders at once (IIIF_MAX_RENDERS; default: the number of cores). */
+    maxRenders: number;
+    /** Requests waiting for a render before 503 (IIIF_MAX_QUEUE). */
+    maxQueue: number;
+    /** Estimated working memory all renders may claim together, bytes (IIIF_RENDER_MEMORY_MB). */
+    renderMemoryBytes: number;
   };
   /** S3-compatible object storage (sync target; image source when images.source = 's3'). */
   s3: {
@@ -286,6 +297,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const maxWidth = int(env, 'IIIF_MAX_WIDTH', 10000, 1, 1_000_000);
   const maxHeight = int(env, 'IIIF_MAX_HEIGHT', maxWidth, 1, 1_000_000);
   const maxArea = int(env, 'IIIF_MAX_AREA', 100_000_000, 1, 10_000_000_000);
+  const MB = 1024 * 1024;
+  const imageCache = {
+    cacheMaxBytes: int(env, 'IIIF_CACHE_MAX_MB', 2048, 0, 100_000_000) * MB,
+    memoryCacheBytes: int(env, 'IIIF_MEMORY_CACHE_MB', 64, 0, 100_000) * MB,
+    maxRenders: int(env, 'IIIF_MAX_RENDERS', os.availableParallelism(), 1, 1024),
+    maxQueue: int(env, 'IIIF_MAX_QUEUE', 64, 0, 100_000),
+    renderMemoryBytes: int(env, 'IIIF_RENDER_MEMORY_MB', 512, 16, 1_000_000) * MB,
+  };
 
   const s3Endpoint = env.S3_ENDPOINT?.trim() || undefined;
   if (s3Endpoint) baseUrl(env, 'S3_ENDPOINT', s3Endpoint);
@@ -381,6 +400,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxWidth,
       maxHeight,
       maxArea,
+      ...imageCache,
     },
     s3,
     access,

@@ -3,6 +3,7 @@
  * configuration, and hands it out. Routes and middleware call these; nothing else constructs a
  * store or an image source.
  */
+import path from 'node:path';
 import { config } from './config.ts';
 import { openStore, type SearchStore } from './search/store.ts';
 import { ManifestService } from './iiif/service.ts';
@@ -84,26 +85,42 @@ export function manifests(): Promise<ManifestService> {
   return manifestPromise;
 }
 
-let imageServerPromise: Promise<ImageServer> | undefined;
+const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
 
 /**
- * The IIIF Image API server, built once from the configuration. Identifiers resolve through the
- * store (`getImage(id).file`, a path below IMAGE_ROOT). sharp is imported only here, on first use,
- * so processes that never serve images (CLI, tests of other parts) do not load libvips.
+ * The IIIF Image API server, built once per process from the configuration. It lives on
+ * globalThis (like the access gate) so that the node:http fast path loaded by scripts/start.ts
+ * (src/lib/images/http.ts) and Astro's bundled routes share one server: one derivative cache, one
+ * processing queue. Identifiers resolve through the store (`getImage(id)`: `file` below IMAGE_ROOT,
+ * or with IMAGE_SOURCE=s3 the object named by src/lib/storage/keys.ts). sharp is imported only
+ * here, on first use, so processes that never serve images (CLI, tests of other parts) do not load
+ * libvips.
  */
 export function imageServer(): Promise<ImageServer> {
-  imageServerPromise ??= (async () => {
-    const { ImageServer } = await import('./images/server.ts');
+  const slot = globalThis as { [IMAGE_SERVER]?: Promise<ImageServer> };
+  slot[IMAGE_SERVER] ??= (async () => {
+    const [{ ImageServer }, { DiskCache }] = await Promise.all([import('./images/server.ts'), import('./images/cache.ts')]);
     const cfg = config();
+    const log = (message: string, err?: unknown) => console.error(`[iiif] ${message}`, err ?? '');
+    const cache = new DiskCache({ dir: path.join(cfg.images.cacheDir, 'iiif'), maxBytes: cfg.images.cacheMaxBytes, log });
+    const lookup = async (id: string) => (await rawStore()).getImage(id);
+    let source;
+    if (cfg.images.source === 's3') {
+      const [{ S3ImageSource }, { createS3Client }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
+      source = new S3ImageSource({ client: createS3Client(cfg.s3), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+    }
     return new ImageServer({
-      root: cfg.images.root,
+      ...(source ? { source } : { root: cfg.images.root, lookup }),
       maxWidth: cfg.images.maxWidth,
       maxHeight: cfg.images.maxHeight,
       maxArea: cfg.images.maxArea,
       publicBaseUrl: cfg.publicBaseUrl,
-      lookup: async (id) => (await rawStore()).getImage(id),
+      cache,
+      memoryCacheBytes: cfg.images.memoryCacheBytes,
+      queue: { concurrency: cfg.images.maxRenders, maxWaiting: cfg.images.maxQueue, memoryBudget: cfg.images.renderMemoryBytes },
+      log,
       auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
     });
   })();
-  return imageServerPromise;
+  return slot[IMAGE_SERVER];
 }

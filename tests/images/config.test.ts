@@ -1,0 +1,40 @@
+/** The image server's settings in src/lib/config.ts: defaults, units, validation. */
+import os from 'node:os';
+import { expect, test } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/lib/config.ts';
+
+const MB = 1024 * 1024;
+
+test('defaults: 2 GiB disk cache, 64 MiB memory cache, one render per core, 64 waiting, 512 MiB budget', () => {
+  const c = loadConfig({}, '/srv/archive');
+  expect(c.images).toMatchObject({
+    cacheDir: '/srv/archive/data/cache',
+    cacheMaxBytes: 2048 * MB,
+    memoryCacheBytes: 64 * MB,
+    maxRenders: os.availableParallelism(),
+    maxQueue: 64,
+    renderMemoryBytes: 512 * MB,
+  });
+});
+
+test('explicit values, in MB', () => {
+  const c = loadConfig({ IIIF_CACHE_MAX_MB: '0', IIIF_MEMORY_CACHE_MB: '8', IIIF_MAX_RENDERS: '3', IIIF_MAX_QUEUE: '0', IIIF_RENDER_MEMORY_MB: '256' }, '/srv');
+  expect(c.images).toMatchObject({ cacheMaxBytes: 0, memoryCacheBytes: 8 * MB, maxRenders: 3, maxQueue: 0, renderMemoryBytes: 256 * MB });
+});
+
+test.each([
+  ['IIIF_CACHE_MAX_MB', '-1'],
+  ['IIIF_MEMORY_CACHE_MB', 'lots'],
+  ['IIIF_MAX_RENDERS', '0'],
+  ['IIIF_MAX_QUEUE', '1.5'],
+  ['IIIF_RENDER_MEMORY_MB', '8'],
+])('%s=%s is refused, naming the variable', (name, value) => {
+  let err: unknown;
+  try {
+    loadConfig({ [name]: value }, '/srv');
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as ConfigError).variable).toBe(name);
+});
