@@ -58,3 +58,40 @@ test('JPEG 2000: supported only with OpenJPEG; otherwise a logged, explained ser
   expect(String(r.body)).not.toContain(tmp);
   expect(logged.join('\n')).toMatch(/JPEG 2000, which the libvips bundled with sharp cannot decode/);
 });
+
+test('an EXIF-rotated JPEG is served upright, also from its pyramid derivative', async () => {
+  // Stored 1600 x 1200 landscape, left half red, right half blue, with orientation 6 (turn 90°
+  // clockwise to display): upright it is 1200 x 1600, red on top.
+  const file = path.join(tmp, 'rot.jpg');
+  await sharp({ create: { width: 800, height: 1200, channels: 3, background: { r: 220, g: 20, b: 20 } } })
+    .extend({ right: 800, background: { r: 20, g: 20, b: 220 } })
+    .withMetadata({ orientation: 6 })
+    .jpeg()
+    .toFile(file);
+  const s = new ImageServer({
+    root: tmp,
+    maxWidth: 10000,
+    maxHeight: 10000,
+    maxArea: 1e8,
+    publicBaseUrl: 'http://h',
+    lookup: async () => ({ file: 'rot.jpg' }),
+    cacheDir: path.join(tmp, 'rot-cache'),
+    log: () => {},
+  });
+  const info = JSON.parse(String((await s.handle('3/rot/info.json')).body));
+  expect([info.width, info.height]).toEqual([1200, 1600]);
+  const px = async (p: string) => {
+    const r = await s.handle(p);
+    expect(r.status, String(r.body)).toBe(200);
+    return sharp(r.body as Buffer).raw().toBuffer({ resolveWithObject: true });
+  };
+  const thumb = await px('3/rot/full/120,/0/default.png'); // from the JPEG (no pyramid for thumbnails)
+  expect([thumb.info.width, thumb.info.height]).toEqual([120, 160]);
+  expect(thumb.data[0]).toBeGreaterThan(180); // top: red
+  expect(thumb.data[(150 * 120 + 60) * 3 + 2]).toBeGreaterThan(180); // bottom: blue
+  const top = await px('3/rot/0,0,512,512/512,/0/default.png'); // a tile: from the upright derivative
+  const bottom = await px('3/rot/512,1024,512,512/512,/0/default.png');
+  expect(s.stats().pyramidBuildsMs).toHaveLength(1);
+  expect(top.data[0]).toBeGreaterThan(180);
+  expect(bottom.data[2]).toBeGreaterThan(180);
+});

@@ -296,18 +296,24 @@ export function estimateOutputBytes(plan: Pick<ImagePlan, 'outputWidth' | 'outpu
  * Working memory of one render, an estimate for the queue's budget: libvips buffers and the tile
  * or strip caches of the input (a few rows of tiles across the region), a rotation's whole image
  * (libvips must hold the scaled image, and its rotated copy, to turn it), and the output when it
- * is encoded to memory.
+ * is encoded to memory, and an EXIF-rotated source's whole decoded image.
  */
-export function estimateRenderBytes(facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'>, plan: ImagePlan, toMemory: boolean): number {
+export function estimateRenderBytes(
+  facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'> & { orientation?: number },
+  plan: ImagePlan,
+  toMemory: boolean,
+): number {
   const bands = Math.max(3, facts.channels ?? 3);
   const level = chooseLevel(facts, plan);
+  // An EXIF-rotated source is turned upright before anything else: libvips holds all of it.
+  const orient = (facts.orientation ?? 1) !== 1 ? facts.width * facts.height * bands : 0;
   const scale = (level?.width ?? facts.width) / facts.width;
   const readWidth = Math.min(plan.region.w * scale, level?.width ?? facts.width);
   // Three rows of 512 px tiles (or JPEG strips) across the region, and the scaled image's strips.
   const input = readWidth * 512 * bands * 3 + plan.width * 64 * bands;
   const rotate = plan.rotation !== 0 ? (plan.width * plan.height + plan.outputWidth * plan.outputHeight) * (bands + 1) : 0;
   const output = toMemory ? estimateOutputBytes(plan) * 2 : 4 * MB;
-  return 8 * MB + input + rotate + output;
+  return 8 * MB + input + rotate + output + orient;
 }
 
 interface HotEntry {
@@ -766,7 +772,8 @@ export class ImageServer {
       try {
         const file = local ?? (await this.#sources.local(source));
         const t0 = performance.now();
-        await this.#queue.run(64 * MB + facts.width * 1024 * 3, () =>
+        const upright = facts.orientation !== 1 ? facts.width * facts.height * Math.max(3, facts.channels ?? 3) : 0;
+        await this.#queue.run(64 * MB + facts.width * 1024 * 3 + upright, () =>
           buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
         );
         const built = await this.readFacts(tmp);
