@@ -4,6 +4,7 @@ import { encodeTargets, type Region, type ViewTarget } from '../lib/iiif/content
 
 export interface ViewerWindow {
   manifestId: string;
+  collection?: boolean;
   canvasId?: string;
   region?: Region;
 }
@@ -94,12 +95,23 @@ export function currentTargets(state: MiradorState): Array<ViewTarget & { window
     const label = state.manifests[w.manifestId]?.json?.label;
     const lang = state.config.language === 'en' ? 'en' : 'ja';
     const text = label?.[lang]?.[0] ?? label?.ja?.[0] ?? label?.en?.[0] ?? label?.none?.[0] ?? w.manifestId;
-    return [{ windowId, manifestId: w.manifestId, ...(w.canvasId && { canvasId: w.canvasId }), ...(w.canvasId && region && { region }), label: text }];
+    // A window still on a collection (no manifest picked yet) links to the collection itself.
+    const collection = /\/api\/iiif\/collection(\?|$)/.test(w.manifestId);
+    return [
+      {
+        windowId,
+        manifestId: w.manifestId,
+        ...(collection && { collection }),
+        ...(!collection && w.canvasId && { canvasId: w.canvasId }),
+        ...(!collection && w.canvasId && region && { region }),
+        label: text,
+      },
+    ];
   });
 }
 
 export function viewLink(base: string, targets: ViewTarget[]): string {
-  return `${base}/view?iiif-content=${encodeTargets(targets.map(({ manifestId, canvasId, region }) => ({ manifestId, canvasId, region })))}`;
+  return `${base}/view?iiif-content=${encodeTargets(targets)}`;
 }
 
 async function copyText(text: string): Promise<void> {

@@ -66,6 +66,13 @@ describe('content state encoding', () => {
     expect(() => decodeContentState(value)).toThrow(ContentStateError);
   });
 
+  test('a collection window is a Collection target', () => {
+    const coll = `${base}/api/iiif/collection?q=%E6%9D%B1%E4%BA%AC`;
+    const anno = contentStateAnnotation([{ manifestId: coll, collection: true }]) as any;
+    expect(anno.target).toEqual({ id: coll, type: 'Collection' });
+    expect(parseContentState(anno)).toEqual([{ manifestId: coll, collection: true }]);
+  });
+
   test('a content state naming nothing showable is an error', () => {
     expect(() => parseContentState({ type: 'Annotation', target: { id: canvas, type: 'Canvas' } })).toThrow(ContentStateError);
     expect(() => parseContentState(42)).toThrow(ContentStateError);
@@ -103,6 +110,17 @@ describe('resolveView', () => {
     expect(view.error).toMatch(/base64url/);
     expect(view.windows).toEqual([{ manifestId: manifest }]);
     expect(view.missing).toEqual(['R02-0404']);
+  });
+
+  test('collections: only this archive’s are opened', async () => {
+    const own = `${base}/api/iiif/collection?q=x`;
+    const encoded = encodeTargets([{ manifestId: own, collection: true }, { manifestId: 'https://elsewhere.example.com/api/iiif/collection', collection: true }]);
+    const view = await resolveView(new URLSearchParams({ 'iiif-content': encoded }), base, get, []);
+    expect(view.windows).toEqual([{ manifestId: own, collection: true }]);
+    expect(view.missing).toEqual(['https://elsewhere.example.com/api/iiif/collection']);
+    const direct = await resolveView(new URLSearchParams({ collection: `${base}/api/iiif/collection-evil` }), base, get, []);
+    expect(direct.windows).toEqual([]);
+    expect(direct.error).toMatch(/collections/);
   });
 
   test('itemIdFromManifest only accepts this base', () => {

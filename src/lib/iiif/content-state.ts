@@ -16,7 +16,9 @@ export interface Region {
 
 /** One viewer window: a manifest, optionally a canvas of it, optionally a region of that canvas. */
 export interface ViewTarget {
+  /** The manifest (or, with `collection`, the IIIF Collection) the window shows. */
   manifestId: string;
+  collection?: boolean;
   canvasId?: string;
   region?: Region;
 }
@@ -60,6 +62,7 @@ function formatRegion(r: Region): string {
 /** The content state annotation for one or several windows. */
 export function contentStateAnnotation(targets: ViewTarget[], id?: string): Record<string, unknown> {
   const resources = targets.map((t) => {
+    if (t.collection) return { id: t.manifestId, type: 'Collection' };
     const partOf = [{ id: t.manifestId, type: 'Manifest' }];
     if (!t.canvasId) return { id: t.manifestId, type: 'Manifest' };
     return { id: t.region ? `${t.canvasId}#${formatRegion(t.region)}` : t.canvasId, type: 'Canvas', partOf };
@@ -74,6 +77,8 @@ export function contentStateAnnotation(targets: ViewTarget[], id?: string): Reco
 }
 
 export function encodeTargets(targets: ViewTarget[]): string {
+  // Only the fields of a ViewTarget go into the link (callers may pass richer objects).
+  targets = targets.map(({ manifestId, collection, canvasId, region }) => ({ manifestId, collection, canvasId, region }));
   return encodeContentState(JSON.stringify(contentStateAnnotation(targets)));
 }
 
@@ -106,6 +111,7 @@ function parseTarget(target: unknown): ViewTarget | undefined {
   if (!target || typeof target !== 'object') return undefined;
   const t = target as Record<string, unknown>;
   if (t.type === 'Manifest' && typeof t.id === 'string') return { manifestId: t.id };
+  if (t.type === 'Collection' && typeof t.id === 'string') return { manifestId: t.id, collection: true };
   if (t.type === 'SpecificResource') {
     const source = t.source as Record<string, unknown> | undefined;
     const base = parseTarget(source);

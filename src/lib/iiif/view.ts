@@ -9,6 +9,8 @@ import { ContentStateError, decodeContentState, parseContentState, type Region }
 
 export interface ViewerWindowSpec {
   manifestId: string;
+  /** The window opens a IIIF Collection (Mirador shows its list to pick from). */
+  collection?: boolean;
   canvasId?: string;
   region?: Region;
 }
@@ -31,6 +33,11 @@ export function itemIdFromManifest(base: string, url: string): string | undefine
   return ITEM_ID.test(id) ? id : undefined;
 }
 
+/** One of this archive's search collections (`/api/iiif/collection?…`). */
+export function isOwnCollection(base: string, url: string): boolean {
+  return url === `${base}/api/iiif/collection` || url.startsWith(`${base}/api/iiif/collection?`);
+}
+
 export async function resolveView(
   params: URLSearchParams,
   base: string,
@@ -45,6 +52,11 @@ export async function resolveView(
   if (encoded) {
     try {
       for (const t of parseContentState(decodeContentState(encoded.trim()))) {
+        if (t.collection) {
+          if (isOwnCollection(base, t.manifestId)) windows.push({ manifestId: t.manifestId, collection: true });
+          else missing.push(t.manifestId);
+          continue;
+        }
         const id = itemIdFromManifest(base, t.manifestId);
         const record = id ? await getRecord(id) : null;
         if (!id || !record) {
@@ -63,7 +75,7 @@ export async function resolveView(
 
   const collection = params.get('collection');
   if (collection) {
-    if (collection.startsWith(`${base}/api/iiif/collection`)) windows.push({ manifestId: collection });
+    if (isOwnCollection(base, collection)) windows.push({ manifestId: collection, collection: true });
     else error = 'only this archive’s collections can be opened';
   }
 
