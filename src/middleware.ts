@@ -6,6 +6,7 @@ import { runInAccessScope } from './lib/access/scope.ts';
 import { deniedImageAnswer } from './lib/access/images.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
+import { internalErrorResponse } from './lib/http.ts';
 
 const LANG_COOKIE = 'lang';
 
@@ -77,8 +78,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
     response = await runInAccessScope({ levels }, route);
   } catch (e) {
     // The search store cannot be reached (Elasticsearch down, ...): 503, not a stack trace.
-    if (!(e instanceof StoreUnavailableError)) throw e;
-    response = storeUnavailableResponse(e, context.url, { lang, method });
+    if (e instanceof StoreUnavailableError) response = storeUnavailableResponse(e, context.url, { lang, method });
+    else response = internalErrorResponse(e, context.url, { lang, method });
   }
 
   try {

@@ -46,3 +46,19 @@ describe('language', () => {
     expect(pick({ en: 'Tokyo' }, 'ja')).toBe('Tokyo');
   });
 });
+
+describe('internal errors', () => {
+  test('are logged with the stack and answered without it', async () => {
+    const { internalErrorResponse } = await import('../../src/lib/http.ts');
+    const lines: string[] = [];
+    const api = internalErrorResponse(new Error('boom'), new URL('http://x/api/search.json?q=a'), { method: 'GET', log: (l) => lines.push(l) });
+    expect(api.status).toBe(500);
+    expect(await api.json()).toEqual({ error: 'internal error (logged)', status: 500 });
+    const logged = JSON.parse(lines[0]!);
+    expect(logged).toMatchObject({ level: 'error', url: '/api/search.json?q=a', message: 'boom' });
+    expect(logged.stack).toMatch(/boom/);
+    const page = internalErrorResponse('x', new URL('http://x/items/1'), { lang: 'en', log: () => {} });
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).not.toMatch(/at .*\.ts/);
+  });
+});
