@@ -57,7 +57,31 @@ const astro = entry.handler as http.RequestListener;
 // serves before Astro's middleware would run (src/lib/access/node.ts, docs/access.md).
 const gate = access();
 console.log(await gate.warmUp());
-const handler: http.RequestListener = (req, res) => guard(gate, req, res, astro);
+// IIIF Image API requests take a fast path past Astro's request pipeline (tiles are most of the
+// traffic): the same access gate and per-item rules (iiifAuthorizer), the same image server
+// instance as the Astro route, which remains the fallback (src/lib/images/http.ts).
+const { handleIiifRequest, writeIiifResponse } = await import('../src/lib/images/http.ts');
+const { iiifAuthorizer } = await import('../src/lib/access/node.ts');
+const { imageServer, deniedImageServer, rawStore } = await import('../src/lib/runtime.ts');
+const authorize = iiifAuthorizer(gate, async (id) => (await rawStore()).getImage(id), deniedImageServer, writeIiifResponse);
+const iiifHeaders = (req: http.IncomingMessage) => ({
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'X-Robots-Tag': 'noindex, nofollow',
+  ...gate.corsFor(req.headers.origin),
+});
+const handler: http.RequestListener = (req, res) => {
+  handleIiifRequest(req, res, { server: imageServer, authorize, headers: iiifHeaders }).then(
+    (handled) => {
+      if (!handled) guard(gate, req, res, astro);
+    },
+    (e: Error) => {
+      console.error(JSON.stringify({ t: new Date().toISOString(), level: 'error', url: req.url, message: e.message, stack: e.stack }));
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal error (logged)', status: 500 }));
+    },
+  );
+};
 
 /** One JSON line per request: time, method, URL, status, duration, bytes. */
 function logged(req: http.IncomingMessage, res: http.ServerResponse) {
