@@ -31,8 +31,17 @@ async function timed(name: string, timeoutMs: number, fn: () => Promise<string>)
   }
 }
 
-export async function readiness(cfg: Config, store: () => Promise<SearchStore>): Promise<{ ok: boolean; checks: CheckResult[] }> {
+/**
+ * `signingKeys` answers for the access gate's key set (cloudflare mode) and resolves undefined when
+ * the mode needs none.
+ */
+export async function readiness(
+  cfg: Config,
+  store: () => Promise<SearchStore>,
+  signingKeys: () => Promise<string | undefined> = async () => undefined,
+): Promise<{ ok: boolean; checks: CheckResult[] }> {
   const checks = await Promise.all([
+    timed('access', 5000, async () => (await signingKeys()) ?? `${cfg.access.mode}: no keys needed`),
     timed('store', 3000, async () => `${cfg.store.backend}: ${await (await store()).count()} records`),
     timed('images', 3000, async () => {
       await access(cfg.images.root, constants.R_OK);

@@ -2,10 +2,11 @@ import type { APIRoute } from 'astro';
 import { json } from '../lib/http.ts';
 import { readiness } from '../lib/health.ts';
 import { config } from '../lib/config.ts';
-import { store } from '../lib/runtime.ts';
+import { access, store } from '../lib/runtime.ts';
 
-/** Readiness: 200 when the store and the image source answer, 503 with the failing check otherwise. */
+/** Readiness: 200 when the store, the image source and (cloudflare mode) the signing keys answer; 503 naming the failing check otherwise. */
 export const GET: APIRoute = async () => {
-  const r = await readiness(config(), store);
+  const gate = access();
+  const r = await readiness(config(), store, () => gate.signingKeys());
   return json(r, { status: r.ok ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
 };

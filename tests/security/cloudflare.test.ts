@@ -154,7 +154,9 @@ describe('no path answers without a token', () => {
 
   test('the exemptions: /healthz; /readyz from loopback; the IIIF Auth probe, token and logout services', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect((await get('/readyz')).status).toBe(200);
+    const ready = await get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.text).checks.find((c: { name: string }) => c.name === 'access')).toMatchObject({ ok: true, detail: expect.stringMatching(/signing key\(s\) from http:\/\/127\.0\.0\.1/) });
     const probe = await get(`/auth/iiif/probe/image/${openImage}`);
     expect(probe.status).toBe(200);
     expect(JSON.parse(probe.text)).toMatchObject({ type: 'AuthProbeResult2', status: 401 });

@@ -83,6 +83,12 @@ export class CloudflareVerifier {
     return this.#jwks.jwks()?.keys.length ?? 0;
   }
 
+  /** Signing keys at hand: the cached set, fetched only when there is none yet (for /readyz). */
+  async keyCount(): Promise<number> {
+    const cached = this.#jwks.jwks()?.keys.length ?? 0;
+    return cached > 0 ? cached : this.warmUp();
+  }
+
   async verify(token: string | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, reason: 'missing', detail: 'no Cloudflare Access token' };
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'invalid', detail: 'token too long' };

@@ -146,6 +146,17 @@ export class AccessGate {
     }
   }
 
+  /**
+   * Readiness of the gate's own dependency: in cloudflare mode, the team's signing keys (throws when
+   * none can be had, so /readyz fails while every request would get 503); undefined otherwise.
+   */
+  async signingKeys(): Promise<string | undefined> {
+    if (!this.#cloudflare) return undefined;
+    const n = await this.#cloudflare.keyCount();
+    if (n === 0) throw new Error(`no signing keys from ${this.#cfg.cloudflare!.jwksUrl}`);
+    return `${n} signing key(s) from ${this.#cfg.cloudflare!.jwksUrl}`;
+  }
+
   /** A user for an authenticated identity, with the level the rules give it. */
   userFor(id: string, email: string | undefined, via: AccessMode): User {
     const level = via === 'none' ? this.#cfg.anonymousLevel : levelFor(id, this.#cfg.rules);
