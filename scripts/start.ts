@@ -60,16 +60,20 @@ console.log(await gate.warmUp());
 // IIIF Image API requests take a fast path past Astro's request pipeline (tiles are most of the
 // traffic): the same access gate and per-item rules (iiifAuthorizer), the same image server
 // instance as the Astro route, which remains the fallback (src/lib/images/http.ts).
-const { handleIiifRequest, writeIiifResponse } = await import('../src/lib/images/http.ts');
+const { handleIiifRequest, writeIiifResponse, withHeaders } = await import('../src/lib/images/http.ts');
 const { iiifAuthorizer } = await import('../src/lib/access/node.ts');
 const { imageServer, deniedImageServer, rawStore } = await import('../src/lib/runtime.ts');
-const authorize = iiifAuthorizer(gate, async (id) => (await rawStore()).getImage(id), deniedImageServer, writeIiifResponse);
 const iiifHeaders = (req: http.IncomingMessage) => ({
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
   'X-Robots-Tag': 'noindex, nofollow',
   ...gate.corsFor(req.headers.origin),
 });
+// An image the user may not see is answered as a missing one — with the same headers (CORS for an
+// allowed IIIF client origin included), so the two stay indistinguishable.
+const authorize = iiifAuthorizer(gate, async (id) => (await rawStore()).getImage(id), deniedImageServer, (res, answer, withBody) =>
+  writeIiifResponse(res, { ...answer, headers: withHeaders(answer.headers, iiifHeaders(res.req)) }, withBody),
+);
 const handler: http.RequestListener = (req, res) => {
   handleIiifRequest(req, res, { server: imageServer, authorize, headers: iiifHeaders }).then(
     (handled) => {
