@@ -2,11 +2,11 @@
  * Access levels of items and of users. Ordered: a user at a level sees every item at that level and
  * below (`staff` sees `members` and `open` items too). An item without a level is `open`.
  */
-import type { AccessLevel } from '../search/store.ts';
+import { ACCESS_LEVELS, type AccessLevel } from '../search/store.ts';
 
 export type { AccessLevel };
 
-export const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
+export { ACCESS_LEVELS };
 
 export function isAccessLevel(value: unknown): value is AccessLevel {
   return typeof value === 'string' && (ACCESS_LEVELS as readonly string[]).includes(value);

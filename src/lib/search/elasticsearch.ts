@@ -43,9 +43,10 @@ import {
   type SearchResponse,
   type SearchStore,
   type UpsertReport,
+  filterList,
 } from './store.ts';
 import { MAPPING_VERSION, MAX_RESULT_WINDOW, indexBody, versionedIndexName } from './es-settings.ts';
-import { HIT_SOURCE, facetAggs, filterList, parseBuckets, parseHits, parseSearch, parseTotal, planSearch, searchBody, type EsSearchResult, type PlannedSearch } from './es-query.ts';
+import { HIT_SOURCE, facetAggs, parseBuckets, parseHits, parseSearch, parseTotal, planSearch, searchBody, type EsSearchResult, type PlannedSearch } from './es-query.ts';
 import {
   MARK_UPLOADED_SCRIPT,
   MAX_ID_BYTES,

@@ -14,10 +14,9 @@
  *    store's, with the same messages; ownership against stored records is checked with one search
  *    before the bulk request (elasticsearch.ts).
  */
-import { IMAGE_ID_RE, searchableValues, type AccessLevel, type ImageEntry, type ItemInput, type ItemRecord, type SearchField } from './store.ts';
+import { searchableValues, validateUpsert, type AccessLevel, type ImageEntry, type ItemInput, type ItemRecord, type SearchField } from './store.ts';
 import { SEARCH_FIELDS } from './es-settings.ts';
 
-const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
 
 /** Elasticsearch refuses document ids longer than 512 bytes (UTF-8). */
 export const MAX_ID_BYTES = 512;
@@ -173,49 +172,14 @@ export function docFromRecord(rec: ItemRecord, uploads?: UploadEntry[]): StoredD
 }
 
 /** UTF-8 length of a string. */
-function bytes(s: string): number {
-  return Buffer.byteLength(s, 'utf8');
-}
-
 /**
- * The embedded store's upsert checks, in its order and with its messages, plus Elasticsearch's id
- * length limit. Returns the records to write (the last occurrence of an id wins, in that order).
+ * The embedded store's upsert checks (shared in store.ts), plus Elasticsearch's id length limit.
+ * Returns the records to write (the last occurrence of an id wins, in that order).
  */
 export function checkUpsert(items: ItemInput[]): ItemInput[] {
-  if (!Array.isArray(items)) throw new Error('upsert: expected a list of records');
-  const byId = new Map<string, ItemInput>();
-  for (const item of items) {
-    if (!item || typeof item.id !== 'string' || item.id.trim() === '') throw new Error('upsert: record without id');
-    if (bytes(item.id) > MAX_ID_BYTES) {
-      throw new Error(`upsert: ${item.id.slice(0, 40)}…: ids longer than ${MAX_ID_BYTES} bytes cannot be stored in Elasticsearch`);
-    }
-    if (typeof item.batch !== 'string' || item.batch.trim() === '') throw new Error(`upsert: ${item.id}: no batch`);
-    if (item.type !== undefined && item.type !== null && typeof item.type !== 'string') {
-      throw new Error(`upsert: ${item.id}: type must be a string`);
-    }
-    if (item.access !== undefined && !ACCESS_LEVELS.includes(item.access)) {
-      throw new Error(`upsert: ${item.id}: unknown access level "${String(item.access)}"`);
-    }
-    if (!Array.isArray(item.images)) throw new Error(`upsert: ${item.id}: images must be an array`);
-    byId.delete(item.id);
-    byId.set(item.id, item);
-  }
-  const imageOwner = new Map<string, string>();
-  for (const item of byId.values()) {
-    for (const img of item.images) {
-      if (typeof img?.id !== 'string' || !IMAGE_ID_RE.test(img.id)) {
-        throw new Error(`upsert: ${item.id}: invalid image id "${String(img?.id)}"`);
-      }
-      if (typeof img.file !== 'string' || img.file === '') throw new Error(`upsert: ${item.id}: image ${img.id} has no file`);
-      const other = imageOwner.get(img.id);
-      if (other !== undefined) throw new Error(`upsert: image ${img.id} is listed by both ${other} and ${item.id}`);
-      imageOwner.set(img.id, item.id);
-    }
-  }
-  return [...byId.values()];
+  return validateUpsert(items, { maxIdBytes: MAX_ID_BYTES, backend: 'Elasticsearch' });
 }
 
-/** The embedded store's markUploaded input check, with its message. */
 export function checkUploads(updates: unknown): void {
   if (!Array.isArray(updates)) throw new Error('markUploaded: expected a list of uploads');
   for (const u of updates as Array<Record<string, unknown> | null>) {

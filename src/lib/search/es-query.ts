@@ -13,9 +13,9 @@
  * unique), so pages are stable and search_after can walk past index.max_result_window.
  */
 import {
-  DEFAULT_PAGE_SIZE,
   FIELD_WEIGHTS,
-  MAX_PAGE_SIZE,
+  filterList,
+  pageOf,
   type FacetBucket,
   type SearchHit,
   type SearchRequest,
@@ -41,18 +41,7 @@ export interface PlannedSearch {
   size: number;
 }
 
-function clampInt(v: unknown, fallback: number, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, Math.floor(n)));
-}
 
-/** A filter list: absent, empty or not a list of strings means "no filter" (as in SQLite). */
-export function filterList(v: unknown): string[] | null {
-  if (v === undefined || v === null) return null;
-  const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-  return list.length > 0 ? list : null;
-}
 
 /** One term: its bigram phrase in any weighted field, scoring the field's weight. */
 export function termClause(grams: readonly string[]): Record<string, unknown> {
@@ -93,8 +82,7 @@ export function facetAggs(): Record<string, unknown> {
 
 /** Plans a search: paging as the embedded store clamps it, the query, the sort. */
 export function planSearch(req: SearchRequest = {}): PlannedSearch {
-  const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
-  const page = clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize));
+  const { page, pageSize } = pageOf(req);
   const raw = typeof req?.q === 'string' ? req.q : '';
   const parsed = parseQuery(raw);
   const base: SearchResponse = {

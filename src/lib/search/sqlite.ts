@@ -37,11 +37,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
-  DEFAULT_PAGE_SIZE,
+  ACCESS_LEVELS,
   FIELD_WEIGHTS,
   IMAGE_ID_RE,
-  MAX_PAGE_SIZE,
+  filterList,
+  pageOf,
   searchableValues,
+  validateUpsert,
   type AccessLevel,
   type FacetBucket,
   type ImageUpload,
@@ -67,7 +69,6 @@ export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
 const GAP = 'zzz';
 
 const SCHEMA_VERSION = 1;
-const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
 
 // Bit layout of d and of FTS rowids (d * 8 + field). Everything stays below 2^53, so JavaScript
 // numbers hold them exactly.
@@ -135,18 +136,7 @@ function typeOf(item: ItemInput): string | null {
   return typeof item.type === 'string' && item.type.trim() !== '' ? item.type : null;
 }
 
-function clampInt(v: unknown, fallback: number, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, Math.floor(n)));
-}
 
-/** A filter list: absent, empty or not a list of strings means "no filter". */
-function filterList(v: unknown): string[] | null {
-  if (v === undefined || v === null) return null;
-  const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-  return list.length > 0 ? list : null;
-}
 
 type Row = Record<string, unknown>;
 
@@ -330,33 +320,7 @@ export class SqliteStore implements SearchStore {
     this.initSync();
     const stamp = now.toISOString();
     // Validate everything before touching the database; the last occurrence of an id wins.
-    const byId = new Map<string, ItemInput>();
-    for (const item of items) {
-      if (!item || typeof item.id !== 'string' || item.id.trim() === '') throw new Error('upsert: record without id');
-      if (typeof item.batch !== 'string' || item.batch.trim() === '') throw new Error(`upsert: ${item.id}: no batch`);
-      if (item.type !== undefined && item.type !== null && typeof item.type !== 'string') {
-        throw new Error(`upsert: ${item.id}: type must be a string`);
-      }
-      if (item.access !== undefined && !ACCESS_LEVELS.includes(item.access)) {
-        throw new Error(`upsert: ${item.id}: unknown access level "${String(item.access)}"`);
-      }
-      if (!Array.isArray(item.images)) throw new Error(`upsert: ${item.id}: images must be an array`);
-      byId.delete(item.id);
-      byId.set(item.id, item);
-    }
-    const imageOwner = new Map<string, string>();
-    for (const item of byId.values()) {
-      for (const img of item.images) {
-        if (typeof img?.id !== 'string' || !IMAGE_ID_RE.test(img.id)) {
-          throw new Error(`upsert: ${item.id}: invalid image id "${String(img?.id)}"`);
-        }
-        if (typeof img.file !== 'string' || img.file === '') throw new Error(`upsert: ${item.id}: image ${img.id} has no file`);
-        const other = imageOwner.get(img.id);
-        if (other !== undefined) throw new Error(`upsert: image ${img.id} is listed by both ${other} and ${item.id}`);
-        imageOwner.set(img.id, item.id);
-      }
-    }
-    const list = [...byId.values()];
+    const list = validateUpsert(items);
     const CHUNK = 1000;
 
     try {
@@ -645,8 +609,7 @@ export class SqliteStore implements SearchStore {
 
   searchSync(req: SearchRequest = {}): SearchResponse {
     this.initSync();
-    const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
-    const page = clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize));
+    const { page, pageSize } = pageOf(req);
     const offset = (page - 1) * pageSize;
     const raw = typeof req?.q === 'string' ? req.q : '';
     const parsed = parseQuery(raw);

@@ -227,6 +227,69 @@ export const MAX_PAGE_SIZE = 100;
 
 export const IMAGE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+export const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
+
+// --- Rules every backend applies the same way (the shared query suite checks them) -------------
+
+/** A whole number from untrusted input, clamped; non-numbers give the fallback. */
+export function clampInt(v: unknown, fallback: number, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, Math.floor(n)));
+}
+
+/** A filter list: absent, empty or not a list of strings means "no filter". */
+export function filterList(v: unknown): string[] | null {
+  if (v === undefined || v === null) return null;
+  const list = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+  return list.length > 0 ? list : null;
+}
+
+/** Page and page size of a request, clamped (page × size never passes 1e9). */
+export function pageOf(req: SearchRequest | undefined): { page: number; pageSize: number } {
+  const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
+  return { page: clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize)), pageSize };
+}
+
+/**
+ * Checks a batch before anything is written and de-duplicates it (the last occurrence of an id
+ * wins); throws on the first invalid record, so a rejected upsert writes nothing. `maxIdBytes` is a
+ * backend's own limit on ids, if it has one.
+ */
+export function validateUpsert(items: ItemInput[], opts: { maxIdBytes?: number; backend?: string } = {}): ItemInput[] {
+  if (!Array.isArray(items)) throw new Error('upsert: expected a list of records');
+  const byId = new Map<string, ItemInput>();
+  for (const item of items) {
+    if (!item || typeof item.id !== 'string' || item.id.trim() === '') throw new Error('upsert: record without id');
+    if (opts.maxIdBytes !== undefined && Buffer.byteLength(item.id) > opts.maxIdBytes) {
+      throw new Error(`upsert: ${item.id.slice(0, 40)}…: ids longer than ${opts.maxIdBytes} bytes cannot be stored in ${opts.backend ?? 'this store'}`);
+    }
+    if (typeof item.batch !== 'string' || item.batch.trim() === '') throw new Error(`upsert: ${item.id}: no batch`);
+    if (item.type !== undefined && item.type !== null && typeof item.type !== 'string') {
+      throw new Error(`upsert: ${item.id}: type must be a string`);
+    }
+    if (item.access !== undefined && !ACCESS_LEVELS.includes(item.access)) {
+      throw new Error(`upsert: ${item.id}: unknown access level "${String(item.access)}"`);
+    }
+    if (!Array.isArray(item.images)) throw new Error(`upsert: ${item.id}: images must be an array`);
+    byId.delete(item.id);
+    byId.set(item.id, item);
+  }
+  const imageOwner = new Map<string, string>();
+  for (const item of byId.values()) {
+    for (const img of item.images) {
+      if (typeof img?.id !== 'string' || !IMAGE_ID_RE.test(img.id)) {
+        throw new Error(`upsert: ${item.id}: invalid image id "${String(img?.id)}"`);
+      }
+      if (typeof img.file !== 'string' || img.file === '') throw new Error(`upsert: ${item.id}: image ${img.id} has no file`);
+      const other = imageOwner.get(img.id);
+      if (other !== undefined) throw new Error(`upsert: image ${img.id} is listed by both ${other} and ${item.id}`);
+      imageOwner.set(img.id, item.id);
+    }
+  }
+  return [...byId.values()];
+}
+
 /**
  * The store cannot be reached or used right now: connection refused, timeout, cluster unavailable,
  * credentials refused, index on another mapping version. Backends throw it from any operation; it
