@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { copyText } from './clipboard.ts';
 
 interface Props {
   text: string;
@@ -8,20 +9,11 @@ interface Props {
   what: string;
 }
 
-/** Copies a text to the clipboard, with a fallback for browsers that refuse the async API. */
+/** A button copying a text to the clipboard, announcing that it did. */
 export default function CopyButton({ text, label, copiedLabel, what }: Props) {
   const [done, setDone] = useState(false);
   const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch {
-      const area = document.createElement('textarea');
-      area.value = text;
-      document.body.appendChild(area);
-      area.select();
-      document.execCommand('copy');
-      area.remove();
-    }
+    await copyText(text);
     setDone(true);
     setTimeout(() => setDone(false), 2000);
   };

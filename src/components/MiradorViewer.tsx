@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Lang } from '../lib/i18n/strings.ts';
 import { encodeTargets, type Region, type ViewTarget } from '../lib/iiif/content-state.ts';
+import { copyText } from './clipboard.ts';
 
 export interface ViewerWindow {
   manifestId: string;
@@ -112,19 +113,6 @@ export function currentTargets(state: MiradorState): Array<ViewTarget & { window
 
 export function viewLink(base: string, targets: ViewTarget[]): string {
   return `${base}/view?iiif-content=${encodeTargets(targets)}`;
-}
-
-async function copyText(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    const area = document.createElement('textarea');
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    document.execCommand('copy');
-    area.remove();
-  }
 }
 
 let counter = 0;

@@ -6,15 +6,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config.ts';
 
-export interface S3Settings {
-  endpoint?: string;
-  region: string;
-  bucket?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  prefix: string;
-  forcePathStyle: boolean;
-}
+/** Endpoint, region, bucket, credentials, key prefix and addressing, as config.ts reads them. */
+export type S3Settings = Config['s3'];
 
 export interface S3ClientOptions {
   /** Attempts per request including the first (default 3); the sync stage retries itself and passes 1. */
@@ -27,7 +20,7 @@ export interface S3ClientOptions {
   requestTimeoutMs?: number;
 }
 
-export function createS3Client(s3: S3Settings | Config['s3'], opts: S3ClientOptions = {}): S3Client {
+export function createS3Client(s3: S3Settings, opts: S3ClientOptions = {}): S3Client {
   return new S3Client({
     region: s3.region,
     ...(s3.endpoint && { endpoint: s3.endpoint }),
