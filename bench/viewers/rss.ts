@@ -7,6 +7,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 export interface ProcMem {
   rssKb: number;
   hwmKb: number;
+  /** RssAnon (heap, malloc arenas, thread stacks) and RssFile (mapped binaries and libraries). */
+  anonKb: number;
+  fileKb: number;
 }
 
 /** VmRSS and VmHWM of `pid` (kB), or undefined when it is gone. */
@@ -20,7 +23,8 @@ export function procMem(pid: number): ProcMem | undefined {
   const rss = /VmRSS:\s+(\d+) kB/.exec(s);
   const hwm = /VmHWM:\s+(\d+) kB/.exec(s);
   if (!rss || !hwm) return undefined; // a zombie has no memory lines
-  return { rssKb: Number(rss[1]), hwmKb: Number(hwm[1]) };
+  const kb = (re: RegExp) => Number(re.exec(s)?.[1] ?? 0);
+  return { rssKb: Number(rss[1]), hwmKb: Number(hwm[1]), anonKb: kb(/RssAnon:\s+(\d+) kB/), fileKb: kb(/RssFile:\s+(\d+) kB/) };
 }
 
 /** Reset VmHWM to the current RSS (Linux ≥ 4.0, own or root's processes). */
@@ -70,6 +74,9 @@ export interface Sample {
   t: number;
   /** summed VmRSS, MB */
   mb: number;
+  /** of which RssAnon and RssFile, MB */
+  anonMb: number;
+  fileMb: number;
   /** processes counted */
   procs: number;
 }
@@ -97,15 +104,19 @@ export class RssSampler {
 
   sample(): Sample {
     let kb = 0;
+    let anon = 0;
+    let file = 0;
     let procs = 0;
     for (const pid of this.pids()) {
       const m = procMem(pid);
       if (!m) continue;
       kb += m.rssKb;
+      anon += m.anonKb;
+      file += m.fileKb;
       procs++;
       if (!this.seen.has(pid)) this.seen.set(pid, commOf(pid));
     }
-    const s = { t: performance.now() - this.#t0, mb: kb / 1024, procs };
+    const s = { t: performance.now() - this.#t0, mb: kb / 1024, anonMb: anon / 1024, fileMb: file / 1024, procs };
     this.samples.push(s);
     return s;
   }
@@ -116,13 +127,24 @@ export class RssSampler {
     this.#timer = setInterval(() => this.sample(), intervalMs);
   }
 
+  /** Forget the samples so far and count time from now (the load starts). */
+  rebase(): void {
+    this.samples.length = 0;
+    this.#t0 = performance.now();
+  }
+
   stop(): void {
     clearInterval(this.#timer);
     this.sample();
   }
 
   get maxMb(): number {
-    return this.samples.reduce((m, s) => Math.max(m, s.mb), 0);
+    return this.peak?.mb ?? 0;
+  }
+
+  /** The sample with the highest RSS. */
+  get peak(): Sample | undefined {
+    return this.samples.reduce<Sample | undefined>((m, s) => (!m || s.mb > m.mb ? s : m), undefined);
   }
 
   /** Summed VmHWM (MB) of the processes alive now: the exact peak for one process; for several, an upper bound of their simultaneous peak. */
