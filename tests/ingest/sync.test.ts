@@ -402,6 +402,25 @@ describe('kill -9 in the middle of a sync, then resume', () => {
   }, 120_000);
 });
 
+describe('the demo with S3 configured', () => {
+  it('runs sync after normalize and index; an S3 that does not answer leaves the demo usable (exit 0, a warning)', async () => {
+    await bucket('demo');
+    const data = path.join(tmp, 'demo-data');
+    const r = await cli(['demo', '--scale', '0.05'], env(data, 'demo'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^uploaded 47 objects .*; 47 upload records written$/m);
+    expect(Object.keys(await contents('demo'))).toHaveLength(47);
+    expect((await contents('demo'))['photos/R01-0021_p001.jpg']).toBeDefined(); // 浅草寺_本堂.jpg
+
+    const down = path.join(tmp, 'demo-data-down');
+    const r2 = await cli(['demo', '--scale', '0.05'], env(down, 'demo', { S3_ENDPOINT: 'http://127.0.0.1:9' }));
+    expect(r2.code).toBe(0);
+    expect(r2.err).toMatch(/^failed: R01-0001 R01\/R01-0001\.jpg -> photos\/R01-0001\.jpg: .*ECONNREFUSED.* \(after 3 attempts\)$/m);
+    expect(r2.err).toMatch(/^warning: the demo images are not all in S3; run `archive sync` again once S3 answers$/m);
+    expect(r2.out).toMatch(/^indexed 40 records/m);
+  }, 60_000);
+});
+
 describe('syncToS3 as a library', () => {
   it('sends large files in parts (multipart upload), verified like any PUT', async () => {
     const name = 'multipart';

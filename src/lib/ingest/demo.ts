@@ -1309,7 +1309,7 @@ export async function setUpDemo(
     const { syncToS3 } = await import('./sync.ts');
     const client = createS3Client(cfg.s3, { maxAttempts: 1 });
     try {
-      setup.sync = await syncToS3({ store, client, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, cleanRoot: cfg.images.root });
+      setup.sync = await syncToS3({ store, client, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, cleanRoot: cfg.images.root, attempts: 3 });
     } finally {
       client.destroy();
     }

@@ -380,7 +380,7 @@ export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
             if (statusOf(e) === 404 || errorCode(e) === 'NotFound' || errorCode(e) === 'NoSuchKey') return undefined;
             throw e;
           }
-        });
+        }, counter);
         if (size === t.size) {
           report.present++;
           record(t);
