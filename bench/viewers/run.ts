@@ -83,6 +83,7 @@ const DATA_GIVEN = opt('data', '');
 // ---- processes we started, stopped whatever happens ---------------------------------------------
 const cleanups: (() => Promise<void> | void)[] = [];
 let cleaning: Promise<void> | undefined;
+let interrupted = false;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const fn of cleanups.reverse()) {
@@ -97,6 +98,7 @@ function cleanup(): Promise<void> {
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    interrupted = true;
     log(`${sig}: stopping everything this benchmark started…`);
     void cleanup().then(() => process.exit(130));
   });
@@ -419,7 +421,7 @@ async function main(): Promise<void> {
   console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
   for (const r of rows) console.log(line(r));
   console.log(
-    `\nours: archive ready after ${fmt(archive.readyAfterMs / 1000, 1)} s${archive.generated ? ' (incl. demo corpus generation)' : ''}; ${ours.m.result.opens} item opens, ${ours.m.result.views} views, ${ours.m.result.distinctTiles} distinct tiles, ${fmt(ours.m.result.tileBytes / 2 ** 20)} MB of tiles; ` +
+    `\nours: archive ready after ${fmt(archive.readyAfterMs / 1000, 1)} s${archive.generated ? ' (incl. demo corpus generation)' : ''}; ${ours.m.result.opens} item opens, ${ours.m.result.views} views, ${ours.m.result.distinctTiles} distinct tiles, ${fmt(ours.m.result.tileBytes / 2 ** 20)} MB of tiles, ${ours.m.result.retries} retried (closed keep-alive); ` +
       `${WARM_CACHE ? `derivative cache kept from the previous run (${cachedBefore} pyramids)` : 'empty derivative cache'}: ${cacheTifs} pyramid TIFFs built during the run; tiles ${tileEdge} px (Image API 3.0, size w,h as OSD 5 sends)` +
       `; processes counted: ${ours.m.procs}; ${ours.m.samples} RSS samples.`,
   );
@@ -430,7 +432,7 @@ async function main(): Promise<void> {
     console.log(memoryLine(peer));
     console.log(
       `peer: IIPImage 1.1 (Debian) FastCGI ×${PEER_PROCS} behind lighttpd, no tile cache (MAX_IMAGE_CACHE_SIZE=0), JPEG Q85 out; ${peerTile} px tiled pyramid TIFFs (vips, JPEG Q88; ${converted} converted this run); ` +
-        `Image API 2.1 (size w,); ${peer.result.opens} item opens, ${peer.result.views} views, ${peer.result.distinctTiles} distinct tiles, ${fmt(peer.result.tileBytes / 2 ** 20)} MB of tiles; ` +
+        `Image API 2.1 (size w,); ${peer.result.opens} item opens, ${peer.result.views} views, ${peer.result.distinctTiles} distinct tiles, ${fmt(peer.result.tileBytes / 2 ** 20)} MB of tiles, ${peer.result.retries} retried (closed keep-alive); ` +
         `RSS summed over ${peer.procs}; VmHWM is the sum of each process's peak (an upper bound); ${peer.samples} RSS samples.`,
     );
   }
@@ -450,7 +452,7 @@ function countFiles(dir: string, ext: string): number {
 try {
   await main();
 } catch (err) {
-  console.error(err);
+  if (!interrupted) console.error(err);
   process.exitCode = 1;
 } finally {
   await cleanup();

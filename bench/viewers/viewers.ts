@@ -55,6 +55,8 @@ export interface ViewersResult {
   /** Non-200 answers and failed requests (connection errors, timeouts). */
   errors: number;
   failures: number;
+  /** Requests sent again after the server closed a reused keep-alive connection (as browsers do). */
+  retries: number;
   tileLatencies: number[];
   tileBytes: number;
   opens: number;
@@ -94,6 +96,7 @@ export async function runViewers(opts: ViewersOptions): Promise<ViewersResult> {
     statuses: {},
     errors: 0,
     failures: 0,
+    retries: 0,
     tileLatencies: [],
     tileBytes: 0,
     opens: 0,
@@ -103,9 +106,14 @@ export async function runViewers(opts: ViewersOptions): Promise<ViewersResult> {
   const distinct = new Set<string>();
   const live = () => performance.now() < deadline && r.requests < opts.maxRequests;
 
-  const get = (agent: http.Agent, url: string): Promise<Fetched> =>
+  const fail = (what: string) => {
+    r.failures++;
+    r.errors++;
+    r.statuses[what] = (r.statuses[what] ?? 0) + 1;
+  };
+  const get = (agent: http.Agent, url: string, retry = true): Promise<Fetched> =>
     new Promise((resolve) => {
-      r.requests++;
+      if (retry) r.requests++;
       const t0 = performance.now();
       const target = new URL(url, opts.base);
       // Requests go to the server under test whatever host its documents name.
@@ -118,17 +126,21 @@ export async function runViewers(opts: ViewersOptions): Promise<ViewersResult> {
           if (status !== 200) r.errors++;
           resolve({ status, body: Buffer.concat(chunks), ms: performance.now() - t0 });
         });
-        res.on('error', () => {
-          r.failures++;
-          r.errors++;
+        res.on('error', (e: NodeJS.ErrnoException) => {
+          fail(`failed:${e.code ?? e.message}`);
           resolve({ status: 0, body: Buffer.alloc(0), ms: performance.now() - t0 });
         });
       });
-      req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        r.failures++;
-        r.errors++;
-        r.statuses.failed = (r.statuses.failed ?? 0) + 1;
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // A keep-alive connection the server closed just as it was reused: browsers send the
+        // request again on a new connection, once (so does this).
+        if (retry && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          r.retries++;
+          get(agent, url, false).then((f) => resolve({ ...f, ms: performance.now() - t0 }));
+          return;
+        }
+        fail(`failed:${e.code ?? e.message}`);
         resolve({ status: 0, body: Buffer.alloc(0), ms: performance.now() - t0 });
       });
       req.end();
