@@ -4,48 +4,19 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBibliographies, type LoadProgress } from '../../src/lib/ingest/load.ts';
-import type { ImageEntry, ItemInput, ItemRecord, SearchStore, UpsertReport } from '../../src/lib/search/store.ts';
+import type { ItemInput, UpsertReport } from '../../src/lib/search/store.ts';
+import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 
-/** The port, in memory: enough to observe what the loader does. */
-class FakeStore implements SearchStore {
-  readonly backend = 'fake';
-  items = new Map<string, ItemRecord>();
+/** The real embedded store (in memory), recording the batches the loader hands it. */
+class RecordingStore extends SqliteStore {
   calls: string[][] = [];
-  async init() {}
-  async upsert(items: ItemInput[], now = new Date()): Promise<UpsertReport> {
+  constructor() {
+    super(':memory:');
+  }
+  override async upsert(items: ItemInput[], now?: Date): Promise<UpsertReport> {
     this.calls.push(items.map((i) => i.id));
-    let inserted = 0;
-    let updated = 0;
-    for (const item of items) {
-      for (const img of item.images) {
-        const owner = [...this.items.values()].find((r) => r.id !== item.id && r.images.some((i) => i.id === img.id));
-        if (owner) throw new Error(`image ${img.id} already belongs to ${owner.id}`);
-      }
-      const old = this.items.get(item.id);
-      if (old) updated++;
-      else inserted++;
-      const stamp = now.toISOString();
-      this.items.set(item.id, { ...item, indexed_at: old?.indexed_at ?? stamp, updated_at: stamp, s3_uploaded: false });
-    }
-    return { inserted, updated };
+    return super.upsert(items, now);
   }
-  async get(id: string) {
-    return this.items.get(id) ?? null;
-  }
-  async getImage(imageId: string): Promise<ImageEntry | null> {
-    for (const r of this.items.values()) {
-      const img = r.images.find((i) => i.id === imageId);
-      if (img) return { ...img, itemId: r.id, access: r.access ?? 'open' };
-    }
-    return null;
-  }
-  async search(): Promise<never> {
-    throw new Error('not used');
-  }
-  async count() {
-    return this.items.size;
-  }
-  async close() {}
 }
 
 let dir: string;
@@ -70,7 +41,7 @@ describe('loadBibliographies', () => {
   it('upserts in batches and reports progress', async () => {
     const rows = Array.from({ length: 7 }, (_, i): [string, string, string] => [`A-${i}`, `題${i}`, `A-${i}.jpg`]);
     const file = await sheet('R01.xlsx', rows);
-    const store = new FakeStore();
+    const store = new RecordingStore();
     const events: LoadProgress[] = [];
     const rep = await loadBibliographies(store, [file], { batchSize: 3, onProgress: (e) => events.push(e) });
     expect(rep).toEqual({ records: 7, errors: [], inserted: 7, updated: 0, superseded: 0, unknownHeaders: [] });
@@ -96,7 +67,7 @@ describe('loadBibliographies', () => {
       ['', '番号なし', 'x.jpg'],
     ]);
     const missing = path.join(dir, 'R03-missing.xlsx');
-    const store = new FakeStore();
+    const store = new RecordingStore();
     const rep = await loadBibliographies(store, [r1, r2, missing]);
     expect(rep.records).toBe(2);
     expect(rep.superseded).toBe(1);
@@ -104,11 +75,11 @@ describe('loadBibliographies', () => {
       { file: r2, sheet: '書誌', row: 3, message: 'missing id (資料番号)' },
       { file: missing, message: 'file not found' },
     ]);
-    expect(store.items.get('B-1')).toMatchObject({ title: { ja: '新題' }, batch: 'R02' });
+    expect(await store.get('B-1')).toMatchObject({ title: { ja: '新題' }, batch: 'R02' });
   });
 
   it('rejects a record whose image id another record already uses', async () => {
-    const store = new FakeStore();
+    const store = new RecordingStore();
     const first = await sheet('R01-c.xlsx', [['C-1', '一', 'IMG_1.jpg']]);
     await loadBibliographies(store, [first]);
     // a later round reuses the camera file name for a different record
@@ -123,11 +94,11 @@ describe('loadBibliographies', () => {
       { file: second, sheet: '書誌', row: 2, message: 'image id IMG_1 already belongs to record C-1 in the store' },
       { file: third, sheet: '書誌', row: 2, message: `image id IMG_3 is already used by C-3 (${second}:書誌:3)` },
     ]);
-    expect([...store.items.keys()].sort()).toEqual(['C-1', 'C-3']);
+    expect(await Promise.all(['C-1', 'C-2', 'C-3', 'C-4'].map(async (id) => !!(await store.get(id))))).toEqual([true, false, true, false]);
   });
 
   it('moves an image between records reloaded together, releasing it first', async () => {
-    const store = new FakeStore();
+    const store = new RecordingStore();
     await loadBibliographies(store, [await sheet('R01-d.xlsx', [['D-1', '一', 'D.jpg'], ['D-2', '二', '']])]);
     // corrected delivery: the picture belongs to D-2, and D-2 comes first in the sheet
     const fix = await sheet('R01-d2.xlsx', [['D-2', '二', 'D.jpg'], ['D-1', '一', '']]);
