@@ -14,7 +14,7 @@
  *    store's, with the same messages; ownership against stored records is checked with one search
  *    before the bulk request (elasticsearch.ts).
  */
-import { searchableValues, validateUpsert, type AccessLevel, type ImageEntry, type ItemInput, type ItemRecord, type SearchField } from './store.ts';
+import { searchableValues, validateUploads, validateUpsert, type AccessLevel, type ImageEntry, type ItemInput, type ItemRecord, type SearchField } from './store.ts';
 import { SEARCH_FIELDS } from './es-settings.ts';
 
 
@@ -181,19 +181,5 @@ export function checkUpsert(items: ItemInput[]): ItemInput[] {
 }
 
 export function checkUploads(updates: unknown): void {
-  if (!Array.isArray(updates)) throw new Error('markUploaded: expected a list of uploads');
-  for (const u of updates as Array<Record<string, unknown> | null>) {
-    if (
-      typeof u?.imageId !== 'string' ||
-      typeof u.key !== 'string' ||
-      u.key === '' ||
-      typeof u.size !== 'number' ||
-      !Number.isFinite(u.size) ||
-      u.size < 0 ||
-      typeof u.at !== 'string' ||
-      u.at === ''
-    ) {
-      throw new Error(`markUploaded: invalid entry ${JSON.stringify(u)}`);
-    }
-  }
+  validateUploads(updates);
 }

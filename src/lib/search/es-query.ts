@@ -15,7 +15,7 @@
 import {
   FIELD_WEIGHTS,
   filterList,
-  pageOf,
+  startSearch,
   type FacetBucket,
   type SearchHit,
   type SearchRequest,
@@ -23,7 +23,6 @@ import {
 } from './store.ts';
 import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
-import { parseQuery } from './text.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
@@ -82,18 +81,8 @@ export function facetAggs(): Record<string, unknown> {
 
 /** Plans a search: paging as the embedded store clamps it, the query, the sort. */
 export function planSearch(req: SearchRequest = {}): PlannedSearch {
-  const { page, pageSize } = pageOf(req);
-  const raw = typeof req?.q === 'string' ? req.q : '';
-  const parsed = parseQuery(raw);
-  const base: SearchResponse = {
-    total: 0,
-    page,
-    pageSize,
-    hits: [],
-    facets: { batch: [], type: [] },
-    tooShort: parsed.tooShort,
-    unsearchable: false,
-  };
+  const { raw, parsed, empty: base } = startSearch(req);
+  const { page, pageSize } = base;
   const filter = filterClauses(req);
   const hasTerms = parsed.terms.length > 0;
   const byScore = hasTerms && req?.sort !== 'id';

@@ -41,8 +41,9 @@ import {
   FIELD_WEIGHTS,
   IMAGE_ID_RE,
   filterList,
-  pageOf,
   searchableValues,
+  startSearch,
+  validateUploads,
   validateUpsert,
   type AccessLevel,
   type FacetBucket,
@@ -60,7 +61,7 @@ import {
   type SearchStore,
   type UpsertReport,
 } from './store.ts';
-import { bigrams, parseQuery } from './text.ts';
+import { bigrams } from './text.ts';
 
 /** Searchable fields in FTS row order (the low bits of an FTS rowid). */
 export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
@@ -470,20 +471,7 @@ export class SqliteStore implements SearchStore {
 
   markUploadedSync(updates: ImageUpload[]): MarkUploadedReport {
     this.initSync();
-    for (const u of updates) {
-      if (
-        typeof u?.imageId !== 'string' ||
-        typeof u.key !== 'string' ||
-        u.key === '' ||
-        typeof u.size !== 'number' ||
-        !Number.isFinite(u.size) ||
-        u.size < 0 ||
-        typeof u.at !== 'string' ||
-        u.at === ''
-      ) {
-        throw new Error(`markUploaded: invalid entry ${JSON.stringify(u)}`);
-      }
-    }
+    validateUploads(updates);
     return this.transaction('IMMEDIATE', () => {
       const setImage = this.stmt(
         `UPDATE images SET s3_key = ?, s3_size = ?, uploaded_at = ? WHERE id = ? RETURNING item_n`,
@@ -609,19 +597,9 @@ export class SqliteStore implements SearchStore {
 
   searchSync(req: SearchRequest = {}): SearchResponse {
     this.initSync();
-    const { page, pageSize } = pageOf(req);
+    const { raw, parsed, empty: out } = startSearch(req);
+    const { page, pageSize } = out;
     const offset = (page - 1) * pageSize;
-    const raw = typeof req?.q === 'string' ? req.q : '';
-    const parsed = parseQuery(raw);
-    const out: SearchResponse = {
-      total: 0,
-      page,
-      pageSize,
-      hits: [],
-      facets: { batch: [], type: [] },
-      tooShort: parsed.tooShort,
-      unsearchable: false,
-    };
     if (parsed.terms.length === 0 && raw.trim() !== '') return { ...out, unsearchable: true };
 
     // Filters: batch and type become code lists (bit tests on d), s3_uploaded a flag.

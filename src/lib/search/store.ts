@@ -4,6 +4,7 @@
  * which one is in use. `openStore()` is the factory.
  */
 import type { Config } from '../config.ts';
+import { parseQuery, type ParsedQuery } from './text.ts';
 
 /** A text in one or more languages (IIIF language-map style, reduced to the two we serve). */
 export interface LangText {
@@ -249,6 +250,37 @@ export function filterList(v: unknown): string[] | null {
 export function pageOf(req: SearchRequest | undefined): { page: number; pageSize: number } {
   const pageSize = clampInt(req?.pageSize, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
   return { page: clampInt(req?.page, 1, 1, Math.floor(1e9 / pageSize)), pageSize };
+}
+
+/** Checks the entries of a markUploaded call; throws on the first invalid one (nothing is written). */
+export function validateUploads(updates: unknown): asserts updates is ImageUpload[] {
+  if (!Array.isArray(updates)) throw new Error('markUploaded: expected a list of uploads');
+  for (const u of updates as Array<Record<string, unknown> | null>) {
+    if (
+      typeof u?.imageId !== 'string' ||
+      typeof u.key !== 'string' ||
+      u.key === '' ||
+      typeof u.size !== 'number' ||
+      !Number.isFinite(u.size) ||
+      u.size < 0 ||
+      typeof u.at !== 'string' ||
+      u.at === ''
+    ) {
+      throw new Error(`markUploaded: invalid entry ${JSON.stringify(u)}`);
+    }
+  }
+}
+
+/** The parsed query and the empty answer a search starts from (page, size, too-short terms). */
+export function startSearch(req: SearchRequest | undefined): { raw: string; parsed: ParsedQuery; empty: SearchResponse } {
+  const { page, pageSize } = pageOf(req);
+  const raw = typeof req?.q === 'string' ? req.q : '';
+  const parsed = parseQuery(raw);
+  return {
+    raw,
+    parsed,
+    empty: { total: 0, page, pageSize, hits: [], facets: { batch: [], type: [] }, tooShort: parsed.tooShort, unsearchable: false },
+  };
 }
 
 /**
