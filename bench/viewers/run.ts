@@ -5,24 +5,29 @@
  *   node bench/viewers/run.ts [--viewers 20] [--seconds 60] [--scale 1] [--data <dir>]
  *                             [--think-ms 500] [--max-requests 100000] [--peer-tile 512]
  *                             [--peer-procs 2] [--warm-cache] [--no-peer] [--work <dir>]
- *   (each flag also as an environment variable: VIEWERS, SECONDS, SCALE, DATA, THINK_MS, …)
+ *   (each flag also as an environment variable: BENCH_VIEWERS, BENCH_SECONDS, BENCH_SCALE, BENCH_DATA, …;
+ *   IIIF_*, MALLOC_ARENA_MAX, NODE_OPTIONS, … in the environment reach the archive, as an operator's would)
  *
  *  1. Starts the archive as an operator does: `node scripts/start.ts` with HOST=127.0.0.1, a free
  *     PORT, DATA_DIR (`--data`, reused, or a temporary directory: the demo corpus is generated
- *     on the first start, ~45 s at scale 1), DEMO_SCALE, LOG_REQUESTS=false, and — unless
- *     `--warm-cache` — a fresh, empty CACHE_DIR, so plain JPEGs get their pyramid built on first
- *     touch during the run, as on a freshly deployed server.
- *  2. Drives N simulated OpenSeadragon viewers (viewers.ts, osd.ts) over the items: manifest, first
+ *     on the first start, ~45 s at scale 1), DEMO_SCALE, LOG_REQUESTS=false, and CACHE_DIR in the
+ *     work directory, emptied first unless `--warm-cache`: plain JPEGs get their pyramid built on
+ *     first touch during the run, as on a freshly deployed server.
+ *  2. Drives N simulated OpenSeadragon viewers (viewers.ts; tile URLs from osd.ts, checked against
+ *     the bundled OpenSeadragon by `node bench/viewers/osd-check.ts`) over the items: manifest, first
  *     canvas's info.json (Image API 3.0), then tiles of a 1280 × 800 viewport, 6 at once per viewer,
  *     zooming and panning in a seeded random walk, sometimes opening another item.
  *  3. Samples VmRSS of the server process every 250 ms from /proc/<pid>/status (summed with any
  *     descendant: there is none once the archive is ready — the demo corpus and the build run as
  *     children of start.ts *before* "Archive ready", and sampling starts after it), records the
- *     idle RSS before the load, resets VmHWM (clear_refs) and reads it at the end.
+ *     idle RSS before the load, resets VmHWM (clear_refs) and reads it at the end; also RssAnon /
+ *     RssFile at the highest sample and the RSS at each tenth of the run.
  *  4. Peer: Debian's IIPImage (iipsrv FastCGI behind lighttpd, bench/images/peers.ts) serving the
  *     SAME source images (the first canvas of every item), converted to tiled pyramid TIFFs with
- *     `vips tiffsave --tile --pyramid --compression jpeg` (tile edge = ours unless --peer-tile, Q88 like
- *     our derivatives; kept in the work directory for the next run). IIPImage 1.1 speaks Image API
+ *     `vips tiffsave --tile --pyramid --compression jpeg` (Q88 like our derivatives; kept in the work
+ *     directory for the next run). The tile edge defaults to the one our info.json announces (512),
+ *     so both servers get the same views as the same tile regions; `--peer-tile 256` gives IIPImage
+ *     its customary 256 px tiles (then a view is four times as many, four times smaller, requests). IIPImage 1.1 speaks Image API
  *     2.1 only, so its viewers open `…/iipsrv.fcgi?IIIF=<id>.tif/info.json` and OSD's 2.x tile URLs.
  *     Memory is the sum over lighttpd and every iipsrv process.
  *  5. Prints one table. Exit status 0 whether or not the goal is met; 1 when the run itself failed.
@@ -60,7 +65,9 @@ const { values: flags } = parseArgs({
     'no-peer': { type: 'boolean' },
   },
 });
-const envOf = (name: string) => process.env[name.toUpperCase().replaceAll('-', '_')];
+// Environment: BENCH_ + the flag's name (BENCH_VIEWERS, BENCH_SECONDS, BENCH_THINK_MS, …); the
+// prefix keeps clear of the archive's own variables and of bash's SECONDS.
+const envOf = (name: string) => process.env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
 const opt = (name: keyof typeof flags, dflt: string): string => (flags[name] as string | undefined) ?? envOf(name) ?? dflt;
 const num = (name: keyof typeof flags, dflt: number, min = 0): number => {
   const v = Number(opt(name, String(dflt)));
