@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON } from '../helpers/browser.ts';
+import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, waitForIslands } from '../helpers/browser.ts';
 
 const base = inject('baseUrl');
 if (!hasChromium) console.warn(`browser tests ${NO_CHROMIUM_REASON}`);
@@ -22,6 +22,7 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     page.on('pageerror', (e) => errors.push(e.message));
 
     await page.goto(`${base}/?q=${encodeURIComponent('東京')}`);
+    await waitForIslands(page);
     const results = page.locator('[data-testid=results] > li');
     expect(await results.count()).toBeGreaterThanOrEqual(2);
     const ids = await results.evaluateAll((els) => els.slice(0, 2).map((e) => e.getAttribute('data-item-id')!));
@@ -29,12 +30,13 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     for (const id of ids) {
       const toggle = page.locator(`[data-testid=compare-toggle][data-id="${id}"]`);
       await toggle.click();
-      await expect.poll(() => toggle.getAttribute('aria-pressed')).toBe('true');
+      await expect.poll(() => toggle.getAttribute('aria-pressed'), { timeout: 10_000 }).toBe('true');
     }
     // The selection survives a new search (kept in localStorage).
     await page.goto(`${base}/?q=${encodeURIComponent('写真')}`);
     const open = page.locator('[data-testid=compare-open]');
-    await expect.poll(() => open.getAttribute('href')).toBe(`/view?items=${ids.join(',')}`);
+    await waitForIslands(page);
+    await expect.poll(() => open.getAttribute('href'), { timeout: 10_000 }).toBe(`/view?items=${ids.join(',')}`);
 
     // Collect tile responses per image while the comparison loads.
     const tiles = new Map<string, number>();

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON } from '../helpers/browser.ts';
+import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, waitForIslands } from '../helpers/browser.ts';
 import { decodeContentState, parseContentState } from '../../src/lib/iiif/content-state.ts';
 
 const base = inject('baseUrl');
@@ -132,14 +132,14 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 }, locale: 'en-GB' });
     await page.goto(`${base}/items/${ids[0]}?lang=en`);
     await waitForCanvas(page, 1);
-    await expect.poll(() => page.getByRole('button', { name: 'Zoom in' }).count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('button', { name: 'Zoom in' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
 
     await page.locator('[data-testid=lang-switch]').click();
     await page.waitForURL(/lang=ja/);
     await waitForCanvas(page, 1);
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
-    await expect.poll(() => page.getByRole('button', { name: 'ズームイン' }).count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('button', { name: 'ズームイン' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await page.getByRole('button', { name: 'Zoom in' }).count()).toBe(0);
 
     // Remembered: a page without ?lang= stays Japanese despite the English browser.
@@ -157,6 +157,7 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     await page.keyboard.type('東京');
     await page.keyboard.press('Enter');
     await page.waitForURL(/q=/);
+    await waitForIslands(page);
     // Tab to the first two compare toggles and press them with the keyboard.
     for (let marked = 0; marked < 2; ) {
       await page.keyboard.press('Tab');
@@ -167,7 +168,7 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
       }
     }
     const open = page.locator('[data-testid=compare-open]');
-    await expect.poll(() => open.count()).toBe(1);
+    await expect.poll(() => open.count(), { timeout: 10_000 }).toBe(1);
     await open.focus();
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/view\?items=/);

@@ -24,3 +24,8 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 export const ARTIFACTS = path.resolve(import.meta.dirname, '..', '..', 'test-results');
+
+/** Waits until every client:load island of the page has hydrated (Astro drops their `ssr` attribute). */
+export async function waitForIslands(page: import('playwright-core').Page, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(() => document.querySelectorAll('astro-island[ssr][client="load"]').length === 0, undefined, { timeout });
+}
