@@ -20,6 +20,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SqliteStore } from '../src/lib/search/sqlite.ts';
 import type { ItemInput, SearchRequest } from '../src/lib/search/store.ts';
+import { prng } from './prng.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 100_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 600);
@@ -28,16 +29,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 120);
 // ---------------------------------------------------------------------------------------------
 // Seeded corpus
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = prng;
 const rnd = mulberry32(20240611);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;

@@ -22,6 +22,7 @@
  */
 import http from 'node:http';
 import { tileSourceOf, visibleTiles, type InfoJson, type TileSource } from './osd.ts';
+import { prng } from '../prng.ts';
 
 export const VIEWPORT = { width: 1280, height: 800 };
 const PER_VIEWER = 6;
@@ -65,16 +66,7 @@ export interface ViewersResult {
   distinctTiles: number;
 }
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 interface Fetched {
   status: number;
