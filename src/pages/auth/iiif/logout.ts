@@ -6,7 +6,7 @@
  */
 import type { APIRoute } from 'astro';
 import { access } from '../../../lib/runtime.ts';
-import { accessText } from '../../../lib/access/strings.ts';
+import { t } from '../../../lib/i18n/strings.ts';
 
 export const prerender = false;
 
@@ -16,7 +16,7 @@ export const GET: APIRoute = ({ locals }) => {
   const headers = { 'Cache-Control': 'no-store' };
   if (gate.logoutUrl) return new Response(null, { status: 303, headers: { ...headers, Location: gate.logoutUrl } });
   const lang = locals.lang;
-  const html = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${accessText(lang, 'loggedOutTitle')}</title><link rel="stylesheet" href="/styles.css"></head>
-<body><main><h1>${accessText(lang, 'loggedOutTitle')}</h1><p data-testid="logged-out">${accessText(lang, 'loggedOutText')}</p><p><a href="/">←</a></p></main></body></html>`;
+  const html = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${t(lang, 'loggedOutTitle')}</title><link rel="stylesheet" href="/styles.css"></head>
+<body><main><h1>${t(lang, 'loggedOutTitle')}</h1><p data-testid="logged-out">${t(lang, 'loggedOutText')}</p><p><a href="/">←</a></p></main></body></html>`;
   return new Response(html, { status: 200, headers: { ...headers, 'Content-Type': 'text/html; charset=utf-8' } });
 };
