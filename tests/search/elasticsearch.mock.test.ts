@@ -17,7 +17,7 @@ import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput } from '..
 import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMappingRules } from '../../src/lib/search/es-settings.ts';
 import { openStore, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
 import { WIDTH_MAPPINGS } from '../../src/lib/search/text.ts';
-import { FIXTURE } from './fixture.ts';
+import { FIXTURE, TOKYO_RANKING } from './fixture.ts';
 import { Harness, httpError, recorded, refused } from './es-harness.ts';
 import { T0, T1, ranked } from './query-suite.ts';
 
@@ -433,19 +433,7 @@ describe('reading recorded responses', () => {
     const store = h.ready();
     h.on('POST', '/archive/_search', recorded('search-tokyo.json'));
     const res = await store.search({ q: '東京' });
-    expect(ranked(res)).toEqual([
-      ['R01-0002', 13],
-      ['R01-0005', 13],
-      ['R02-0011', 13],
-      ['R03-0007', 13],
-      ['R03-0004', 10],
-      ['R03-0003', 4],
-      ['R01-0001', 3],
-      ['R02-0007', 3],
-      ['R03-0001', 3],
-      ['R01-0003', 2],
-      ['R03-0005', 2],
-    ]);
+    expect(ranked(res)).toEqual(TOKYO_RANKING);
     expect(res.total).toBe(11);
     expect([res.page, res.pageSize, res.unsearchable, res.tooShort]).toEqual([1, 20, false, []]);
     expect(res.facets).toEqual({

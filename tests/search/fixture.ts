@@ -158,3 +158,21 @@ export const FIXTURE: ItemInput[] = [
 
 /** Every fixture id, in id order. */
 export const FIXTURE_IDS = FIXTURE.map((i) => i.id).sort();
+
+/**
+ * The fixture's answer to 東京: ids with their scores (sum of field weights), best first, ties by
+ * id. The shared suite expects it of every backend; the recorded Elasticsearch response encodes it.
+ */
+export const TOKYO_RANKING: Array<[string, number]> = [
+  ['R01-0002', 13],
+  ['R01-0005', 13],
+  ['R02-0011', 13],
+  ['R03-0007', 13],
+  ['R03-0004', 10],
+  ['R03-0003', 4],
+  ['R01-0001', 3],
+  ['R02-0007', 3],
+  ['R03-0001', 3],
+  ['R01-0003', 2],
+  ['R03-0005', 2],
+];
