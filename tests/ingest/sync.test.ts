@@ -132,7 +132,7 @@ describe('sync the fixture delivery', () => {
     const r = await cli(['sync'], env(data, B));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^uploaded 11 objects \([\d.]+ MB\) in [\d.]+ s \(\d+\/s\); 0 already in the bucket; 0 already recorded; 11 upload records written$/);
+    expect(r.out).toMatch(/^uploaded 11 objects \([\d.]+ MB\) in [\d.]+ s \(\d+\/s\); 0 already in the bucket; 0 already recorded; 11 upload records written(; \d+ retries)?$/);
     const calls = requests(from, B);
     expect(calls.length).toBeGreaterThan(10);
     expect(calls.every((c) => c.verified)).toBe(true);
@@ -158,7 +158,7 @@ describe('sync the fixture delivery', () => {
     const from = s3.log.length;
     const r = await cli(['sync'], env(data, B));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^uploaded 0 objects \(0\.0 MB\) in [\d.]+ s; 0 already in the bucket; 11 already recorded; 0 upload records written$/);
+    expect(r.out).toMatch(/^uploaded 0 objects \(0\.0 MB\) in [\d.]+ s; 0 already in the bucket; 11 already recorded; 0 upload records written(; \d+ retries)?$/);
     expect(requests(from, B)).toEqual([]);
   });
 
@@ -169,7 +169,7 @@ describe('sync the fixture delivery', () => {
     const from = s3.log.length;
     const r = await cli(['sync'], env(data, B));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^uploaded 1 object .*; 10 already recorded; 1 upload records written$/);
+    expect(r.out).toMatch(/^uploaded 1 object .*; 10 already recorded; 1 upload records written(; \d+ retries)?$/);
     expect(requests(from, B, 'put').map((c) => c.key)).toEqual(['photos/R04-0002.jpg']);
     expect((await contents(B))['photos/R04-0002.jpg']).toBe(md5(file));
     const img = (await withStore(data, (s) => s.listImages())).find((i) => i.id === 'R04-0002')!;
@@ -265,7 +265,7 @@ describe('existing objects and listings that cannot be trusted', () => {
     const from = s3.log.length;
     const r = await cli(['sync'], env(data, B));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^uploaded 0 objects .*; 1100 already in the bucket; 0 already recorded; 1100 upload records written$/);
+    expect(r.out).toMatch(/^uploaded 0 objects .*; 1100 already in the bucket; 0 already recorded; 1100 upload records written(; \d+ retries)?$/);
     expect(requests(from, B, 'put')).toHaveLength(0);
     expect(requests(from, B, 'head')).toHaveLength(0);
     expect(requests(from, B, 'list')).toHaveLength(2); // 1000 + 100, following the continuation token
@@ -285,7 +285,7 @@ describe('existing objects and listings that cannot be trusted', () => {
       }
       expect(r.code).toBe(0);
       expect(r.err).toMatch(mode === 'drop-token' ? /^note: listing truncated after 1000 keys without a continuation token/ : /^note: listing stopped at exactly 1000 keys/);
-      expect(r.out).toMatch(/; 1100 already in the bucket; 0 already recorded; 1100 upload records written$/);
+      expect(r.out).toMatch(/; 1100 already in the bucket; 0 already recorded; 1100 upload records written(; \d+ retries)?$/);
       expect(requests(from, B, 'list')).toHaveLength(1);
       expect(requests(from, B, 'head')).toHaveLength(100);
       expect(requests(from, B, 'put')).toHaveLength(0);
@@ -408,7 +408,7 @@ describe('the demo with S3 configured', () => {
     const data = path.join(tmp, 'demo-data');
     const r = await cli(['demo', '--scale', '0.05'], env(data, 'demo'));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^uploaded 47 objects .*; 47 upload records written$/m);
+    expect(r.out).toMatch(/^uploaded 47 objects .*; 47 upload records written(; \d+ retries)?$/m);
     expect(Object.keys(await contents('demo'))).toHaveLength(47);
     expect((await contents('demo'))['photos/R01-0021_p001.jpg']).toBeDefined(); // 浅草寺_本堂.jpg
 
