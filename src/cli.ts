@@ -12,7 +12,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './lib/config.ts';
 import { formatRowError } from './lib/ingest/excel.ts';
 import { loadBibliographies, type LoadReport } from './lib/ingest/load.ts';
-import { openStore, type SearchStore } from './lib/search/store.ts';
+import { openStore } from './lib/search/open.ts';
+import type { SearchStore } from './lib/search/store.ts';
 
 export interface CliIO {
   env: Record<string, string | undefined>;

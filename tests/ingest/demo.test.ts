@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_FOLDERS, DEMO_MARKER, generateDemoCorpus, setUpDemo } from '../../src/lib/ingest/demo.ts';
 import { readBibliography } from '../../src/lib/ingest/excel.ts';
 import { normalize, normalizeProblems, readBatchMeta } from '../../src/lib/ingest/normalize.ts';
-import { IMAGE_ID_RE, type ItemInput, type SearchStore } from '../../src/lib/search/store.ts';
+import { IMAGE_ID_RE, type ItemInput } from '../../src/lib/domain.ts';
+import type { SearchStore } from '../../src/lib/search/store.ts';
 
 const SCALE = 0.05;
 let tmp: string;
