@@ -55,9 +55,8 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     const imageIds = manifests.map((m: any) => m.items[0].items[0].items[0].body.service[0].id.split('/').pop());
     await expect.poll(() => imageIds.every((img: string) => (tiles.get(img) ?? 0) > 0), { timeout: 45_000 }).toBe(true);
 
-    // OpenSeadragon painted something: its canvas is not blank.
-    await page.waitForTimeout(1500);
-    const painted = await page.evaluate(() =>
+    // OpenSeadragon painted something: its canvases are not blank (polled: drawing follows the tiles).
+    const painted = () => page.evaluate(() =>
       [...document.querySelectorAll('.openseadragon-canvas canvas')].map((c) => {
         const canvas = c as HTMLCanvasElement;
         const ctx = canvas.getContext('2d');
@@ -68,8 +67,8 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
         return nonBlank;
       }),
     );
-    expect(painted.length).toBe(2);
-    expect(painted.every((n) => n > 100)).toBe(true);
+    await expect.poll(async () => (await painted()).length, { timeout: 30_000 }).toBe(2);
+    await expect.poll(async () => (await painted()).every((n) => n > 100), { timeout: 30_000 }).toBe(true);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'compare.png') });

@@ -28,11 +28,28 @@ function linkTargets(link: string): Array<{ manifestId: string; canvasId?: strin
   return parseContentState(decodeContentState(new URL(link).searchParams.get('iiif-content')!));
 }
 
-/** The link the page's viewer currently offers (recomputed as the user pans and zooms). */
+/**
+ * The link the page's viewer offers once the view has settled: the viewers' state (zoom, centre)
+ * and the link are the same on three polls in a row, spaced wider than the link's 250 ms refresh,
+ * so an animation in progress or a pending refresh is never read as the answer.
+ */
 async function currentLink(page: Page): Promise<string> {
   const box = page.locator('[data-testid=view-link]');
-  await expect.poll(async () => (await box.inputValue()).includes('iiif-content='), { timeout: 20_000 }).toBe(true);
-  await page.waitForTimeout(600);
+  const read = async () => {
+    const viewers = await page.evaluate(() => JSON.stringify((window as any).archiveViewers?.[0]?.store.getState().viewers ?? null));
+    return `${viewers}\n${await box.inputValue()}`;
+  };
+  const seen: string[] = [];
+  await expect
+    .poll(
+      async () => {
+        seen.push(await read());
+        const last = seen.slice(-3);
+        return last.length === 3 && last.every((v) => v === last[0]) && last[0]!.includes('iiif-content=');
+      },
+      { timeout: 30_000, interval: 400 },
+    )
+    .toBe(true);
   return box.inputValue();
 }
 
@@ -66,9 +83,8 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     await page.mouse.move(osd!.x + osd!.width * 0.35, osd!.y + osd!.height * 0.4);
     for (let i = 0; i < 3; i++) {
       await page.mouse.wheel(0, -400);
-      await page.waitForTimeout(400);
+      await currentLink(page); // each step's zoom has landed before the next
     }
-    await page.waitForTimeout(1000);
     const link = await currentLink(page);
     const before = linkTargets(link);
     expect(before).toHaveLength(2);
@@ -84,7 +100,6 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     const fresh = await other.newPage();
     await fresh.goto(copied);
     await waitForCanvas(fresh, 2);
-    await fresh.waitForTimeout(1000);
     const after = linkTargets(await currentLink(fresh));
     expect(after.map((w) => w.manifestId)).toEqual(before.map((w) => w.manifestId));
     expect(after.map((w) => w.canvasId)).toEqual(before.map((w) => w.canvasId));
