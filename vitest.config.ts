@@ -6,7 +6,7 @@ const SECURITY = ['tests/security/**/*.test.ts'];
 export default defineConfig({
   test: {
     testTimeout: 30_000,
-    hookTimeout: 180_000,
+    hookTimeout: 600_000,
     pool: 'forks',
     projects: [
       {
