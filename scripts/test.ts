@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensureBuilt } from './build-stamp.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -33,6 +34,12 @@ function ensureSystemPackages(): void {
 }
 
 ensureSystemPackages();
+// Build the site before the suites start (the servers they start use it): the build's time is then
+// no part of any test's or server start's time limit, which a loaded machine would exceed.
+if (!ensureBuilt(root)) {
+  console.log('tests: 0 passed, 1 failed (the site did not build, see above)');
+  process.exit(1);
+}
 mkdirSync(path.join(root, 'test-results'), { recursive: true });
 const report = path.join(root, 'test-results', 'vitest.json');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');

@@ -12,7 +12,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './lib/config.ts';
 import { formatRowError } from './lib/ingest/excel.ts';
 import { loadBibliographies, type LoadReport } from './lib/ingest/load.ts';
-import { openStore, type SearchStore } from './lib/search/store.ts';
+import { openStore } from './lib/search/open.ts';
+import type { SearchStore } from './lib/search/store.ts';
 
 export interface CliIO {
   env: Record<string, string | undefined>;
@@ -159,8 +160,10 @@ async function ingestCommand(
   values: Record<string, string | boolean | undefined>,
 ): Promise<number> {
   const commands = await import('./lib/ingest/commands.ts');
+  // The demo command (and sharp, which draws its images) is loaded only when asked for.
+  const run = name === 'runDemo' ? (await import('./lib/demo/command.ts')).runDemo : commands[name];
   try {
-    return await commands[name](ctx, args, values);
+    return await run(ctx, args, values);
   } catch (e) {
     throw e instanceof commands.StageUsageError ? new UsageError(e.message) : e;
   }

@@ -57,9 +57,9 @@ interface Ours {
   stop: () => Promise<void>;
 }
 
-/** Our server in its own process (bench/images/serve.ts). */
+/** Our server in its own process (tests/helpers/image-server.ts). */
 async function startOurs(imageDir: string, args: string[] = []): Promise<Ours> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/images/serve.ts'), '--root', imageDir, ...args], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'tests/helpers/image-server.ts'), '--root', imageDir, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env },

@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { NO_RULES, parseRules, type AccessRules } from './access/rules.ts';
-import type { AccessLevel } from './search/store.ts';
+import type { AccessLevel } from './domain.ts';
 
 export type StoreBackend = 'sqlite' | 'elasticsearch';
 export type ImageSourceKind = 'fs' | 's3';

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { config } from './config.ts';
-import { openStore, type SearchStore } from './search/store.ts';
+import { openStore } from './search/open.ts';
+import type { SearchStore } from './search/store.ts';
 import { ManifestService } from './iiif/service.ts';
 import type { ImageServer } from './images/server.ts';
 import { AccessGate } from './access/gate.ts';

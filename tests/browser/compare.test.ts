@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, waitForIslands } from '../helpers/browser.ts';
+import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, STATE_TIMEOUT, waitForIslands } from '../helpers/browser.ts';
 
 const base = inject('baseUrl');
 if (!hasChromium) console.warn(`browser tests ${NO_CHROMIUM_REASON}`);
@@ -30,13 +30,13 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     for (const id of ids) {
       const toggle = page.locator(`[data-testid=compare-toggle][data-id="${id}"]`);
       await toggle.click();
-      await expect.poll(() => toggle.getAttribute('aria-pressed'), { timeout: 10_000 }).toBe('true');
+      await expect.poll(() => toggle.getAttribute('aria-pressed'), { timeout: STATE_TIMEOUT }).toBe('true');
     }
     // The selection survives a new search (kept in localStorage).
     await page.goto(`${base}/?q=${encodeURIComponent('写真')}`);
     const open = page.locator('[data-testid=compare-open]');
     await waitForIslands(page);
-    await expect.poll(() => open.getAttribute('href'), { timeout: 10_000 }).toBe(`/view?items=${ids.join(',')}`);
+    await expect.poll(() => open.getAttribute('href'), { timeout: STATE_TIMEOUT }).toBe(`/view?items=${ids.join(',')}`);
 
     // Collect tile responses per image while the comparison loads.
     const tiles = new Map<string, number>();
@@ -48,16 +48,15 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     await page.waitForURL(/\/view\?items=/);
 
     const windows = page.locator('.mirador-window');
-    await expect.poll(() => windows.count(), { timeout: 30_000 }).toBe(2);
+    await expect.poll(() => windows.count(), { timeout: STATE_TIMEOUT }).toBe(2);
 
     // The first image of each item must have had tiles delivered to the viewer.
     const manifests = await Promise.all(ids.map(async (id) => (await fetch(`${base}/api/iiif/${id}/manifest.json`)).json()));
     const imageIds = manifests.map((m: any) => m.items[0].items[0].items[0].body.service[0].id.split('/').pop());
-    await expect.poll(() => imageIds.every((img: string) => (tiles.get(img) ?? 0) > 0), { timeout: 45_000 }).toBe(true);
+    await expect.poll(() => imageIds.every((img: string) => (tiles.get(img) ?? 0) > 0), { timeout: STATE_TIMEOUT }).toBe(true);
 
-    // OpenSeadragon painted something: its canvas is not blank.
-    await page.waitForTimeout(1500);
-    const painted = await page.evaluate(() =>
+    // OpenSeadragon painted something: its canvases are not blank (polled: drawing follows the tiles).
+    const painted = () => page.evaluate(() =>
       [...document.querySelectorAll('.openseadragon-canvas canvas')].map((c) => {
         const canvas = c as HTMLCanvasElement;
         const ctx = canvas.getContext('2d');
@@ -68,8 +67,8 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
         return nonBlank;
       }),
     );
-    expect(painted.length).toBe(2);
-    expect(painted.every((n) => n > 100)).toBe(true);
+    await expect.poll(async () => (await painted()).length, { timeout: STATE_TIMEOUT }).toBe(2);
+    await expect.poll(async () => (await painted()).every((n) => n > 100), { timeout: STATE_TIMEOUT }).toBe(true);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'compare.png') });
@@ -78,6 +77,6 @@ describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => 
     // The /view URL alone reproduces the same workspace in a fresh page.
     const fresh = await browser.newPage();
     await fresh.goto(page.url());
-    await expect.poll(() => fresh.locator('.mirador-window').count(), { timeout: 30_000 }).toBe(2);
+    await expect.poll(() => fresh.locator('.mirador-window').count(), { timeout: STATE_TIMEOUT }).toBe(2);
   });
 });

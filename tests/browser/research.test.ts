@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, waitForIslands } from '../helpers/browser.ts';
+import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, STATE_TIMEOUT, waitForIslands } from '../helpers/browser.ts';
 import { decodeContentState, parseContentState } from '../../src/lib/iiif/content-state.ts';
 
 const base = inject('baseUrl');
@@ -20,7 +20,7 @@ async function viewerState(page: Page): Promise<Array<{ manifestId: string; canv
 }
 
 async function waitForCanvas(page: Page, windows: number) {
-  await expect.poll(async () => (await viewerState(page)).filter((w) => w.canvasId && w.ready).length, { timeout: 30_000 }).toBe(windows);
+  await expect.poll(async () => (await viewerState(page)).filter((w) => w.canvasId && w.ready).length, { timeout: STATE_TIMEOUT }).toBe(windows);
 }
 
 /** The windows (manifest, canvas, region) a /view?iiif-content= link describes. */
@@ -28,11 +28,28 @@ function linkTargets(link: string): Array<{ manifestId: string; canvasId?: strin
   return parseContentState(decodeContentState(new URL(link).searchParams.get('iiif-content')!));
 }
 
-/** The link the page's viewer currently offers (recomputed as the user pans and zooms). */
+/**
+ * The link the page's viewer offers once the view has settled: the viewers' state (zoom, centre)
+ * and the link are the same on three polls in a row, spaced wider than the link's 250 ms refresh,
+ * so an animation in progress or a pending refresh is never read as the answer.
+ */
 async function currentLink(page: Page): Promise<string> {
   const box = page.locator('[data-testid=view-link]');
-  await expect.poll(async () => (await box.inputValue()).includes('iiif-content='), { timeout: 20_000 }).toBe(true);
-  await page.waitForTimeout(600);
+  const read = async () => {
+    const viewers = await page.evaluate(() => JSON.stringify((window as any).archiveViewers?.[0]?.store.getState().viewers ?? null));
+    return `${viewers}\n${await box.inputValue()}`;
+  };
+  const seen: string[] = [];
+  await expect
+    .poll(
+      async () => {
+        seen.push(await read());
+        const last = seen.slice(-3);
+        return last.length === 3 && last.every((v) => v === last[0]) && last[0]!.includes('iiif-content=');
+      },
+      { timeout: STATE_TIMEOUT, interval: 400 },
+    )
+    .toBe(true);
   return box.inputValue();
 }
 
@@ -66,9 +83,8 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     await page.mouse.move(osd!.x + osd!.width * 0.35, osd!.y + osd!.height * 0.4);
     for (let i = 0; i < 3; i++) {
       await page.mouse.wheel(0, -400);
-      await page.waitForTimeout(400);
+      await currentLink(page); // each step's zoom has landed before the next
     }
-    await page.waitForTimeout(1000);
     const link = await currentLink(page);
     const before = linkTargets(link);
     expect(before).toHaveLength(2);
@@ -84,7 +100,6 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     const fresh = await other.newPage();
     await fresh.goto(copied);
     await waitForCanvas(fresh, 2);
-    await fresh.waitForTimeout(1000);
     const after = linkTargets(await currentLink(fresh));
     expect(after.map((w) => w.manifestId)).toEqual(before.map((w) => w.manifestId));
     expect(after.map((w) => w.canvasId)).toEqual(before.map((w) => w.canvasId));
@@ -111,19 +126,19 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     const collectionUrl = (await page.locator('[data-testid=collection-url]').textContent())!.trim();
     await page.locator('[data-testid=open-collection]').click();
     await page.waitForURL(/\/view\?collection=/);
-    await expect.poll(() => fetched.includes(collectionUrl), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => fetched.includes(collectionUrl), { timeout: STATE_TIMEOUT }).toBe(true);
     // Mirador opens the collection's list: every manifest by its label; picking one shows it.
     const collection = await (await fetch(collectionUrl)).json();
     const labels: string[] = collection.items.map((i: any) => i.label.en?.[0] ?? i.label.ja?.[0]);
     expect(labels.length).toBeGreaterThan(1);
     // Mirador 4 shows "Show collection" in a window opened on a collection.
     const show = page.getByRole('button', { name: /show collection/i });
-    await expect.poll(() => show.count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => show.count(), { timeout: STATE_TIMEOUT }).toBeGreaterThan(0);
     await show.click();
-    await expect.poll(() => page.getByText(labels[1]!, { exact: true }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByText(labels[1]!, { exact: true }).count(), { timeout: STATE_TIMEOUT }).toBeGreaterThan(0);
     await page.getByText(labels[1]!, { exact: true }).first().click();
     await expect
-      .poll(async () => (await viewerState(page))[0]?.manifestId, { timeout: 30_000 })
+      .poll(async () => (await viewerState(page))[0]?.manifestId, { timeout: STATE_TIMEOUT })
       .toBe(collection.items[1].id);
     await page.close();
   });
@@ -132,14 +147,14 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 }, locale: 'en-GB' });
     await page.goto(`${base}/items/${ids[0]}?lang=en`);
     await waitForCanvas(page, 1);
-    await expect.poll(() => page.getByRole('button', { name: 'Zoom in' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('button', { name: 'Zoom in' }).count(), { timeout: STATE_TIMEOUT }).toBeGreaterThan(0);
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
 
     await page.locator('[data-testid=lang-switch]').click();
     await page.waitForURL(/lang=ja/);
     await waitForCanvas(page, 1);
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
-    await expect.poll(() => page.getByRole('button', { name: 'ズームイン' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('button', { name: 'ズームイン' }).count(), { timeout: STATE_TIMEOUT }).toBeGreaterThan(0);
     expect(await page.getByRole('button', { name: 'Zoom in' }).count()).toBe(0);
 
     // Remembered: a page without ?lang= stays Japanese despite the English browser.
@@ -168,11 +183,11 @@ describe.skipIf(!hasChromium)('research workflow (browser)', () => {
       }
     }
     const open = page.locator('[data-testid=compare-open]');
-    await expect.poll(() => open.count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => open.count(), { timeout: STATE_TIMEOUT }).toBe(1);
     await open.focus();
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/view\?items=/);
-    await expect.poll(() => page.locator('.mirador-window').count(), { timeout: 30_000 }).toBe(2);
+    await expect.poll(() => page.locator('.mirador-window').count(), { timeout: STATE_TIMEOUT }).toBe(2);
     await page.close();
   });
 

@@ -6,15 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-
-// js-yaml is in node_modules as a dependency of Astro (the `yaml` package is not hoisted there);
-// it ships no types, hence require() with the one signature used here.
-const require = createRequire(import.meta.url);
-const yaml = require('js-yaml') as { load(text: string): unknown };
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');

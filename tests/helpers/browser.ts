@@ -23,9 +23,16 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/**
+ * How long a browser test waits for a state (a viewer drawn, a link settled, a tab closed). Only a
+ * bound against a hang: the tests poll for the state and go on as soon as it is there, so this is
+ * generous enough for a machine loaded by other work.
+ */
+export const STATE_TIMEOUT = 90_000;
+
 export const ARTIFACTS = path.resolve(import.meta.dirname, '..', '..', 'test-results');
 
 /** Waits until every client:load island of the page has hydrated (Astro drops their `ssr` attribute). */
-export async function waitForIslands(page: import('playwright-core').Page, timeout = 20_000): Promise<void> {
+export async function waitForIslands(page: import('playwright-core').Page, timeout = STATE_TIMEOUT): Promise<void> {
   await page.waitForFunction(() => document.querySelectorAll('astro-island[ssr][client="load"]').length === 0, undefined, { timeout });
 }

@@ -1,10 +1,11 @@
-/** Validates documents against the official IIIF Presentation 3 JSON Schema in ../shared/iiif. */
+/** Validates documents against the official IIIF Presentation 3 JSON Schema (tests/fixtures/iiif). */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-export const SHARED_IIIF = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'iiif');
+/** The IIIF validators' data files, kept in the repository (source and licence in its README). */
+export const IIIF_FIXTURES = path.resolve(import.meta.dirname, '..', 'fixtures', 'iiif');
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 let validateFn: ReturnType<Ajv['compile']> | undefined;
@@ -12,7 +13,7 @@ let validateFn: ReturnType<Ajv['compile']> | undefined;
 /** Returns the schema errors (empty when valid). */
 export function presentationErrors(doc: unknown): string[] {
   if (!validateFn) {
-    const schema = JSON.parse(readFileSync(path.join(SHARED_IIIF, 'presentation-3.schema.json'), 'utf8'));
+    const schema = JSON.parse(readFileSync(path.join(IIIF_FIXTURES, 'presentation-3.schema.json'), 'utf8'));
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats(ajv);
     validateFn = ajv.compile(schema);

@@ -49,7 +49,9 @@ export async function startServer(env: Record<string, string> = {}, opts: { data
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const timeoutMs = opts.timeoutMs ?? 170_000;
+  // A bound against a hang only (start-up includes generating and indexing the demo corpus, which
+  // takes minutes on a loaded machine); the wait ends as soon as the server says it is ready.
+  const timeoutMs = opts.timeoutMs ?? 540_000;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     timer.unref();

@@ -71,7 +71,7 @@ beforeAll(async () => {
   ];
   child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bench/images/serve.ts'), '--root', root, '--cache', path.join(tmp, 'cache'), ...maps.flatMap((m) => ['--map', m])],
+    [path.join(ROOT, 'tests/helpers/image-server.ts'), '--root', root, '--cache', path.join(tmp, 'cache'), ...maps.flatMap((m) => ['--map', m])],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATA_DIR: tmp } },
   );
   let out = '';

@@ -156,12 +156,10 @@ describe('memory', () => {
   test('a max request is rendered with bounded memory', async () => {
     const canMeasure = resetPeakRss();
     const before = peakRssMb();
-    const t0 = performance.now();
+    // Its time is measured by bench:images (P9), not asserted here.
     const r = await get(server, '3/huge/full/max/0/default.jpg');
-    const ms = performance.now() - t0;
     expect(r.status).toBe(200);
     expect((await bodyOf(r)).length).toBeGreaterThan(1000);
-    expect(ms).toBeLessThan(20_000);
     const after = peakRssMb();
     if (canMeasure && before !== null && after !== null) {
       // The renderer reads a few rows of tiles of the level it needs, never the whole image.

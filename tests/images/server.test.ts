@@ -8,7 +8,7 @@ import { ImageServer, chooseLevel, etagMatches, type IiifResponse, type SourceFa
 import { parseRequest, resolveImageRequest, type ImagePlan } from '../../src/lib/images/request.ts';
 
 const VALIDATOR_ID = '67352ccc-d1b0-11e1-89ae-279075081939';
-const VALIDATOR_PNG = fileURLToPath(new URL(`../../../shared/iiif/${VALIDATOR_ID}.png`, import.meta.url));
+const VALIDATOR_PNG = fileURLToPath(new URL(`../fixtures/iiif/${VALIDATOR_ID}.png`, import.meta.url));
 const BASE = 'http://127.0.0.1:4321';
 const LIMITS = { maxWidth: 10000, maxHeight: 10000, maxArea: 100_000_000 };
 
@@ -19,7 +19,7 @@ const logged: string[] = [];
 let square: (cx: number, cy: number) => [number, number, number];
 
 const FILES: Record<string, string> = {
-  [VALIDATOR_ID]: `validator/${VALIDATOR_ID}.png`, // a symlink to ../shared/iiif (outside the root)
+  [VALIDATOR_ID]: `validator/${VALIDATOR_ID}.png`, // a symlink to tests/fixtures/iiif (outside the root)
   big: 'photos/big.jpg',
   pyr: 'photos/pyr.tif',
   wide: 'photos/wide.tif',
@@ -234,12 +234,10 @@ describe('pyramid TIFF', () => {
   test('a 40000 x 3000 pyramid: full/max is answered within the limits, from a reduced level', async () => {
     const facts = await server.readFacts(path.join(tmp, 'root/photos/wide.tif'));
     expect(facts.levels[0]).toMatchObject({ page: 1, width: 20000, height: 1500 });
-    const t0 = performance.now();
+    // Its time is measured by bench:images (P9), not asserted here.
     const { meta, px } = await image('3/wide/full/max/0/default.jpg');
-    const ms = performance.now() - t0;
     expect([meta.width, meta.height]).toEqual([10000, 750]);
     close(px(5000, 375), [10, 120, 200], 12, 'colour');
-    expect(ms).toBeLessThan(15_000);
     const info = JSON.parse(String((await get('3/wide/info.json')).body));
     expect([info.width, info.height]).toEqual([40000, 3000]);
     expect(info.sizes.at(-1)).toEqual({ width: 10000, height: 750 });

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rawRequest, startImageHttp, type ImageHttp } from './harness.ts';
 
 const ID = '67352ccc-d1b0-11e1-89ae-279075081939';
-const PNG = fileURLToPath(new URL(`../../../shared/iiif/${ID}.png`, import.meta.url));
+const PNG = fileURLToPath(new URL(`../fixtures/iiif/${ID}.png`, import.meta.url));
 
 let h: ImageHttp;
 let tmp: string;

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, type CliIO } from '../../src/cli.ts';
 import { writeDelivery2024, writeDelivery2025 } from './fixtures/delivery.ts';
 
@@ -32,9 +32,10 @@ beforeAll(async () => {
   const s = new SqliteStore(path.join(data, 'archive.sqlite'));
   await s.markUploaded([{ imageId: 'R04-0001', key: 'photos/R04-0001.jpg', size: 10, at: '2025-01-01T00:00:00.000Z' }]);
   await s.close();
-  process.env.DATA_DIR = data; // read by config() when the route first runs
+  vi.stubEnv('DATA_DIR', data); // read by config() when the route first runs; restored in afterAll
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await rm(tmp, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@ import {
   normalizeHeader,
 } from '../../src/lib/ingest/columns.ts';
 import { batchFromFileName, formatRowError, imageIdFor, readBibliography } from '../../src/lib/ingest/excel.ts';
-import { IMAGE_ID_RE } from '../../src/lib/search/store.ts';
+import { IMAGE_ID_RE } from '../../src/lib/domain.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -9,7 +9,8 @@ import { docFromRecord, docInput, type StoredDoc } from '../../src/lib/search/es
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { SearchStore } from '../../src/lib/search/store.ts';
 import { FIXTURE } from './fixture.ts';
-import { Harness, httpError, recorded } from './es-harness.ts';
+import { indexBody } from '../../src/lib/search/es-settings.ts';
+import { Harness, httpError, mappingOf, recorded } from './es-harness.ts';
 import { T0, T1 } from './query-suite.ts';
 
 let h: Harness;
@@ -34,11 +35,7 @@ const ACK = { acknowledged: true };
 const notFound = httpError(404, recorded('index-not-found.json'));
 
 /** A mapping response for an index on mapping version `v`. */
-function mappingAt(index: string, v: number) {
-  const m = recorded('mapping-v1.json')['archive-v1'];
-  m.mappings._meta.mapping_version = v;
-  return { [index]: m };
-}
+const mappingAt = (index: string, v: number) => mappingOf(index, v);
 
 /** Two stored documents as an older index holds them (its own search fields, here stale ones). */
 function oldDocs(): Array<Partial<StoredDoc>> {
@@ -52,7 +49,7 @@ function oldDocs(): Array<Partial<StoredDoc>> {
 describe('es status', () => {
   it('shows where the alias points and how many records it holds', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     h.on('GET', '/archive-v1/_count', recorded('count.json'));
     const o = io();
     expect(await status(h.client, 'archive', o.io)).toBe(0);
@@ -67,13 +64,13 @@ describe('es migrate', () => {
     h.on('PUT', '/archive-v1', recorded('create-index.json'));
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
-    expect(h.to('PUT', '/archive-v1')[0]!.body).toEqual({ ...recorded('index-v1.json'), aliases: { archive: { is_write_index: true } } });
+    expect(h.to('PUT', '/archive-v1')[0]!.body).toEqual({ ...indexBody(), aliases: { archive: { is_write_index: true } } });
     expect(o.out).toEqual(['created archive-v1 behind alias archive (mapping version 1)']);
   });
 
   it('does nothing when the alias is on this mapping version', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
     expect(o.out).toEqual(['alias archive -> archive-v1 (mapping version 1; this program: 1): up to date']);
@@ -98,7 +95,7 @@ describe('es migrate', () => {
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
 
-    expect(h.to('PUT', '/archive-v1')[0]!.body).toEqual(recorded('index-v1.json')); // no alias yet
+    expect(h.to('PUT', '/archive-v1')[0]!.body).toEqual(indexBody()); // no alias yet
     expect(h.to('POST', '/archive-v0/_search')[0]!.body).toEqual({
       size: 1000,
       sort: [{ id: { order: 'asc' } }],
@@ -165,7 +162,7 @@ describe('es reindex', () => {
       { imageId: 'R01-0001_02', key: 'photos/R01-0001_02.tif', size: 1, at: T1.toISOString() },
     ]);
     h = new Harness();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     h.on('HEAD', '/archive-v1', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
@@ -202,7 +199,7 @@ describe('es reindex', () => {
   it('--from tree: copies the current records, runs the loader into the new index, then swaps', async () => {
     h = new Harness();
     const docs = oldDocs();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     h.on('HEAD', '/archive-v1', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
@@ -224,7 +221,7 @@ describe('es reindex', () => {
 
   it('--from tree --fresh: the loader alone; a failing loader leaves the alias alone', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     h.on('HEAD', '/archive-v1', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
@@ -239,7 +236,7 @@ describe('es reindex', () => {
 
   it('never swaps an empty index in for one that holds records', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', mappingOf());
     h.on('HEAD', '/archive-v1', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));

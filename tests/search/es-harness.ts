@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import Mock from '@elastic/elasticsearch-mock';
 import { EsStore, type EsStoreOptions } from '../../src/lib/search/elasticsearch.ts';
+import { MAPPING_VERSION, indexMappings } from '../../src/lib/search/es-settings.ts';
 
 /**
  * The client's error classes as the mock sees them. The mock is CommonJS and tells an error answer
@@ -40,6 +41,15 @@ const DIR = path.join(import.meta.dirname, 'es-recorded');
 /** A recorded Elasticsearch response from tests/search/es-recorded/. */
 export function recorded<T = any>(name: string): T {
   return JSON.parse(fs.readFileSync(path.join(DIR, name), 'utf8')) as T;
+}
+
+/**
+ * Elasticsearch's answer to `GET <alias>/_mapping` for an index that holds this code's mapping
+ * (indexMappings(), from the code, never a copy), optionally stamped with another mapping version.
+ */
+export function mappingOf(index = `archive-v${MAPPING_VERSION}`, version = MAPPING_VERSION): Record<string, { mappings: ReturnType<typeof indexMappings> }> {
+  const mappings = indexMappings();
+  return { [index]: { mappings: { ...mappings, _meta: { ...mappings._meta, mapping_version: version } } } };
 }
 
 /** An HTTP error answer (the body as Elasticsearch sends it). */
@@ -110,7 +120,7 @@ export class Harness {
 
   /** A store whose alias already points at archive-v1 (mapping version 1). */
   ready(opts: Partial<EsStoreOptions> = {}): EsStore {
-    this.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    this.on('GET', '/archive/_mapping', mappingOf());
     return this.store(opts);
   }
 }

@@ -30,7 +30,7 @@ import type { AccessMode, Config } from '../config.ts';
 import { CloudflareVerifier, cloudflareToken, type VerifyFailure } from './cloudflare.ts';
 import { AddressList, headerIdentity, isLoopbackAddress } from './header.ts';
 import { AUTH_CONTEXT, AUTH_PATH, probeService } from './iiif-auth.ts';
-import { levelsUpTo, type AccessLevel } from './levels.ts';
+import { IMAGE_ID_RE, levelsUpTo, type AccessLevel } from '../domain.ts';
 import { levelFor } from './rules.ts';
 import { AccessTokens } from './tokens.ts';
 
@@ -242,7 +242,7 @@ export class AccessGate {
         } catch {
           id = undefined;
         }
-        if (id && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+        if (id && IMAGE_ID_RE.test(id)) {
           body['@context'] = AUTH_CONTEXT;
           body.service = [probeService(this.#base, 'image', id)];
         }

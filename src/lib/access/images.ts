@@ -7,8 +7,7 @@
  */
 import { parseRequest } from '../images/request.ts';
 import type { IiifHttpRequest, IiifResponse } from '../images/server.ts';
-import type { ImageEntry } from '../search/store.ts';
-import { canSee, type AccessLevel } from './levels.ts';
+import { canSee, type AccessLevel, type ImageEntry } from '../domain.ts';
 
 /** The identifier an info or image request under /iiif/ names (raw path after /iiif/), if any. */
 export function iiifImageId(rawPath: string): string | undefined {

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IiifResponse } from '../images/server.ts';
-import type { ImageEntry } from '../search/store.ts';
+import type { ImageEntry } from '../domain.ts';
 import { VOUCH_HEADER, type AccessGate, type GateOutcome, type User } from './gate.ts';
 import { deniedImageAnswer, type ImageAnswerer } from './images.ts';
 

@@ -12,7 +12,7 @@
  * subdomains), or `*` (every authenticated user). A user gets the highest level any pattern of
  * theirs matches. Pure: parsing and matching only.
  */
-import { levelsUpTo, type AccessLevel } from './levels.ts';
+import { levelsUpTo, type AccessLevel } from '../domain.ts';
 
 export interface AccessRules {
   members: string[];

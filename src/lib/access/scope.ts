@@ -14,7 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ImageEntry, ItemRecord, SearchRequest, SearchResponse, SearchStore } from '../search/store.ts';
 import { parseQuery } from '../search/text.ts';
-import { ACCESS_LEVELS, canSee, type AccessLevel } from './levels.ts';
+import { ACCESS_LEVELS, canSee, type AccessLevel } from '../domain.ts';
 
 export interface AccessScope {
   /** Levels the current user may see (empty: nothing). */

@@ -2,7 +2,7 @@
  * Ready-to-paste citations of an item: a Chicago-style note (English) and the common Japanese
  * form (SIST 02 style). Pure; dates are formatted for the citation's own language.
  */
-import type { ItemRecord } from '../search/store.ts';
+import type { ItemRecord } from '../domain.ts';
 
 export interface Citation {
   style: string;

@@ -6,7 +6,8 @@
  * search's URL lists one sub-collection per page (`&page=N`), each listing up to PAGE_SIZE
  * manifests and pointing back with `partOf`.
  */
-import type { ItemRecord, SearchRequest } from '../search/store.ts';
+import type { ItemRecord } from '../domain.ts';
+import type { SearchRequest } from '../search/store.ts';
 import { searchQueryString } from '../search/params.ts';
 import { imageServiceUrl, manifestUrl, PRESENTATION_CONTEXT, thumbnailUrl, type LanguageMap } from './manifest.ts';
 

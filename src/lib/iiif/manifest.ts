@@ -2,7 +2,7 @@
  * IIIF Presentation API 3.0 manifests, assembled from a store record and the images' real sizes.
  * Pure: the caller supplies the sizes (from the image server's info) and the public base URL.
  */
-import type { ItemRecord, LangText } from '../search/store.ts';
+import type { ItemRecord, LangText } from '../domain.ts';
 import { labelMap, type StringKey } from '../i18n/strings.ts';
 
 export const PRESENTATION_CONTEXT = 'http://iiif.io/api/presentation/3/context.json';

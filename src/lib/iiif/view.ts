@@ -3,7 +3,7 @@
  * `iiif-content=…` (a Content State: windows with canvas and region) or `collection=…` (a search
  * result set as a IIIF Collection). Only this archive's own manifests are opened.
  */
-import type { ItemRecord } from '../search/store.ts';
+import { ITEM_ID_RE, type ItemRecord } from '../domain.ts';
 import { canvasUrl, manifestUrl } from './manifest.ts';
 import { ContentStateError, decodeContentState, parseContentState, type Region } from './content-state.ts';
 
@@ -23,14 +23,12 @@ export interface ResolvedView {
   error?: string;
 }
 
-const ITEM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /** The item id of one of our manifest URLs, or undefined for anything else. */
 export function itemIdFromManifest(base: string, url: string): string | undefined {
   const prefix = `${base}/api/iiif/`;
   if (!url.startsWith(prefix) || !url.endsWith('/manifest.json')) return undefined;
   const id = decodeURIComponent(url.slice(prefix.length, -'/manifest.json'.length));
-  return ITEM_ID.test(id) ? id : undefined;
+  return ITEM_ID_RE.test(id) ? id : undefined;
 }
 
 /** One of this archive's search collections (`/api/iiif/collection?…`). */

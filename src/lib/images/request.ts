@@ -22,7 +22,7 @@
  *    would shrink each full-resolution tile of a large image.
  */
 import Calculators from 'iiif-processor/calculator';
-import { IMAGE_ID_RE } from '../search/store.ts';
+import { IMAGE_ID_RE } from '../domain.ts';
 import { IiifError, badRequest, notFound, quote } from './errors.ts';
 
 export type Version = 2 | 3;

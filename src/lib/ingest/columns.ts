@@ -8,7 +8,7 @@
  * bracket width. A later configuration file can pass its own table (or extend this one with
  * `mergeColumns`) to `readBibliography()`.
  */
-import type { AccessLevel } from '../search/store.ts';
+import { BATCH_ID_RE, type AccessLevel } from '../domain.ts';
 import { compileRules } from './rules.ts';
 
 /** Every record field a column can feed. Dotted names are language variants of a `LangText`. */
@@ -137,12 +137,6 @@ export function headerLookup(mapping: ColumnMapping): Map<string, FieldKey> {
   return out;
 }
 
-/** Record ids: safe in URLs and file names. Full-width digits are normalised before the check. */
-export const ITEM_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** Batch ids become a directory below the image root. */
-export const BATCH_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
-
 const DEFAULT_BATCH_RULES = compileRules();
 
 /**
@@ -154,5 +148,5 @@ export function canonicalBatch(raw: string): string | undefined {
   const v = raw.normalize('NFKC').replace(/\s+/g, '');
   const parsed = DEFAULT_BATCH_RULES.parseBatch(raw);
   if (parsed) return parsed.id;
-  return BATCH_RE.test(v) ? v : undefined;
+  return BATCH_ID_RE.test(v) ? v : undefined;
 }

@@ -13,11 +13,10 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
-import { IMAGE_ID_RE, type AccessLevel, type ImageRef, type ItemInput, type LangText } from '../search/store.ts';
+import { ID_MAX_LENGTH, IMAGE_ID_RE, ITEM_ID_RE, type AccessLevel, type ImageRef, type ItemInput, type LangText } from '../domain.ts';
 import {
   ACCESS_WORDS,
   DEFAULT_COLUMNS,
-  ITEM_ID_RE,
   LIST_SEPARATORS,
   SUBJECT_SEPARATORS,
   canonicalBatch,
@@ -133,10 +132,11 @@ export function imageIdFor(fileName: string, recordId: string, page: number): st
   const stem = base.includes('.') && !base.startsWith('.') ? base.slice(0, base.lastIndexOf('.')) : base;
   // eslint-disable-next-line no-control-regex
   if (!/[^\x00-\x7f]/.test(stem)) {
-    const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 128);
+    const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, ID_MAX_LENGTH);
     if (IMAGE_ID_RE.test(safe)) return safe;
   }
-  return `${recordId}_p${String(page).padStart(3, '0')}`.slice(0, 128);
+  const suffix = `_p${String(page).padStart(3, '0')}`;
+  return `${recordId.slice(0, ID_MAX_LENGTH - suffix.length)}${suffix}`;
 }
 
 /** `<batch>/<name>` with '/' separators; undefined when the name escapes the batch directory. */
@@ -227,7 +227,7 @@ function readRow(
   const rawId = get('id');
   const id = rawId?.normalize('NFKC').replace(/\s+/g, '');
   if (!id) problems.push('missing id (資料番号)');
-  else if (!ITEM_ID_RE.test(id)) problems.push(`id "${rawId}" is not a valid id (letters, digits, . _ -; at most 64 characters)`);
+  else if (!ITEM_ID_RE.test(id)) problems.push(`id "${rawId}" is not a valid id (letters, digits, . _ -; at most ${ID_MAX_LENGTH} characters)`);
   else {
     const first = st.seenIds.get(id);
     if (first) problems.push(`duplicate id ${id} (first at ${first})`);

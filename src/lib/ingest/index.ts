@@ -15,7 +15,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ItemInput, SearchStore } from '../search/store.ts';
+import { BATCH_ID_RE, type ItemInput } from '../domain.ts';
+import type { SearchStore } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
 import { imageDimensions } from './dims.ts';
 import { loadBibliographies, type LoadFile, type LoadReport } from './load.ts';
@@ -120,7 +121,7 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
         batch,
         imageDir: batch,
         displayName: target && path.isAbsolute(target) ? target : link,
-        canonicalBatch: (raw) => rules.parseBatch(raw)?.id ?? (/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(raw.normalize('NFKC').trim()) ? raw.normalize('NFKC').trim() : undefined),
+        canonicalBatch: (raw) => rules.parseBatch(raw)?.id ?? (BATCH_ID_RE.test(raw.normalize('NFKC').trim()) ? raw.normalize('NFKC').trim() : undefined),
       });
     }
     reportBatches.push({ batch, files: links });

@@ -29,8 +29,8 @@
 import fs from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { Config } from '../config.ts';
+import { IMAGE_ID_RE } from '../domain.ts';
 import {
-  IMAGE_ID_RE,
   StoreUnavailableError,
   type ImageEntry,
   type ImageListFilter,

@@ -2,6 +2,7 @@
  * Search request <-> URL query string. Pure; shared by the search page, the JSON API and (later)
  * IIIF Collections, so that one URL always means one search.
  */
+import { ITEM_ID_RE } from '../domain.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type SearchRequest } from './store.ts';
 
 const FACET_VALUE_RE = /^[\p{L}\p{N}._ -]{1,64}$/u;
@@ -64,6 +65,6 @@ export function parseItemList(params: URLSearchParams, max = 12): string[] {
     .getAll('items')
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
-    .filter((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v));
+    .filter((v) => ITEM_ID_RE.test(v));
   return [...new Set(ids)].slice(0, max);
 }

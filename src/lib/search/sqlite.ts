@@ -36,10 +36,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ACCESS_LEVELS, IMAGE_ID_RE } from '../domain.ts';
 import {
-  ACCESS_LEVELS,
   FIELD_WEIGHTS,
-  IMAGE_ID_RE,
   filterList,
   searchableValues,
   startSearch,

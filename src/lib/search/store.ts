@@ -1,68 +1,13 @@
 /**
  * The `SearchStore` port: the archive's source of truth for records, and its search engine.
  * Backends (embedded SQLite, Elasticsearch) implement it; nothing outside src/lib/search knows
- * which one is in use. `openStore()` is the factory.
+ * which one is in use. `openStore()` (open.ts) is the factory.
  */
-import type { Config } from '../config.ts';
+import { ACCESS_LEVELS, IMAGE_ID_RE, type AccessLevel, type ImageEntry, type ImageRef, type ItemInput, type ItemRecord, type LangText } from '../domain.ts';
 import { parseQuery, type ParsedQuery } from './text.ts';
 
-/** A text in one or more languages (IIIF language-map style, reduced to the two we serve). */
-export interface LangText {
-  ja?: string;
-  en?: string;
-}
-
-export type AccessLevel = 'open' | 'members' | 'staff';
-
-/** One image (page) of an item, as recorded by the ingest pipeline. */
-export interface ImageRef {
-  /** IIIF image identifier: [A-Za-z0-9][A-Za-z0-9._-]*, unique across the archive. */
-  id: string;
-  /** Path of the file below the clean image root, '/'-separated. */
-  file: string;
-  label?: LangText;
-  /** Pixel size as given by the bibliography; a fallback only (the image itself is the truth). */
-  width?: number;
-  height?: number;
-  /** S3 object key once synced (flat ASCII: photos/<name>.<ext>). */
-  s3Key?: string;
-}
-
-/** What the ingest pipeline hands to `upsert`. */
-export interface ItemInput {
-  id: string;
-  /** Canonical batch (delivery round) id, e.g. "R03". */
-  batch: string;
-  type?: string;
-  title: LangText;
-  description?: LangText;
-  creator?: LangText;
-  /** Date as written in the bibliography (e.g. "1935", "昭和10年頃"). */
-  date?: string;
-  place?: LangText;
-  subjects?: string[];
-  collection?: LangText;
-  rights?: string;
-  notes?: string;
-  access?: AccessLevel;
-  images: ImageRef[];
-  /** Where the record came from (file, sheet, row), for provenance and error reports. */
-  source?: { file: string; sheet?: string; row?: number };
-}
-
-/** A stored record: the input plus what the store maintains. */
-export interface ItemRecord extends ItemInput {
-  /** Set on first insert only. ISO 8601. */
-  indexed_at: string;
-  /** Set on every upsert. ISO 8601. */
-  updated_at: string;
-  s3_uploaded: boolean;
-}
-
-export interface ImageEntry extends ImageRef {
-  itemId: string;
-  access: AccessLevel;
-}
+/** The records the port stores are the domain's (src/lib/domain.ts); named here too for its users. */
+export type { AccessLevel, ImageEntry, ImageRef, ItemInput, ItemRecord, LangText };
 
 export interface SearchFilters {
   batch?: string[];
@@ -226,10 +171,6 @@ export function searchableValues(item: ItemInput): Record<SearchField, string[]>
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-export const IMAGE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export const ACCESS_LEVELS: readonly AccessLevel[] = ['open', 'members', 'staff'];
-
 // --- Rules every backend applies the same way (the shared query suite checks them) -------------
 
 /** A whole number from untrusted input, clamped; non-numbers give the fallback. */
@@ -338,22 +279,4 @@ export class StoreUnavailableError extends Error {
     this.backend = backend;
     this.reason = reason;
   }
-}
-
-/**
- * Builds the configured store. SQLite is opened and initialised here; Elasticsearch connects on
- * first use (so the server starts while the cluster is down, and a failed first use is retried).
- */
-export async function openStore(cfg: Config): Promise<SearchStore> {
-  if (cfg.store.backend === 'sqlite') {
-    const { SqliteStore } = await import('./sqlite.ts');
-    const store = new SqliteStore(cfg.store.sqlitePath);
-    await store.init();
-    return store;
-  }
-  if (cfg.store.backend === 'elasticsearch') {
-    const { openElasticsearchStore } = await import('./elasticsearch.ts');
-    return openElasticsearchStore(cfg);
-  }
-  throw new Error(`STORE_BACKEND=${String(cfg.store.backend)} is not available`);
 }

@@ -2,10 +2,11 @@ import type { APIRoute } from 'astro';
 import { manifests } from '../../../../lib/runtime.ts';
 import { jsonError } from '../../../../lib/http.ts';
 import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
+import { ITEM_ID_RE } from '../../../../lib/domain.ts';
 
 export const GET: APIRoute = async ({ params, request }) => {
   const id = params.id ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) return jsonError(404, `no item "${id.slice(0, 140)}"`);
+  if (!ITEM_ID_RE.test(id)) return jsonError(404, `no item "${id.slice(0, 140)}"`);
   const doc = await (await manifests()).manifest(id);
   if (!doc) return jsonError(404, `no item "${id}"`);
   const headers = {

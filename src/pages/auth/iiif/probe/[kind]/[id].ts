@@ -11,8 +11,7 @@
 import type { APIRoute } from 'astro';
 import { access, rawStore } from '../../../../../lib/runtime.ts';
 import { probeResult } from '../../../../../lib/access/iiif-auth.ts';
-import { canSee, type AccessLevel } from '../../../../../lib/access/levels.ts';
-import { IMAGE_ID_RE } from '../../../../../lib/search/store.ts';
+import { IMAGE_ID_RE, canSee, type AccessLevel } from '../../../../../lib/domain.ts';
 
 export const prerender = false;
 

@@ -1,9 +1,9 @@
 /**
  * A stand-alone IIIF image server process: `ImageServer` behind the plain node:http adapter
- * (src/lib/images/http.ts), without the store or Astro. Used by the benchmark and for running the
- * IIIF validator locally.
+ * (src/lib/images/http.ts), without the store or Astro. Used by the hostile-input test, the image
+ * benchmark (bench/images/run.ts) and for running the IIIF validator locally.
  *
- *   node bench/images/serve.ts --root DIR [--port 0] [--cache DIR] [--cache-mb 2048]
+ *   node tests/helpers/image-server.ts --root DIR [--port 0] [--cache DIR] [--cache-mb 2048]
  *        [--no-render-cache] [--memory-cache-mb 64] [--no-passthrough] [--no-pyramids]
  *        [--renders N] [--queue 64] [--memory-mb 512] [--map id=relative/file ...]
  *
@@ -38,7 +38,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.root) {
-  console.error('usage: node bench/images/serve.ts --root DIR [--port N] [--cache DIR] [--map id=file ...]');
+  console.error('usage: node tests/helpers/image-server.ts --root DIR [--port N] [--cache DIR] [--map id=file ...]');
   process.exit(2);
 }
 const root = path.resolve(values.root);
