@@ -6,7 +6,7 @@ import { runInAccessScope } from './lib/access/scope.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
 import { internalErrorResponse } from './lib/http.ts';
-import { isIiifPath, secureFetchHeaders } from './lib/http/headers.ts';
+import { isCorsPath, secureFetchHeaders } from './lib/http/headers.ts';
 
 const LANG_COOKIE = 'lang';
 
@@ -66,11 +66,11 @@ export const onRequest = defineMiddleware(async (context, next) => {
 
   // The security policy of every answer (src/lib/http/headers.ts): CSP on pages, no-store and
   // Vary for private content in the gated modes, credentialed CORS for an allowed IIIF client
-  // origin on manifests and collections (never '*' there).
+  // origin on manifests, collections and the IIIF Auth probe (never '*' there).
   const policy = {
     path: context.url.pathname,
     gated: gate.mode !== 'none',
-    cors: isIiifPath(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {},
+    cors: isCorsPath(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {},
   };
   try {
     secureFetchHeaders(response.headers, policy);

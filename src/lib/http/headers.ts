@@ -63,6 +63,14 @@ export function isIiifPath(path: string): boolean {
   return path.startsWith('/iiif/') || path.startsWith('/api/iiif/');
 }
 
+/**
+ * Paths an allowed IIIF client origin (IIIF_AUTH_ORIGINS) may read cross-origin: the IIIF paths
+ * and the IIIF Authorization Flow probe.
+ */
+export function isCorsPath(path: string): boolean {
+  return isIiifPath(path) || path.startsWith('/auth/iiif/probe/');
+}
+
 /** Join a `Vary` value with more field names (no duplicates, case-insensitive). */
 export function joinVary(current: string | null | undefined, more: readonly string[]): string {
   const names = (current ?? '')

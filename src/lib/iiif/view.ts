@@ -29,7 +29,12 @@ const ITEM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function itemIdFromManifest(base: string, url: string): string | undefined {
   const prefix = `${base}/api/iiif/`;
   if (!url.startsWith(prefix) || !url.endsWith('/manifest.json')) return undefined;
-  const id = decodeURIComponent(url.slice(prefix.length, -'/manifest.json'.length));
+  let id: string;
+  try {
+    id = decodeURIComponent(url.slice(prefix.length, -'/manifest.json'.length));
+  } catch {
+    return undefined; // malformed percent-encoding: not one of ours
+  }
   return ITEM_ID.test(id) ? id : undefined;
 }
 
