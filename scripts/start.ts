@@ -58,10 +58,15 @@ const astro = entry.handler as http.RequestListener;
 const gate = access();
 console.log(await gate.warmUp());
 const { archiveListener } = await import('../src/lib/http/serve.ts');
+const { ALLOWED_METHODS } = await import('../src/lib/http/front.ts');
 const handler = archiveListener(astro);
 
 const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, handler);
 server.keepAliveTimeout = 5_000;
+// CONNECT never reaches a request listener: answer it here (405), instead of dropping the socket.
+server.on('connect', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
+  socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS.join(', ')}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+});
 server.on('error', (e: NodeJS.ErrnoException) => {
   fail(e.code === 'EADDRINUSE' ? `port ${cfg.port} on ${cfg.host} is already in use (set PORT)` : `cannot listen: ${e.message}`, 1);
 });

@@ -174,8 +174,9 @@ export function isLoopback(host: string): boolean {
 /** A bind address: a host name, an IPv4 address or an IPv6 address (bracketed or not; returned bare, as listen() wants it). */
 function hostname(env: Env, name: string, fallback: string): string {
   const v = str(env, name, fallback);
-  const bare = /^\[.*\]$/.test(v) ? v.slice(1, -1) : v;
-  if (bare.includes(':') ? net.isIP(bare) !== 6 : !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(bare) || (/^[\d.]+$/.test(bare) && net.isIP(bare) !== 4)) {
+  const bracketed = /^\[.*\]$/.test(v);
+  const bare = bracketed ? v.slice(1, -1) : v;
+  if (bracketed || bare.includes(':') ? net.isIP(bare) !== 6 : !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(bare) || (/^[\d.]+$/.test(bare) && net.isIP(bare) !== 4)) {
     throw new ConfigError(name, `is not a host name or address: "${v}"`);
   }
   return bare;

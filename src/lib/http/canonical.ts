@@ -9,7 +9,7 @@
  *   canonical URL always carries PUBLIC_BASE_URL's authority, so the router never sees a
  *   client-chosen host.
  * - Request target: origin form (`/path?query`), or absolute form (`http://host/path`) naming
- *   this archive's host (PUBLIC_BASE_URL's, or the request's own valid Host). Authority form
+ *   this archive's host (PUBLIC_BASE_URL's authority; either scheme). Authority form
  *   (`host:443`, CONNECT) and asterisk form (`OPTIONS *`) are refused.
  * - Path: dot segments (also `%2e`, as WHATWG URL reads them) resolved, backslashes read as slashes (as WHATWG URL does),
  *   percent-encoding well-formed and UTF-8; a fragment is dropped.
@@ -102,12 +102,10 @@ export function canonicalRequest(req: RawRequest, publicBaseUrl: string): Canoni
   if (hostLines > 1) return bad('more than one Host header');
   const rawHost = req.headers.host;
   if (Array.isArray(rawHost)) return bad('more than one Host header');
-  let host: string | undefined;
   if (rawHost === undefined || rawHost === '') {
     if (req.httpVersion !== '1.0' && req.httpVersion !== '0.9') return bad('missing Host header');
-  } else {
-    host = validHost(rawHost);
-    if (!host) return bad('invalid Host header: expected host[:port]');
+  } else if (!validHost(rawHost)) {
+    return bad('invalid Host header: expected host[:port]');
   }
 
   let pathAndQuery: string;
@@ -122,9 +120,7 @@ export function canonicalRequest(req: RawRequest, publicBaseUrl: string): Canoni
       return bad('malformed absolute request target');
     }
     if (abs.username || abs.password) return bad('userinfo in the request target');
-    const named = authorityOf(abs);
-    if (named !== authorityOf(base) && named !== host) return bad('absolute request target names another host');
-    if (abs.protocol !== base.protocol && named !== host) return bad('absolute request target names another scheme');
+    if (authorityOf(abs) !== authorityOf(base)) return bad('absolute request target names another host');
     const afterAuthority = target.replace(/^https?:\/\/[^/?#]*/i, '');
     pathAndQuery = afterAuthority.startsWith('/') ? afterAuthority : `/${afterAuthority}`;
   } else if (target === '*') {
