@@ -21,6 +21,7 @@ import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { ItemRecord } from '../../src/lib/search/store.ts';
 import { AUD, FakeAccess, ISSUER } from './helpers/access.ts';
 import { FIXTURE } from '../search/fixture.ts';
+import { Harness, httpError, recorded } from '../search/es-harness.ts';
 
 describe('configuration that validates also works (11.9)', () => {
   test('ACCESS_TRUSTED_PROXIES with IPv4-mapped IPv6 addresses and blocks', () => {
@@ -137,7 +138,6 @@ describe('access decided from the indexed level before the record is read (11.4)
       expect(await store.getAccessLevel(open.id)).toBe('open');
       expect(await store.getAccessLevel('NO-SUCH')).toBeNull();
       let reads = 0;
-      const counting = Object.assign(Object.create(Object.getPrototypeOf(store)), store) as SqliteStore;
       const view = scopedStore({
         backend: 'sqlite',
         init: () => store.init(),
@@ -152,7 +152,6 @@ describe('access decided from the indexed level before the record is read (11.4)
           return store.get(id);
         },
       });
-      void counting;
       await runInAccessScope({ levels: ['open'] }, async () => {
         expect(await view.get(restricted.id)).toBeNull();
         expect(await view.get('NO-SUCH')).toBeNull();
@@ -164,5 +163,21 @@ describe('access decided from the indexed level before the record is read (11.4)
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('getAccessLevel on Elasticsearch: one get of the access field only (11.4)', () => {
+  test('the level, open for a record without one, null for a missing id; nothing but `access` is fetched', async () => {
+    const h = new Harness();
+    const store = h.ready();
+    h.on('GET', '/archive/_doc/R01-0013', { _index: 'archive-v1', _id: 'R01-0013', found: true, _source: { access: 'members' } });
+    h.on('GET', '/archive/_doc/R01-0001', { _index: 'archive-v1', _id: 'R01-0001', found: true, _source: {} });
+    h.on('GET', '/archive/_doc/R99-9999', httpError(404, recorded('get-missing.json')));
+    expect(await store.getAccessLevel('R01-0013')).toBe('members');
+    expect(await store.getAccessLevel('R01-0001')).toBe('open');
+    expect(await store.getAccessLevel('R99-9999')).toBeNull();
+    expect(await store.getAccessLevel('')).toBeNull();
+    expect(h.to('GET', '/archive/_doc/R01-0013')[0]!.querystring).toEqual({ _source_includes: 'access' });
+    expect(h.unexpected).toEqual([]);
   });
 });

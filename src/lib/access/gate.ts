@@ -36,6 +36,7 @@ import { AUTH_CONTEXT, AUTH_PATH, probeService } from './iiif-auth.ts';
 import { ACCESS_LEVELS, levelsUpTo, type AccessLevel } from './levels.ts';
 import { levelFor } from './rules.ts';
 import { AccessTokens } from './tokens.ts';
+import { BASE_SECURITY_HEADERS } from '../http/headers.ts';
 
 export interface User {
   /** Lower-case e-mail, a service token id, or "anonymous" (ACCESS_MODE=none). */
@@ -265,12 +266,7 @@ export class AccessGate {
   /** The complete refusal response. */
   refuse(method: string, path: string, reason: VerifyFailure, origin?: string | null): GateOutcome & { allow: false } {
     const status = reason === 'unavailable' ? 503 : 401;
-    const headers: Record<string, string> = {
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'same-origin',
-      'X-Robots-Tag': 'noindex, nofollow',
-    };
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...BASE_SECURITY_HEADERS };
     if (status === 401) headers['WWW-Authenticate'] = `${this.mode === 'cloudflare' ? 'CloudflareAccess' : 'ProxyIdentity'} realm="${this.#base}"`;
     else headers['Retry-After'] = '30';
     const head = method.toUpperCase() === 'HEAD';
