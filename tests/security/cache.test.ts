@@ -44,9 +44,9 @@ describe.runIf(hasChromium)('cached private bytes and another origin of the same
       ...fa.env(),
       ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }),
       IIIF_AUTH_ORIGINS: allowedUrl,
-    });
+    }, { timeoutMs: 600_000 });
     browser = await launchBrowser();
-  });
+  }, 700_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -34,14 +34,15 @@ beforeAll(async () => {
     ...fa.env(1),
     ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }),
     IIIF_AUTH_ORIGINS: ALLOWED_ORIGIN,
-  });
+  }, { timeoutMs: 600_000 });
   // The header-mode server shares the corpus (and store) the first one created.
   hdr = await startServer(
     { ACCESS_MODE: 'header', ACCESS_TRUSTED_PROXIES: '127.0.0.1', ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }) },
-    { dataDir: cf.dataDir },
+    { dataDir: cf.dataDir, timeoutMs: 600_000 },
   );
   tokens = { member: await fa.token({ email: MEMBER }), staff: await fa.token({ email: STAFF }) };
-});
+  // Two server starts (a build and the demo corpus on a cold checkout): waited on, on a loaded machine too.
+}, 1_300_000);
 
 afterAll(async () => {
   await hdr?.stop();
