@@ -38,7 +38,7 @@ export function rawRequest(port: number, head: string[], opts: { timeoutMs?: num
       reject(new Error(`no complete answer within ${opts.timeoutMs ?? 30_000} ms to ${head[0]}`));
     }, opts.timeoutMs ?? 30_000);
     socket.on('connect', () => socket.write([...head, 'Connection: close', '', ''].join('\r\n')));
-    socket.on('data', (d) => chunks.push(d));
+    socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -59,7 +59,7 @@ export function rawRequest(port: number, head: string[], opts: { timeoutMs?: num
           headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
         }
       }
-      let body = all.subarray(end + 4);
+      let body: Buffer = all.subarray(end + 4);
       if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = dechunk(body);
       resolve({ status, headers, body: body.toString('utf8') });
     });
