@@ -71,6 +71,7 @@ export const onRequest = defineMiddleware(async (context, next) => {
     path: context.url.pathname,
     gated: gate.mode !== 'none',
     cors: isCorsPath(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {},
+    pageCsp: !import.meta.env.DEV,
   };
   try {
     secureFetchHeaders(response.headers, policy);

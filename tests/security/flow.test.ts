@@ -60,9 +60,9 @@ describe.runIf(hasChromium)('IIIF Authorization Flow 2.0 in the browser', () => 
       ...fa.env(),
       ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'] }),
       IIIF_AUTH_ORIGINS: clientUrl,
-    });
+    }, { timeoutMs: 600_000 });
     browser = await launchBrowser();
-  });
+  }, 700_000);
 
   afterAll(async () => {
     await browser?.close();

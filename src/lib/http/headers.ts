@@ -94,6 +94,11 @@ export interface ResponsePolicy {
   gated: boolean;
   /** CORS headers the gate grants the request's Origin (empty for none). */
   cors: HeaderMap;
+  /**
+   * Whether HTML without a policy of its own gets PAGE_CSP (default true). False only under
+   * `astro dev`, where Astro computes no script hashes and Vite injects inline scripts.
+   */
+  pageCsp?: boolean;
 }
 
 /**
@@ -103,7 +108,7 @@ export interface ResponsePolicy {
 export function applySecurityHeaders(get: (name: string) => string | null | undefined, set: (name: string, value: string) => void, p: ResponsePolicy): void {
   for (const [k, v] of Object.entries(BASE_SECURITY_HEADERS)) if (!get(k)) set(k, v);
   const type = get('Content-Type') ?? '';
-  if (type.startsWith('text/html') && !get('Content-Security-Policy')) set('Content-Security-Policy', PAGE_CSP);
+  if (type.startsWith('text/html') && !get('Content-Security-Policy') && p.pageCsp !== false) set('Content-Security-Policy', PAGE_CSP);
   if (p.gated) {
     // No wildcard, whoever set it: the archive's own origin needs none.
     if (get('Access-Control-Allow-Origin') === '*') set('Access-Control-Allow-Origin', '');
