@@ -2,6 +2,8 @@
 import { defineConfig } from 'astro/config';
 import node from '@astrojs/node';
 import preact from '@astrojs/preact';
+import { archiveFront } from './src/lib/http/dev.ts';
+import { CSP_DIRECTIVES } from './src/lib/http/headers.ts';
 
 // Server output: every page is rendered per request (the archive is private, nothing is prerendered).
 // Runtime settings (host, port, data directory, base URL, backends) come from the environment at
@@ -9,8 +11,19 @@ import preact from '@astrojs/preact';
 export default defineConfig({
   output: 'server',
   adapter: node({ mode: 'standalone' }),
-  integrations: [preact()],
-  security: { checkOrigin: true },
+  // archiveFront: `astro dev` serves through the same node:http front as `npm start` (canonical
+  // URL, access gate, the IIIF adapter; src/lib/http/).
+  integrations: [preact(), archiveFront()],
+  // csp: Astro hashes the scripts it inlines (island hydration) into each page's
+  // Content-Security-Policy header; the other directives are the archive's page policy.
+  security: {
+    checkOrigin: true,
+    csp: {
+      directives: CSP_DIRECTIVES,
+      scriptDirective: { resources: ["'self'"] },
+      styleDirective: { resources: ["'self'", "'unsafe-inline'"] },
+    },
+  },
   server: { host: '127.0.0.1' },
   vite: {
     ssr: { external: ['sharp', 'exceljs', '@elastic/elasticsearch', '@aws-sdk/client-s3'] },

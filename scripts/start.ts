@@ -10,7 +10,6 @@ import { ConfigError, loadConfig, type Config } from '../src/lib/config.ts';
 import { openStore } from '../src/lib/search/open.ts';
 import { StoreUnavailableError } from '../src/lib/search/store.ts';
 import { access } from '../src/lib/runtime.ts';
-import { guard, userOf } from '../src/lib/access/node.ts';
 import { ensureBuilt } from './build-stamp.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -54,60 +53,21 @@ process.env.ASTRO_NODE_AUTOSTART = 'disabled';
 process.env.ASTRO_NODE_LOGGING = 'disabled';
 const entry = await import(pathToFileURL(path.join(root, 'dist', 'server', 'entry.mjs')).href);
 const astro = entry.handler as http.RequestListener;
-// The access gate runs first, on the raw request, for every path — including the files the adapter
-// serves before Astro's middleware would run (src/lib/access/node.ts, docs/access.md).
+// Every request takes the one road of src/lib/http/front.ts: the canonical request URL, the access
+// gate (also for the files the adapter serves before Astro's middleware would run), the IIIF Image
+// API adapter for /iiif/, then Astro with exactly the canonical URL (docs/access.md).
 const gate = access();
 console.log(await gate.warmUp());
-// IIIF Image API requests take a fast path past Astro's request pipeline (tiles are most of the
-// traffic): the same access gate and per-item rules (iiifAuthorizer), the same image server
-// instance as the Astro route, which remains the fallback (src/lib/images/http.ts).
-const { handleIiifRequest, writeIiifResponse, withHeaders } = await import('../src/lib/images/http.ts');
-const { iiifAuthorizer } = await import('../src/lib/access/node.ts');
-const { imageServer, deniedImageServer, rawStore } = await import('../src/lib/runtime.ts');
-const iiifHeaders = (req: http.IncomingMessage) => ({
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'same-origin',
-  'X-Robots-Tag': 'noindex, nofollow',
-  ...gate.corsFor(req.headers.origin),
-});
-// An image the user may not see is answered as a missing one — with the same headers (CORS for an
-// allowed IIIF client origin included), so the two stay indistinguishable.
-const authorize = iiifAuthorizer(gate, async (id) => (await rawStore()).getImage(id), deniedImageServer, (res, answer, withBody) =>
-  writeIiifResponse(res, { ...answer, headers: withHeaders(answer.headers, iiifHeaders(res.req)) }, withBody),
-);
-const handler: http.RequestListener = (req, res) => {
-  handleIiifRequest(req, res, { server: imageServer, authorize, headers: iiifHeaders }).then(
-    (handled) => {
-      if (!handled) guard(gate, req, res, astro);
-    },
-    (e: Error) => {
-      console.error(JSON.stringify({ t: new Date().toISOString(), level: 'error', url: req.url, message: e.message, stack: e.stack }));
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: 'internal error (logged)', status: 500 }));
-    },
-  );
-};
+const { archiveListener } = await import('../src/lib/http/serve.ts');
+const { ALLOWED_METHODS } = await import('../src/lib/http/front.ts');
+const handler = archiveListener(astro);
 
-/** One JSON line per request: time, method, URL, status, duration, bytes. */
-function logged(req: http.IncomingMessage, res: http.ServerResponse) {
-  const started = performance.now();
-  res.on('finish', () => {
-    const line = {
-      t: new Date().toISOString(),
-      method: req.method,
-      url: (req.url ?? '').slice(0, 300),
-      status: res.statusCode,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-      bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
-      user: userOf(req)?.id,
-    };
-    process.stdout.write(JSON.stringify(line) + '\n');
-  });
-  handler(req, res);
-}
-
-const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, cfg.logRequests ? logged : handler);
+const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, handler);
 server.keepAliveTimeout = 5_000;
+// CONNECT never reaches a request listener: answer it here (405), instead of dropping the socket.
+server.on('connect', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
+  socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS.join(', ')}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+});
 server.on('error', (e: NodeJS.ErrnoException) => {
   fail(e.code === 'EADDRINUSE' ? `port ${cfg.port} on ${cfg.host} is already in use (set PORT)` : `cannot listen: ${e.message}`, 1);
 });

@@ -1,29 +1,27 @@
 import { defineMiddleware } from 'astro:middleware';
 import { negotiateLang } from './lib/i18n/strings.ts';
-import { access, deniedImageServer, rawStore } from './lib/runtime.ts';
+import { access } from './lib/runtime.ts';
 import { VOUCH_HEADER } from './lib/access/gate.ts';
 import { runInAccessScope } from './lib/access/scope.ts';
-import { deniedImageAnswer } from './lib/access/images.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
 import { internalErrorResponse } from './lib/http.ts';
+import { isCorsPath, secureFetchHeaders } from './lib/http/headers.ts';
 
 const LANG_COOKIE = 'lang';
-
-/** Paths whose answers an allowed IIIF client origin may read with the user's credentials. */
-const CREDENTIALED_CORS = /^\/(iiif|api\/iiif)\//;
 
 /**
  * Runs in front of every route.
  *
- * 1. Who is asking (src/lib/access/gate.ts): scripts/start.ts has already run the gate on the raw
- *    request and hands the result over in a header only this process can write; without it (e.g.
- *    `astro dev`) the gate runs here. A refused request ends here, before any route runs.
+ * 1. Who is asking (src/lib/access/gate.ts): the node:http front (src/lib/http/front.ts, under
+ *    `npm start` and `astro dev` alike) has already run the gate on the canonical request URL and
+ *    hands the result over in a header only this process can write; without it (a handler run
+ *    some other way) the gate runs here again, failing closed. A refused request ends here.
  * 2. The user goes to `Astro.locals.user`; the route runs inside the user's access scope, so every
- *    store read it makes obeys the per-item rules (src/lib/access/scope.ts). An image below /iiif/
- *    that the user may not see is answered here exactly as a missing one.
+ *    store read it makes obeys the per-item rules (src/lib/access/scope.ts). /iiif/ never reaches
+ *    Astro: the front answers it.
  * 3. The UI language (an explicit ?lang= is remembered in a cookie for a year), and the security
- *    headers every response of a private archive needs.
+ *    headers every response of a private archive needs (src/lib/http/headers.ts).
  */
 export const onRequest = defineMiddleware(async (context, next) => {
   const explicit = context.url.searchParams.get('lang');
@@ -57,51 +55,30 @@ export const onRequest = defineMiddleware(async (context, next) => {
     context.cookies.set(LANG_COOKIE, explicit, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', httpOnly: false });
   }
 
-  // The route, inside the user's access scope; an image the user may not see ends here.
-  const route = async (): Promise<Response> => {
-    const path = context.url.pathname;
-    if (path.startsWith('/iiif/') && (method === 'GET' || method === 'HEAD')) {
-      const denied = await deniedImageAnswer(path.slice('/iiif/'.length), levels, async (id) => (await rawStore()).getImage(id), await deniedImageServer(), {
-        method,
-        headers: context.request.headers,
-      });
-      if (denied) {
-        const body = method === 'GET' && denied.body !== undefined ? (typeof denied.body === 'string' ? denied.body : new Uint8Array(denied.body)) : null;
-        await denied.file?.handle.close().catch(() => {});
-        return new Response(body, { status: denied.status, headers: denied.headers });
-      }
-    }
-    return next();
-  };
   let response: Response;
   try {
-    response = await runInAccessScope({ levels }, route);
+    response = await runInAccessScope({ levels }, () => next());
   } catch (e) {
     // The search store cannot be reached (Elasticsearch down, ...): 503, not a stack trace.
     if (e instanceof StoreUnavailableError) response = storeUnavailableResponse(e, context.url, { lang, method });
     else response = internalErrorResponse(e, context.url, { lang, method });
   }
 
+  // The security policy of every answer (src/lib/http/headers.ts): CSP on pages, no-store and
+  // Vary for private content in the gated modes, credentialed CORS for an allowed IIIF client
+  // origin on manifests, collections and the IIIF Auth probe (never '*' there).
+  const policy = {
+    path: context.url.pathname,
+    gated: gate.mode !== 'none',
+    cors: isCorsPath(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {},
+    pageCsp: !import.meta.env.DEV,
+  };
   try {
-    response.headers.set('X-Content-Type-Options', 'nosniff');
+    secureFetchHeaders(response.headers, policy);
   } catch {
     // Headers of some responses (e.g. Response.redirect) are immutable: copy them.
     response = new Response(response.body, response);
-    response.headers.set('X-Content-Type-Options', 'nosniff');
-  }
-  response.headers.set('Referrer-Policy', 'same-origin');
-  if (!response.headers.has('X-Robots-Tag')) response.headers.set('X-Robots-Tag', 'noindex, nofollow');
-  // No page of the archive may be framed by another site (clickjacking of the sign-in page); the
-  // IIIF token service sets its own policy naming the one client origin allowed to frame it.
-  if (!response.headers.has('Content-Security-Policy') && (response.headers.get('Content-Type') ?? '').startsWith('text/html')) {
-    response.headers.set('Content-Security-Policy', "frame-ancestors 'self'");
-  }
-  // A IIIF client on an allowed origin (IIIF_AUTH_ORIGINS) may read manifests and images with the
-  // user's credentials; '*' would make browsers drop such credentialed answers.
-  const cors = CREDENTIALED_CORS.test(context.url.pathname) ? gate.corsFor(context.request.headers.get('origin')) : {};
-  for (const [k, v] of Object.entries(cors)) {
-    if (k === 'Vary') response.headers.append('Vary', v);
-    else response.headers.set(k, v);
+    secureFetchHeaders(response.headers, policy);
   }
   return response;
 });

@@ -171,12 +171,15 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/** A bind address: a host name, an IPv4 address or an IPv6 address (bracketed or not; returned bare, as listen() wants it). */
 function hostname(env: Env, name: string, fallback: string): string {
   const v = str(env, name, fallback);
-  if (!/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:]*|[A-Za-z0-9.-]+)$/.test(v)) {
+  const bracketed = /^\[.*\]$/.test(v);
+  const bare = bracketed ? v.slice(1, -1) : v;
+  if (bracketed || bare.includes(':') ? net.isIP(bare) !== 6 : !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(bare) || (/^[\d.]+$/.test(bare) && net.isIP(bare) !== 4)) {
     throw new ConfigError(name, `is not a host name or address: "${v}"`);
   }
-  return v;
+  return bare;
 }
 
 function baseUrl(env: Env, name: string, fallback: string): string {

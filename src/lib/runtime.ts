@@ -90,9 +90,9 @@ const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
 
 /**
  * The IIIF Image API server, built once per process from the configuration. It lives on
- * globalThis (like the access gate) so that the node:http fast path loaded by scripts/start.ts
- * (src/lib/images/http.ts) and Astro's bundled routes share one server: one derivative cache, one
- * processing queue. Identifiers resolve through the store (`getImage(id)`: `file` below IMAGE_ROOT,
+ * globalThis (like the access gate) so that the node:http front (src/lib/http/, which answers every
+ * /iiif/ request through src/lib/images/http.ts) and Astro's bundled routes (manifests need image
+ * sizes) share one server: one derivative cache, one processing queue. Identifiers resolve through the store (`getImage(id)`: `file` below IMAGE_ROOT,
  * or with IMAGE_SOURCE=s3 the object named by src/lib/storage/keys.ts). sharp is imported only
  * here, on first use, so processes that never serve images (CLI, tests of other parts) do not load
  * libvips.

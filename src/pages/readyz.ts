@@ -4,9 +4,22 @@ import { readiness } from '../lib/health.ts';
 import { config } from '../lib/config.ts';
 import { access, store } from '../lib/runtime.ts';
 
-/** Readiness: 200 when the store, the image source and (cloudflare mode) the signing keys answer; 503 naming the failing check otherwise. */
-export const GET: APIRoute = async () => {
+/**
+ * Readiness: 200 when the store, the image source and (cloudflare mode) the signing keys answer;
+ * 503 otherwise. The details (each check, counts, paths, key URLs) only for staff and for a direct
+ * local check — a loopback peer with no proxy headers and no identity (AccessGate.seesHealthDetails);
+ * anyone else the gate lets in learns only `{"status":"ok"}` or `{"status":"unavailable"}`.
+ */
+export const GET: APIRoute = async ({ locals, request, clientAddress }) => {
   const gate = access();
   const r = await readiness(config(), store, () => gate.signingKeys());
-  return json(r, { status: r.ok ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
+  const init = { status: r.ok ? 200 : 503, headers: { 'Cache-Control': 'no-store' } };
+  let peer: string | undefined;
+  try {
+    peer = clientAddress;
+  } catch {
+    peer = undefined;
+  }
+  if (!gate.seesHealthDetails(locals.user, peer, request.headers)) return json({ status: r.ok ? 'ok' : 'unavailable' }, init);
+  return json(r, init);
 };

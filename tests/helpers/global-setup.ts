@@ -8,7 +8,9 @@ import { startServer, type RunningServer } from './server.ts';
 let server: RunningServer | undefined;
 
 export async function setup(project: TestProject) {
-  server = await startServer();
+  // A build and the demo corpus on a cold, loaded machine can take minutes: wait on the server's own
+  // "ready" line, not on a short clock.
+  server = await startServer({}, { timeoutMs: 900_000 });
   project.provide('baseUrl', server.baseUrl);
   project.provide('dataDir', server.dataDir);
 }

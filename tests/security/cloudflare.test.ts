@@ -167,9 +167,13 @@ describe('no path answers without a token', () => {
     expect(token.status).toBe(200);
     expect(token.text).toContain('AuthAccessTokenError2');
     expect(token.text).not.toContain('accessToken');
+    // Sign-out: GET only asks for confirmation; the same-origin POST signs out (tests/security/front.test.ts).
     const logout = await get('/auth/iiif/logout');
-    expect(logout.status).toBe(303);
-    expect(logout.headers.get('location')).toBe('/cdn-cgi/access/logout');
+    expect(logout.status).toBe(200);
+    expect(logout.text).toContain('data-testid="logout-confirm"');
+    const signOut = await get('/auth/iiif/logout', { method: 'POST', headers: { Origin: base, 'Content-Type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(signOut.status).toBe(303);
+    expect(signOut.headers.get('location')).toBe('/cdn-cgi/access/logout');
   });
 
   test('the probe answers 401 for every identifier without a token: existence is not revealed', async () => {
@@ -300,7 +304,7 @@ describe('per-item rules', () => {
     expect(await probe(`/auth/iiif/probe/image/${openImage}`, tokens.member)).toBe(401);
     expect((await get(`/iiif/3/${openImage}/info.json`, { headers: { Authorization: `Bearer ${member}` } })).status).toBe(401);
     // Signing out revokes the tokens of that user only.
-    await get('/auth/iiif/logout', asUser(tokens.outsider));
+    await get('/auth/iiif/logout', { method: 'POST', headers: { 'Cf-Access-Jwt-Assertion': tokens.outsider, Origin: base, 'Content-Type': 'application/x-www-form-urlencoded' }, body: '' });
     expect(await probe(`/auth/iiif/probe/image/${openImage}`, outsider)).toBe(401);
     expect(await probe('/auth/iiif/probe/image/R01-0013', member)).toBe(200);
   });

@@ -57,6 +57,19 @@ describe('exempt paths', () => {
     expect(gate().exemption(method, path, remote)).toBe(expected);
   });
 
+  test('/readyz: open only to a direct local check; details only for staff and that check (issue 11.3)', () => {
+    const g = gate();
+    expect(g.exemption('POST', '/auth/iiif/logout', '203.0.113.9')).toBe('optional');
+    for (const h of [{ 'x-forwarded-for': '203.0.113.9' }, { 'cf-connecting-ip': '203.0.113.9' }, { forwarded: 'for=x' }, { via: '1.1 x' }, { 'cf-access-jwt-assertion': 'x' }, { cookie: 'lang=ja; CF_Authorization=x' }]) {
+      expect(g.exemption('GET', '/readyz', '127.0.0.1', h), JSON.stringify(h)).toBe('required');
+      expect(g.seesHealthDetails(null, '127.0.0.1', h), JSON.stringify(h)).toBe(false);
+    }
+    expect(g.seesHealthDetails(null, '127.0.0.1', { cookie: 'lang=ja' })).toBe(true);
+    expect(g.seesHealthDetails(null, '10.0.0.5', {})).toBe(false);
+    expect(g.seesHealthDetails(g.userFor('curator@example.org', undefined, 'cloudflare'), '203.0.113.9', { 'x-forwarded-for': 'x' })).toBe(true);
+    expect(g.seesHealthDetails(g.userFor('a@members.example.org', undefined, 'cloudflare'), '127.0.0.1', {})).toBe(false);
+  });
+
   test('paths are normalised as the router sees them: dot segments cannot reach a page through an exempt prefix', async () => {
     expect(requestPath('/auth/iiif/probe/../../../items/R01-0013')).toBe('/items/R01-0013');
     expect(requestPath('/auth/iiif/probe/%2e%2e/%2e%2e/%2e%2e/api/search.json')).toBe('/api/search.json');
@@ -269,6 +282,20 @@ describe('origins allowed to receive tokens', () => {
     expect(g.corsFor('https://evil.example.com')).toEqual({});
     expect(gateFor({ ...fa.env(), IIIF_AUTH_ORIGINS: '*' }).originAllowed('https://any.example.com')).toBe(true);
     expect(gateFor({ ...fa.env() }).originAllowed('https://viewer.example.net')).toBe(false);
+  });
+
+  test('opaque origins are never allowed, not even with IIIF_AUTH_ORIGINS=* (issue 11.6)', async () => {
+    const any = gateFor({ ...fa.env(), IIIF_AUTH_ORIGINS: '*' });
+    for (const o of ['null', 'file://', 'data:', 'about:blank', 'chrome-extension://abc', 'http://a b', 'http://x/y']) {
+      expect(any.originAllowed(o), o).toBe(false);
+      expect(any.corsFor(o), o).toEqual({});
+    }
+    const tokens = new AccessTokens({ secret: 'x'.repeat(40), issuer: BASE, ttlSeconds: 60 });
+    const t = await tokens.issue({ id: 'a@example.org', origin: 'https://viewer.example.net' });
+    expect((await tokens.check(t, 'https://viewer.example.net')).ok).toBe(true);
+    expect((await tokens.check(t, undefined)).ok).toBe(true);
+    expect((await tokens.check(t, 'null')).ok).toBe(false);
+    expect((await tokens.check(t, '')).ok).toBe(false);
   });
 
   test('a refusal below /iiif/ is readable by an allowed client origin (to find the probe); nothing else is', async () => {

@@ -63,8 +63,9 @@ describe('ACCESS_MODE=header', () => {
     const spoof = { 'X-Forwarded-For': '10.9.9.9', 'X-Real-IP': '10.9.9.9', Forwarded: 'for=10.9.9.9', 'X-Archive-Identity': 'forged.e30' };
     for (const p of ['/', '/api/search.json', '/api/iiif/R01-0001/manifest.json', '/styles.css', '/readyz']) {
       const r = await fetch(untrusted.baseUrl + p, as('someone@members.example.org', spoof));
-      // /readyz is open to loopback peers in every mode; everything else needs the proxy.
-      expect(r.status, p).toBe(p === '/readyz' ? 200 : 401);
+      // Everything needs the proxy — /readyz too: a loopback peer carrying forwarding headers is
+      // relaying someone else's request (issue 11.3), so it is no direct local check.
+      expect(r.status, p).toBe(401);
     }
     expect((await fetch(`${untrusted.baseUrl}/healthz`)).status).toBe(200);
   });

@@ -13,7 +13,7 @@
  * - Verified tokens are remembered (bounded, until they expire, at most a minute) so a page with a
  *   hundred tiles costs one signature check, not a hundred.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
 import { normalizeEmail } from './rules.ts';
 
 export interface CloudflareOptions {
@@ -74,6 +74,7 @@ export class CloudflareVerifier {
       cooldownDuration: opts.jwksCooldownSeconds * 1000,
       cacheMaxAge: 10 * 60_000,
       timeoutDuration: 5000,
+      [customFetch]: fetchKeySet,
     });
   }
 
@@ -141,6 +142,27 @@ export class CloudflareVerifier {
     }
     return { ok: true, identity };
   }
+}
+
+/**
+ * Fetches the key set, refusing an answer that holds no usable RSA signing key (`{"keys":[]}`, an
+ * error page, keys of another type): such an answer fails the refresh, so it never replaces the
+ * keys already cached, and tokens that need a refresh get 503 instead of a verdict on no keys.
+ */
+async function fetchKeySet(url: string, init: RequestInit): Promise<Response> {
+  const r = await fetch(url, init);
+  if (r.status !== 200) return r;
+  const text = await r.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new errors.JWKSInvalid('the signing key set is not JSON');
+  }
+  const keys = (body as { keys?: unknown })?.keys;
+  const usable = Array.isArray(keys) && keys.some((k) => !!k && typeof k === 'object' && (k as { kty?: unknown }).kty === 'RSA' && typeof (k as { n?: unknown }).n === 'string');
+  if (!usable) throw new errors.JWKSInvalid('the signing key set holds no RSA key: refused, the cached keys are kept');
+  return new Response(text, { status: 200, headers: r.headers });
 }
 
 /** A network failure while fetching the key set (fetch rejects with a TypeError). */

@@ -14,8 +14,11 @@
  *
  * Paths that answer without authentication (see docs/access.md for why):
  *  - GET/HEAD /healthz                 liveness for container health checks; says only {"status":"ok"}
- *  - GET/HEAD /readyz                  only when the TCP peer is loopback (health checks on the host
- *                                      or inside the container); from anywhere else it is gated
+ *  - GET/HEAD /readyz                  only when the TCP peer is loopback and the request carries no
+ *                                      forwarded/proxy header and no identity (a health check on the
+ *                                      host or inside the container, not a request relayed by a
+ *                                      tunnel connector on the same host); otherwise it is gated, and
+ *                                      only staff see its details (`seesHealthDetails`)
  *  - /auth/iiif/probe/..., /auth/iiif/token, /auth/iiif/logout
  *                                      the IIIF Authorization Flow endpoints that must answer an
  *                                      unauthenticated client (they identify the user themselves,
@@ -30,9 +33,10 @@ import type { AccessMode, Config } from '../config.ts';
 import { CloudflareVerifier, cloudflareToken, type VerifyFailure } from './cloudflare.ts';
 import { AddressList, headerIdentity, isLoopbackAddress } from './header.ts';
 import { AUTH_CONTEXT, AUTH_PATH, probeService } from './iiif-auth.ts';
-import { IMAGE_ID_RE, levelsUpTo, type AccessLevel } from '../domain.ts';
+import { ACCESS_LEVELS, IMAGE_ID_RE, levelsUpTo, type AccessLevel } from '../domain.ts';
 import { levelFor } from './rules.ts';
 import { AccessTokens } from './tokens.ts';
+import { BASE_SECURITY_HEADERS } from '../http/headers.ts';
 
 export interface User {
   /** Lower-case e-mail, a service token id, or "anonymous" (ACCESS_MODE=none). */
@@ -66,6 +70,24 @@ export type GateOutcome =
 export type Exemption = 'required' | 'optional' | 'open';
 
 export const VOUCH_HEADER = 'x-archive-identity';
+
+/** Headers a proxy, load balancer or tunnel adds: their presence means the peer is relaying. */
+export const PROXY_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'via',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'cf-ray',
+  'cf-visitor',
+  'cf-ipcountry',
+  'cf-access-jwt-assertion',
+  'cf-access-authenticated-user-email',
+  'authorization',
+];
 
 export function headerValue(headers: HeaderBag, name: string): string | string[] | null {
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
@@ -177,21 +199,47 @@ export class AccessGate {
     return { user: this.userFor(r.id, r.id, 'header') };
   }
 
-  /** Which paths answer without a user (module comment). */
-  exemption(method: string, path: string, remoteAddress?: string | null): Exemption {
+  /**
+   * Whether a request comes straight from a process on this host: a loopback TCP peer whose
+   * request carries no header a proxy or tunnel adds and no identity. A tunnel connector on the
+   * same host (cloudflared) is a loopback peer too, but it adds Cf-Connecting-IP, X-Forwarded-For
+   * and the like, and relays the user's sign-in.
+   */
+  isDirectLocal(remoteAddress: string | null | undefined, headers: HeaderBag = {}): boolean {
+    if (!isLoopbackAddress(remoteAddress)) return false;
+    for (const name of PROXY_HEADERS) if (headerValue(headers, name) !== null) return false;
+    if (this.#cfg.header && headerValue(headers, this.#cfg.header.name) !== null) return false;
+    const cookie = firstValue(headerValue(headers, 'cookie'));
+    if (cookie && /(^|;\s*)CF_Authorization=/.test(cookie)) return false;
+    return true;
+  }
+
+  /**
+   * Who may read /readyz's details (record counts, paths, key URLs): staff, and a direct local
+   * check (`isDirectLocal`) with no user. Everyone else the gate lets in learns only ok/unavailable.
+   */
+  seesHealthDetails(user: User | null | undefined, remoteAddress: string | null | undefined, headers: HeaderBag): boolean {
+    if (user) return user.level === ACCESS_LEVELS[ACCESS_LEVELS.length - 1];
+    return this.isDirectLocal(remoteAddress, headers);
+  }
+
+  /** Which paths answer without a user (module comment). `headers`: the request's, for /readyz. */
+  exemption(method: string, path: string, remoteAddress?: string | null, headers: HeaderBag = {}): Exemption {
     const m = method.toUpperCase();
     const read = m === 'GET' || m === 'HEAD';
     if (path === '/healthz' && read) return 'open';
-    if (path === '/readyz' && read && isLoopbackAddress(remoteAddress)) return 'open';
+    if (path === '/readyz' && read && this.isDirectLocal(remoteAddress, headers)) return 'open';
     if (path.startsWith(`${AUTH_PATH}/probe/`) && (read || m === 'OPTIONS')) return 'optional';
-    if ((path === `${AUTH_PATH}/token` || path === `${AUTH_PATH}/logout`) && read) return 'optional';
+    if (path === `${AUTH_PATH}/token` && read) return 'optional';
+    // Sign-out: the confirmation page (GET) and the sign-out itself (POST, same-origin checked).
+    if (path === `${AUTH_PATH}/logout` && (read || m === 'POST')) return 'optional';
     return 'required';
   }
 
   async authenticate(req: GateRequest): Promise<GateOutcome> {
     const method = req.method ?? 'GET';
     const path = requestPath(req.url);
-    const exemption = this.exemption(method, path, req.remoteAddress);
+    const exemption = this.exemption(method, path, req.remoteAddress, req.headers);
     if (exemption === 'open') return { allow: true, user: null };
     const who = await this.identify(req);
     if (who.user) return { allow: true, user: who.user };
@@ -201,7 +249,9 @@ export class AccessGate {
 
   /** Whether a client origin may receive IIIF access tokens and credentialed CORS answers. */
   originAllowed(origin: string | null | undefined): boolean {
-    if (!origin) return false;
+    // `null` (sandboxed frames, file:, data: and redirected requests) and any other opaque or
+    // non-http(s) origin is never allowed, whatever IIIF_AUTH_ORIGINS says.
+    if (!origin || !/^https?:\/\/[^/?#@\s]+$/i.test(origin)) return false;
     if (origin === this.#ownOrigin) return true;
     const allowed = this.#cfg.iiif.origins;
     return allowed === '*' || allowed.includes(origin);
@@ -216,12 +266,7 @@ export class AccessGate {
   /** The complete refusal response. */
   refuse(method: string, path: string, reason: VerifyFailure, origin?: string | null): GateOutcome & { allow: false } {
     const status = reason === 'unavailable' ? 503 : 401;
-    const headers: Record<string, string> = {
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'same-origin',
-      'X-Robots-Tag': 'noindex, nofollow',
-    };
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...BASE_SECURITY_HEADERS };
     if (status === 401) headers['WWW-Authenticate'] = `${this.mode === 'cloudflare' ? 'CloudflareAccess' : 'ProxyIdentity'} realm="${this.#base}"`;
     else headers['Retry-After'] = '30';
     const head = method.toUpperCase() === 'HEAD';

@@ -20,9 +20,13 @@ export class AddressList {
   constructor(entries: readonly string[]) {
     for (const entry of entries) {
       const [addr, prefix] = entry.split('/');
-      const family = net.isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) this.#list.addAddress(plainAddress(addr!), family);
-      else this.#list.addSubnet(plainAddress(addr!), Number(prefix), family);
+      // An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is the IPv4 address it maps, as peers are
+      // matched (`has`), with a /96+n block meaning the IPv4 block /n.
+      const plain = plainAddress(addr!);
+      const mapped = plain !== addr;
+      const family = net.isIP(plain) === 6 ? 'ipv6' : 'ipv4';
+      if (prefix === undefined) this.#list.addAddress(plain, family);
+      else this.#list.addSubnet(plain, mapped ? Math.max(0, Number(prefix) - 96) : Number(prefix), family);
     }
   }
 

@@ -11,6 +11,8 @@ import type { IiifResponse } from '../images/server.ts';
 import type { ImageEntry } from '../domain.ts';
 import { VOUCH_HEADER, type AccessGate, type GateOutcome, type User } from './gate.ts';
 import { deniedImageAnswer, type ImageAnswerer } from './images.ts';
+import type { AccessLevel } from './levels.ts';
+import { iiifPath } from '../images/http.ts';
 
 const users = new WeakMap<IncomingMessage, User>();
 
@@ -66,9 +68,33 @@ export function guard(gate: AccessGate, req: IncomingMessage, res: ServerRespons
 }
 
 /**
- * The `authorize` hook of the plain node:http IIIF adapter (src/lib/images/http.ts): authenticate,
- * then refuse an image the user may not see with the answer for a missing one. Resolves true when
- * the request may go on; false when it has been answered here.
+ * The per-image half of the IIIF adapter's `authorize` hook, for a user the gate has let in with
+ * `levels`: an image the user may not see is answered here with the answer for a missing one
+ * (false); anything else goes on (true).
+ */
+export function imageAuthorizer(
+  levels: readonly AccessLevel[],
+  getImage: (id: string) => Promise<ImageEntry | null>,
+  denied: () => Promise<ImageAnswerer>,
+  write: (res: ServerResponse, r: IiifResponse, withBody: boolean) => Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  return async (req, res) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (method !== 'GET' && method !== 'HEAD') return true;
+    const rawPath = iiifPath(req.url) ?? '';
+    const answer = await deniedImageAnswer(rawPath, levels, getImage, await denied(), {
+      method,
+      headers: req.headers as Record<string, string | undefined>,
+    });
+    if (!answer) return true;
+    await write(res, answer, method === 'GET');
+    return false;
+  };
+}
+
+/**
+ * The whole `authorize` hook (authenticate, then `imageAuthorizer`), for an IIIF adapter that
+ * runs without the front (src/lib/http/front.ts does the two steps itself).
  */
 export function iiifAuthorizer(
   gate: AccessGate,
@@ -79,17 +105,6 @@ export function iiifAuthorizer(
   return async (req, res) => {
     const outcome = await authenticateNode(gate, req, res);
     if (!outcome) return false;
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    const url = req.url ?? '';
-    const q = url.search(/[?#]/);
-    const rawPath = (q < 0 ? url : url.slice(0, q)).replace(/^\/iiif\//, '');
-    const answer = await deniedImageAnswer(rawPath, outcome.user?.levels ?? [], getImage, await denied(), {
-      method,
-      headers: req.headers as Record<string, string | undefined>,
-    });
-    if (!answer) return true;
-    await write(res, answer, method === 'GET');
-    return false;
+    return imageAuthorizer(outcome.user?.levels ?? [], getImage, denied, write)(req, res);
   };
 }

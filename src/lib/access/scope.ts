@@ -74,6 +74,12 @@ export function scopedStore(store: SearchStore): SearchStore {
     close: () => store.close(),
     async get(id: string): Promise<ItemRecord | null> {
       const { levels } = scope('get');
+      // Access first, from the indexed level alone: a restricted item is refused as early, and as
+      // cheaply, as a missing one; the record is read only for an item the user may see.
+      if (store.getAccessLevel) {
+        const level = await store.getAccessLevel(id);
+        if (level === null || !canSee(levels, level)) return null;
+      }
       const record = await store.get(id);
       return record && canSee(levels, record.access) ? record : null;
     },
@@ -102,5 +108,12 @@ export function scopedStore(store: SearchStore): SearchStore {
     },
   };
   if (store.markUploaded) view.markUploaded = (updates) => store.markUploaded!(updates);
+  if (store.getAccessLevel) {
+    view.getAccessLevel = async (id: string) => {
+      const { levels } = scope('getAccessLevel');
+      const level = await store.getAccessLevel!(id);
+      return level !== null && canSee(levels, level) ? level : null;
+    };
+  }
   return view;
 }

@@ -74,8 +74,9 @@ export class AccessTokens {
     const issuedMs = typeof payload.ms === 'number' ? payload.ms : 0;
     if (!origin) return { ok: false, detail: 'token without origin' };
     // A browser always names the page's origin on a cross-origin request: a token presented from
-    // another page than the one it was issued to is refused.
-    if (requestOrigin && requestOrigin !== 'null' && requestOrigin !== origin) return { ok: false, detail: 'token used from another origin' };
+    // another page than the one it was issued to is refused — and so is one presented from an
+    // opaque origin (`Origin: null`: a sandboxed frame, a data: or file: page), which could be anyone.
+    if (requestOrigin !== null && requestOrigin !== undefined && requestOrigin !== origin) return { ok: false, detail: 'token used from another origin' };
     const revokedAt = this.#revoked.get(id);
     if (revokedAt !== undefined && issuedMs <= revokedAt) return { ok: false, detail: 'token revoked (signed out)' };
     return { ok: true, claims: { id, origin } };

@@ -88,6 +88,12 @@ const STRINGS = {
     ja: 'IIIF ビューアーに発行したアクセストークンを無効にしました。認証プロキシのセッションを終えるには、ブラウザーを閉じてください。',
     en: 'The access tokens issued to IIIF viewers are revoked. Close the browser to end the authenticating proxy’s session.',
   },
+  logoutConfirmTitle: { ja: 'サインアウトしますか？', en: 'Sign out?' },
+  logoutConfirmText: {
+    ja: 'IIIF ビューアーに発行したアクセストークンを無効にし、このブラウザーに保存された非公開の画像とデータを消去します。',
+    en: 'This revokes the access tokens issued to IIIF viewers and clears the private images and data this browser has kept.',
+  },
+  logoutConfirmButton: { ja: 'サインアウト', en: 'Sign out' },
   level_open: { ja: '公開', en: 'open' },
   level_members: { ja: '会員', en: 'members' },
   level_staff: { ja: '職員', en: 'staff' },

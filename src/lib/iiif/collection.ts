@@ -9,7 +9,7 @@
 import type { ItemRecord } from '../domain.ts';
 import type { SearchRequest } from '../search/store.ts';
 import { searchQueryString } from '../search/params.ts';
-import { imageServiceUrl, manifestUrl, PRESENTATION_CONTEXT, thumbnailUrl, type LanguageMap } from './manifest.ts';
+import { iiifText, imageServiceUrl, manifestUrl, PRESENTATION_CONTEXT, thumbnailUrl, type LanguageMap } from './manifest.ts';
 
 export const COLLECTION_PAGE_SIZE = 100;
 
@@ -23,15 +23,15 @@ function searchLabel(req: SearchRequest, total: number): LanguageMap {
   const filters = [...(req.filters?.batch ?? []), ...(req.filters?.type ?? [])].join(', ');
   const what = [req.q, filters].filter(Boolean).join(' · ');
   return {
-    ja: [what ? `検索結果: ${what}（${total}件）` : `すべての資料（${total}件）`],
-    en: [what ? `Search results: ${what} (${total})` : `All items (${total})`],
+    ja: [iiifText(what ? `検索結果: ${what}（${total}件）` : `すべての資料（${total}件）`)],
+    en: [iiifText(what ? `Search results: ${what} (${total})` : `All items (${total})`)],
   };
 }
 
 function manifestRef(base: string, record: ItemRecord): Record<string, unknown> {
   const label: LanguageMap = {};
-  if (record.title.ja) label.ja = [record.title.ja];
-  if (record.title.en) label.en = [record.title.en];
+  if (record.title.ja) label.ja = [iiifText(record.title.ja)];
+  if (record.title.en) label.en = [iiifText(record.title.en)];
   const ref: Record<string, unknown> = {
     id: manifestUrl(base, record.id),
     type: 'Manifest',

@@ -38,16 +38,26 @@ export function thumbnailUrl(base: string, imageId: string, box = 300): string {
   return `${imageServiceUrl(base, imageId)}/full/!${box},${box}/0/default.jpg`;
 }
 
+/**
+ * A catalogue value as IIIF text, never markup: viewers (Mirador among them) render label, summary
+ * and metadata values as HTML, so a spreadsheet cell holding `<img src=…>` would be fetched by every
+ * browser that opens the manifest. A value with `<` or `>` has its markup characters escaped, so it
+ * shows as the text it is.
+ */
+export function iiifText(value: string): string {
+  return /[<>]/.test(value) ? value.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!) : value;
+}
+
 function langMap(text: LangText | undefined): LanguageMap | undefined {
   if (!text) return undefined;
   const out: LanguageMap = {};
-  if (text.ja) out.ja = [text.ja];
-  if (text.en) out.en = [text.en];
+  if (text.ja) out.ja = [iiifText(text.ja)];
+  if (text.en) out.en = [iiifText(text.en)];
   return Object.keys(out).length ? out : undefined;
 }
 
 function noneMap(value: string | undefined): LanguageMap | undefined {
-  return value ? { none: [value] } : undefined;
+  return value ? { none: [iiifText(value)] } : undefined;
 }
 
 /** A rights value is only put in `rights` when it is a URI the spec allows; otherwise it is text. */
@@ -100,7 +110,7 @@ export function buildManifest({ record, sizes, base, auth }: ManifestInput): Rec
   add('creator', langMap(record.creator));
   add('date', noneMap(record.date));
   add('place', langMap(record.place));
-  add('subjects', record.subjects?.length ? { none: [record.subjects.join(', ')] } : undefined);
+  add('subjects', record.subjects?.length ? noneMap(record.subjects.join(', ')) : undefined);
   add('collection', langMap(record.collection));
   add('batch', noneMap(record.batch));
   add('type', noneMap(record.type));
@@ -162,7 +172,7 @@ export function buildManifest({ record, sizes, base, auth }: ManifestInput): Rec
   if (summary) manifest.summary = summary;
   if (metadata.length) manifest.metadata = metadata;
   if (record.rights) {
-    manifest.requiredStatement = { label: labelMap('rights'), value: { none: [record.rights] } };
+    manifest.requiredStatement = { label: labelMap('rights'), value: noneMap(record.rights)! };
     const uri = rightsUri(record.rights);
     if (uri) manifest.rights = uri;
   }

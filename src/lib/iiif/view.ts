@@ -27,7 +27,12 @@ export interface ResolvedView {
 export function itemIdFromManifest(base: string, url: string): string | undefined {
   const prefix = `${base}/api/iiif/`;
   if (!url.startsWith(prefix) || !url.endsWith('/manifest.json')) return undefined;
-  const id = decodeURIComponent(url.slice(prefix.length, -'/manifest.json'.length));
+  let id: string;
+  try {
+    id = decodeURIComponent(url.slice(prefix.length, -'/manifest.json'.length));
+  } catch {
+    return undefined; // malformed percent-encoding: not one of ours
+  }
   return ITEM_ID_RE.test(id) ? id : undefined;
 }
 

@@ -1,11 +1,13 @@
 /**
- * The IIIF Image API on plain `node:http`, without Astro's request pipeline (which costs more per
- * tile than rendering a cached one). `scripts/start.ts` can call `handleIiifRequest(req, res)`
- * before handing a request to Astro: it answers everything below `/iiif/` and returns true, and
- * returns false (touching nothing) for any other path.
+ * The IIIF Image API on plain `node:http`: the one road of every request below `/iiif/`, for
+ * `npm start`, `astro dev` and the tests alike (src/lib/http/front.ts calls it after the canonical
+ * URL and the access gate; there is no Astro route for /iiif/). `handleIiifRequest(req, res)`
+ * answers everything below `/iiif/` and returns true, and returns false (touching nothing) for any
+ * other path. One parser of the path after `/iiif/` (`iiifPath`), one response writer
+ * (`writeIiifResponse`), one CORS preflight.
  *
- * An access gate must run first: pass it as `authorize`. It sees the raw request and either lets
- * it through (true), or answers it itself and returns false (a 401/403/redirect it has written).
+ * Per-image access runs as `authorize`: it sees the request and either lets it through (true), or
+ * answers it itself and returns false.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -27,6 +29,11 @@ export interface IiifHttpOptions {
    * headers of the same name, except `Vary`, whose values are joined.
    */
   headers?: (req: IncomingMessage) => Record<string, string>;
+  /**
+   * The security policy of the front (src/lib/http/headers.ts), applied last to every answer this
+   * adapter writes (image server answers, preflight, 405): it may replace or remove headers.
+   */
+  secure?: (headers: Record<string, string>) => Record<string, string>;
 }
 
 /** `base` with `extra` applied (Vary values joined). */
@@ -100,13 +107,14 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     if (opts.authorize && !(await opts.authorize(req, res))) return true;
     const method = (req.method ?? 'GET').toUpperCase();
     const extra = opts.headers?.(req);
+    const secure = opts.secure ?? ((h: Record<string, string>) => h);
     if (method === 'OPTIONS') {
-      res.writeHead(204, withHeaders(CORS_PREFLIGHT, extra));
+      res.writeHead(204, secure(withHeaders(CORS_PREFLIGHT, extra)));
       res.end();
       return true;
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      res.writeHead(405, withHeaders({ Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' }, extra));
+      res.writeHead(405, secure(withHeaders({ Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'text/plain; charset=utf-8', 'Access-Control-Allow-Origin': '*' }, extra)));
       res.end('Method not allowed\n');
       return true;
     }
@@ -117,6 +125,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
       return true;
     }
     if (extra) result.headers = withHeaders(result.headers, extra);
+    if (opts.secure) result.headers = opts.secure(result.headers);
     await writeIiifResponse(res, result, method === 'GET');
   } catch (err) {
     console.error('[iiif] http adapter failure', err);

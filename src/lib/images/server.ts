@@ -828,7 +828,10 @@ export class ImageServer {
       if (!JP2_SUPPORTED && (await isJpeg2000(file))) {
         throw new Error(`cannot read image ${file}: JPEG 2000, which the libvips bundled with sharp cannot decode (no OpenJPEG); convert it to a tiled pyramid TIFF`);
       }
-      throw new Error(`cannot read image ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      // Not an image libvips can read (e.g. a symlink to a text file): the source's fault, not the
+      // server's — the operator learns which file, the client a 422 without paths.
+      this.#log(`cannot read image ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      throw new IiifError(422, 'The source of this image cannot be read as an image');
     }
     const orientation = meta.orientation ?? 1;
     const swap = orientation >= 5 && orientation <= 8;

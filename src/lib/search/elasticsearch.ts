@@ -32,6 +32,7 @@ import type { Config } from '../config.ts';
 import { IMAGE_ID_RE } from '../domain.ts';
 import {
   StoreUnavailableError,
+  type AccessLevel,
   type ImageEntry,
   type ImageListFilter,
   type ImageState,
@@ -512,6 +513,22 @@ export class EsStore implements SearchStore {
       this.client.get({ index: this.target, id, _source_includes: HIT_SOURCE }, { ignore: [404] }),
     )) as unknown as { found?: boolean; _source?: StoredDoc; error?: { type?: string } };
     if (res.found && res._source) return toRecord(res._source);
+    if (res.error) {
+      this.ready = null;
+      throw new StoreUnavailableError('elasticsearch', `index ${this.target} does not exist on ${this.where}`);
+    }
+    return null;
+  }
+
+  async getAccessLevel(id: string): Promise<AccessLevel | null> {
+    if (typeof id !== 'string' || id === '' || Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) return null;
+    await this.ensure();
+    const res = (await this.call(() => this.client.get({ index: this.target, id, _source_includes: ['access'] }, { ignore: [404] }))) as unknown as {
+      found?: boolean;
+      _source?: { access?: AccessLevel | null };
+      error?: unknown;
+    };
+    if (res.found) return res._source?.access ?? 'open';
     if (res.error) {
       this.ready = null;
       throw new StoreUnavailableError('elasticsearch', `index ${this.target} does not exist on ${this.where}`);

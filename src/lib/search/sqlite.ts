@@ -534,6 +534,13 @@ export class SqliteStore implements SearchStore {
     return row ? this.toRecord(row) : null;
   }
 
+  async getAccessLevel(id: string): Promise<AccessLevel | null> {
+    this.initSync();
+    if (typeof id !== 'string') return null;
+    const row = this.stmt(`SELECT access FROM items WHERE id = ?`).get(id) as { access: string | null } | undefined;
+    return row ? (((row.access as AccessLevel | null) ?? 'open') as AccessLevel) : null;
+  }
+
   async getImage(imageId: string): Promise<ImageEntry | null> {
     this.initSync();
     if (typeof imageId !== 'string' || !IMAGE_ID_RE.test(imageId)) return null;

@@ -113,6 +113,12 @@ export interface SearchStore {
   /** Insert or replace records by id; keeps indexed_at of existing ones, sets updated_at = now. */
   upsert(items: ItemInput[], now?: Date): Promise<UpsertReport>;
   get(id: string): Promise<ItemRecord | null>;
+  /**
+   * The access level of item `id` (null when there is no such item), from an indexed lookup that
+   * reads nothing else: access is decided before the record is read, so a restricted item costs
+   * what a missing one costs (src/lib/access/scope.ts). Optional for test doubles of the port.
+   */
+  getAccessLevel?(id: string): Promise<AccessLevel | null>;
   getImage(imageId: string): Promise<ImageEntry | null>;
   search(req: SearchRequest): Promise<SearchResponse>;
   count(): Promise<number>;

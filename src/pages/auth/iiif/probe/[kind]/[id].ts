@@ -53,8 +53,9 @@ export const GET: APIRoute = async ({ params, request, locals }) => {
       const entry = await store.getImage(id);
       visible = entry !== null && canSee(levels, entry.access);
     } else {
-      const record = await store.get(id);
-      visible = record !== null && canSee(levels, record.access);
+      // The indexed level alone (never the record): a restricted item answers as fast as a missing one.
+      const level = store.getAccessLevel ? await store.getAccessLevel(id) : ((await store.get(id))?.access ?? null);
+      visible = level !== null && canSee(levels, level);
     }
   }
   return answer(probeResult(visible ? 200 : 404));
