@@ -106,8 +106,8 @@ export function imageServer(): Promise<ImageServer> {
     const lookup = async (id: string) => (await rawStore()).getImage(id);
     let source;
     if (cfg.images.source === 's3') {
-      const [{ S3ImageSource }, { createS3Client }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
-      source = new S3ImageSource({ client: createS3Client(cfg.s3), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+      const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
+      source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
     }
     return new ImageServer({
       ...(source ? { source } : { root: cfg.images.root, lookup }),
