@@ -23,7 +23,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { objectKey } from '../storage/keys.ts';
 import { CircuitBreaker, CircuitOpenError } from '../storage/breaker.ts';
 import { describeS3Error, isS3Unavailable } from '../storage/s3.ts';
-import { cacheKey, type DiskCache } from './cache.ts';
+import { CacheUnavailableError, cacheKey, type DiskCache } from './cache.ts';
 import { IiifError, quote } from './errors.ts';
 import { lookupOr503, RevalidatingCache, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
 
@@ -153,7 +153,14 @@ export class S3ImageSource implements ImageSource {
     return this.#o.cache.singleFlight(key, async () => {
       const again = this.#o.cache.peek(key);
       if (again) return again.path;
-      const tmp = await this.#o.cache.tmpPath(safeExt);
+      const cacheDown = () => new IiifError(503, 'The image cache is unavailable; try again shortly', { 'Retry-After': '10' });
+      let tmp: string;
+      try {
+        tmp = await this.#o.cache.tmpPath(safeExt);
+      } catch (err) {
+        if (err instanceof CacheUnavailableError) throw cacheDown(); // logged once by the cache
+        throw err;
+      }
       try {
         // Headers and body within a deadline that grows with the size (at least 1 MB/s).
         const deadline = Math.round(15_000 + src.size / 1000);
@@ -171,6 +178,7 @@ export class S3ImageSource implements ImageSource {
       } catch (err) {
         await fs.rm(tmp, { force: true });
         if (err instanceof IiifError) throw err;
+        if (err instanceof CacheUnavailableError) throw cacheDown();
         this.#recent.delete(src.id);
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (status === 412 || status === 404) {
