@@ -12,7 +12,34 @@ import { AccessGate } from './access/gate.ts';
 import { scopedStore } from './access/scope.ts';
 import { probeService, AUTH_CONTEXT } from './access/iiif-auth.ts';
 
-let storePromise: Promise<SearchStore> | undefined;
+/**
+ * `make()` once, shared; but a FAILED attempt is not kept: the next call after a back-off (1 s,
+ * doubling to 10 s) tries again, and calls meanwhile get the same error at once (so a dependency
+ * that is down is not hammered, and is used again by itself within seconds after it is back).
+ */
+export function retryingOnce<T>(make: () => Promise<T>, maxBackoffMs = 10_000): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  let failure: { err: unknown; at: number; backoff: number } | undefined;
+  return () => {
+    if (current) return current;
+    if (failure && performance.now() - failure.at < failure.backoff) return Promise.reject(failure.err);
+    const backoff = failure ? Math.min(maxBackoffMs, failure.backoff * 2) : 1000;
+    current = make().then(
+      (value) => {
+        failure = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        current = undefined;
+        failure = { err, at: performance.now(), backoff };
+        throw err;
+      },
+    );
+    return current;
+  };
+}
+
+const openConfiguredStore = retryingOnce(() => openStore(config()));
 
 /**
  * The store as the current request may see it: reads obey the request's access scope (set by the
@@ -24,8 +51,7 @@ export function store(): Promise<SearchStore> {
 
 /** The store without per-user authorisation: for identifier-to-file lookups and health checks only. */
 export function rawStore(): Promise<SearchStore> {
-  storePromise ??= openStore(config());
-  return storePromise;
+  return openConfiguredStore();
 }
 
 const GATE = Symbol.for('iiif-archive.access-gate');
@@ -72,20 +98,21 @@ export function deniedImageServer(): Promise<ImageServer> {
   return deniedPromise;
 }
 
-let manifestPromise: Promise<ManifestService> | undefined;
-
-export function manifests(): Promise<ManifestService> {
-  manifestPromise ??= (async () =>
+const manifestService = retryingOnce(
+  async () =>
     new ManifestService({
       store: await store(),
       sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
       auth: probes() && { context: AUTH_CONTEXT, probe: probes()! },
-    }))();
-  return manifestPromise;
+    }),
+);
+
+export function manifests(): Promise<ManifestService> {
+  return manifestService();
 }
 
-const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
+const IMAGE_SERVER = Symbol.for('iiif-archive.image-server.retrying');
 
 /**
  * The IIIF Image API server, built once per process from the configuration. It lives on
@@ -97,8 +124,8 @@ const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
  * libvips.
  */
 export function imageServer(): Promise<ImageServer> {
-  const slot = globalThis as { [IMAGE_SERVER]?: Promise<ImageServer> };
-  slot[IMAGE_SERVER] ??= (async () => {
+  const slot = globalThis as { [IMAGE_SERVER]?: () => Promise<ImageServer> };
+  slot[IMAGE_SERVER] ??= retryingOnce(async () => {
     const [{ ImageServer }, { DiskCache }] = await Promise.all([import('./images/server.ts'), import('./images/cache.ts')]);
     const cfg = config();
     const log = (message: string, err?: unknown) => console.error(`[iiif] ${message}`, err ?? '');
@@ -121,6 +148,6 @@ export function imageServer(): Promise<ImageServer> {
       log,
       auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
     });
-  })();
-  return slot[IMAGE_SERVER];
+  });
+  return slot[IMAGE_SERVER]();
 }

@@ -45,6 +45,7 @@ import {
   startSearch,
   validateUploads,
   validateUpsert,
+  StoreUnavailableError,
   type AccessLevel,
   type FacetBucket,
   type ImageUpload,
@@ -141,6 +142,13 @@ function typeOf(item: ItemInput): string | null {
 
 type Row = Record<string, unknown>;
 
+export interface SqliteOpenOptions {
+  /** Open without writing (no WAL switch, no schema creation). */
+  readOnly?: boolean;
+  /** SQLite's own busy wait, ms (blocks the thread; default 5000). */
+  busyTimeoutMs?: number;
+}
+
 interface Existing {
   n: number;
   d: number;
@@ -172,13 +180,20 @@ export class SqliteStore implements SearchStore {
   /** code -> value, the same dictionaries read the other way. */
   private codeNames = { batch: new Map<number, string>(), type: new Map<number, string>() };
 
-  constructor(file: string) {
+  /** Opened read-only (the file or its directory is not writable): reads work, writes fail. */
+  readonly readOnly: boolean;
+
+  constructor(file: string, opts: SqliteOpenOptions = {}) {
     this.path = file;
     const memory = file === ':memory:' || file === '';
-    if (!memory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new DatabaseSync(memory ? ':memory:' : file);
-    this.db.exec('PRAGMA busy_timeout = 5000');
-    if (!memory) this.db.exec('PRAGMA journal_mode = WAL');
+    this.readOnly = !memory && (opts.readOnly ?? false);
+    if (!memory && !this.readOnly) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new DatabaseSync(memory ? ':memory:' : file, this.readOnly ? { readOnly: true } : {});
+    // The busy timeout blocks the event loop while it waits: the server keeps it short and retries
+    // asynchronously (openSqliteStore); one-shot CLI callers may wait longer.
+    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 5000))}`);
+    // WAL: readers never wait for the writer, so several processes can share one store.
+    if (!memory && !this.readOnly) this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec(`
       PRAGMA synchronous = NORMAL;
       PRAGMA foreign_keys = ON;
@@ -262,10 +277,15 @@ export class SqliteStore implements SearchStore {
       );
       CREATE INDEX IF NOT EXISTS images_item ON images (item_n, seq);
     `);
-    this.db
-      .prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING`)
-      .run(String(SCHEMA_VERSION));
-    const v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string };
+    // Read first: an existing store needs no write to open (a write would wait for another
+    // process's transaction, and fails on a read-only store).
+    let v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string } | undefined;
+    if (!v) {
+      this.db
+        .prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING`)
+        .run(String(SCHEMA_VERSION));
+      v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string };
+    }
     if (Number(v.value) !== SCHEMA_VERSION) {
       throw new Error(`${this.path}: search store schema ${v.value}, this program expects ${SCHEMA_VERSION}`);
     }
@@ -863,4 +883,133 @@ export class SqliteStore implements SearchStore {
     this.stmts.clear();
     this.db.close();
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Opening for a long-running process: never blocks the event loop for long, never gives up for good
+
+/** SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; worth waiting for. */
+export function isBusy(err: unknown): boolean {
+  const e = err as { errcode?: number; message?: string };
+  const primary = typeof e?.errcode === 'number' ? e.errcode & 0xff : undefined;
+  return primary === 5 || primary === 6 || /database (table )?is locked|database is busy/i.test(String(e?.message ?? ''));
+}
+
+/** The file (or its directory, which WAL needs for -wal and -shm) cannot be written. */
+function isReadOnlyError(err: unknown): boolean {
+  const e = err as { errcode?: number; code?: string; message?: string };
+  const primary = typeof e?.errcode === 'number' ? e.errcode & 0xff : undefined;
+  return primary === 8 || e?.code === 'EACCES' || e?.code === 'EROFS' || /readonly database|read-only file system|permission denied|unable to open database/i.test(String(e?.message ?? ''));
+}
+
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SqliteServeOptions {
+  /** SQLite's busy wait per attempt, ms (default 25: the event loop stays responsive). */
+  busyTimeoutMs?: number;
+  /** How long an operation keeps retrying a locked database before it gives up, ms (default 10 s). */
+  retryForMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs `fn`; while the database is locked by another process, waits WITHOUT blocking (a timer,
+ * doubling from 10 ms to 500 ms) and tries again, for up to `retryForMs`; then the store is
+ * unavailable (503 for the client, the reason in the log and /readyz).
+ */
+export async function retryBusy<T>(fn: () => Promise<T> | T, retryForMs: number, what = 'the search store'): Promise<T> {
+  const started = performance.now();
+  let wait = 10;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      const spent = performance.now() - started;
+      if (spent >= retryForMs) {
+        throw new StoreUnavailableError('sqlite', `${what} is locked by another process (waited ${Math.round(spent)} ms)`, { cause: err });
+      }
+      await sleep(Math.min(wait, Math.max(1, retryForMs - spent)));
+      wait = Math.min(500, wait * 2);
+    }
+  }
+}
+
+/**
+ * Opens the embedded store for a server process (and the CLI, through openStore):
+ *  - a short busy timeout, and every operation retried asynchronously while another process holds
+ *    the lock (`retryBusy`), so two processes on one DATA_DIR work together and a running
+ *    `archive index` never freezes or breaks the server;
+ *  - a store whose file or directory is not writable is opened read-only (searches and pages work;
+ *    writes answer that the store is read-only);
+ *  - any failure to open (locked for longer than `retryForMs`, unreadable, corrupt, another schema)
+ *    is a StoreUnavailableError, so the caller serves 503 and tries again later.
+ */
+export async function openSqliteStore(file: string, opts: SqliteServeOptions = {}): Promise<SqliteStore> {
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 25;
+  const retryForMs = opts.retryForMs ?? 10_000;
+  const memory = file === ':memory:' || file === '';
+  const open = (readOnly: boolean) => {
+    const store = new SqliteStore(file, { readOnly, busyTimeoutMs });
+    try {
+      store.initSync();
+      return store;
+    } catch (err) {
+      void store.close();
+      throw err;
+    }
+  };
+  let store: SqliteStore;
+  try {
+    store = await retryBusy(() => {
+      const readOnly = !memory && !writable(file);
+      try {
+        return open(readOnly);
+      } catch (err) {
+        if (readOnly || memory || !isReadOnlyError(err) || !fs.existsSync(file)) throw err;
+        return open(true);
+      }
+    }, retryForMs, file);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    const e = err as NodeJS.ErrnoException & { errstr?: string };
+    const why = e.code === 'EACCES' || isReadOnlyError(err) ? `permission denied (${e.message})` : String(e.message ?? err);
+    throw new StoreUnavailableError('sqlite', `cannot open ${file}: ${why.split('\n')[0]}`, { cause: err });
+  }
+  if (store.readOnly) opts.log?.(`archive: ${file} is not writable: the search store is open read-only`);
+  return withBusyRetry(store, retryForMs);
+}
+
+/**
+ * The store with every asynchronous method retried while the database is locked (see retryBusy).
+ * Methods that return promises are wrapped; synchronous ones and properties pass through.
+ */
+export function withBusyRetry<S extends object>(store: S, retryForMs: number): S {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'constructor' || prop === 'close') {
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      const fn = value as (...a: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        const first = fn.apply(target, args);
+        if (!(first instanceof Promise)) return first;
+        return first.catch((err: unknown) => {
+          if (!isBusy(err)) throw err;
+          return retryBusy(() => fn.apply(target, args) as Promise<unknown>, retryForMs);
+        });
+      };
+    },
+  });
 }

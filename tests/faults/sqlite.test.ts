@@ -1,0 +1,164 @@
+/**
+ * Faults of the embedded store (issue 18) and two processes on one store (issue 17):
+ *  - a database locked by another connection at first use: the open waits without blocking the
+ *    event loop, then says "unavailable" (503 upstream) instead of freezing; once the lock is gone
+ *    the next attempt succeeds (the failure is not kept: runtime.ts retryingOnce);
+ *  - an operation that meets a lock is retried asynchronously and succeeds once it is released;
+ *  - an existing store opens without writing (so a running `archive index` does not block it);
+ *  - two processes writing and reading the same store at once: no "database is locked".
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openSqliteStore, SqliteStore } from '../../src/lib/search/sqlite.ts';
+import { StoreUnavailableError } from '../../src/lib/search/store.ts';
+import { retryingOnce } from '../../src/lib/runtime.ts';
+
+let tmp: string;
+let file: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'fault-sqlite-'));
+  file = path.join(tmp, 'archive.sqlite');
+  const s = new SqliteStore(file);
+  await s.init();
+  await s.upsert([{ id: 'a1', batch: 'R01', title: { ja: '東京', en: 'Tokyo' }, images: [{ id: 'a1_p001', file: 'a1.jpg' }] }]);
+  await s.close();
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+/** Holds an exclusive lock on the store (readers and writers both wait) until released. */
+function lockExclusively(): () => void {
+  const db = new DatabaseSync(file);
+  db.exec('PRAGMA locking_mode = EXCLUSIVE');
+  db.exec("BEGIN EXCLUSIVE; UPDATE meta SET value = value WHERE key = 'schema'");
+  return () => {
+    db.exec('COMMIT');
+    db.close();
+  };
+}
+
+/** The longest gap between timer ticks while `work` runs: how long the event loop was blocked. */
+async function longestStall<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; stallMs: number }> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 5);
+  const [result] = await Promise.allSettled([work()]);
+  clearInterval(timer);
+  return { result, stallMs: worst };
+}
+
+describe('SQLite faults', () => {
+  test('locked at first use: no event-loop freeze, unavailable (not a crash), opens once the lock is gone', async () => {
+    const release = lockExclusively();
+    let open: Awaited<ReturnType<typeof longestStall<SqliteStore>>>;
+    try {
+      const t0 = performance.now();
+      open = await longestStall(() => openSqliteStore(file, { retryForMs: 1500 }));
+      const took = performance.now() - t0;
+      expect(open.result.status).toBe('rejected');
+      const err = (open.result as PromiseRejectedResult).reason;
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(String(err.message)).toMatch(/locked by another process/);
+      expect(took).toBeLessThan(5_000);
+      // Each attempt blocks for at most the short busy timeout; the waits between are timers.
+      expect(open.stallMs).toBeLessThan(500);
+    } finally {
+      release();
+    }
+    const store = await openSqliteStore(file, { retryForMs: 1500 });
+    expect(await store.count()).toBe(1);
+    await store.close();
+  });
+
+  test('a write meeting another process\'s transaction waits asynchronously and succeeds once it ends', async () => {
+    const store = await openSqliteStore(file, { retryForMs: 10_000 });
+    const writer = new DatabaseSync(file);
+    writer.exec("BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'schema'");
+    const writing = store.upsert([{ id: 'a2', batch: 'R01', title: { ja: '京都' }, images: [] }]);
+    setImmediate(() => {
+      // The transaction ends while the first attempt's retry is pending.
+      writer.exec('COMMIT');
+      writer.close();
+    });
+    expect((await writing).inserted).toBe(1);
+    expect(await store.count()).toBe(2);
+    await store.close();
+  });
+
+  test('an existing store opens while another process writes (no write needed to open)', async () => {
+    const writer = new DatabaseSync(file);
+    writer.exec("BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'schema'");
+    try {
+      const store = await openSqliteStore(file, { retryForMs: 300 });
+      expect((await store.search({ q: 'Tokyo' })).total).toBe(1);
+      expect(await store.get('a1')).not.toBeNull();
+      await store.close();
+    } finally {
+      writer.exec('COMMIT');
+      writer.close();
+    }
+  });
+
+  test('a failed initialisation is not kept: the next call after the back-off tries again', async () => {
+    let calls = 0;
+    let broken = true;
+    const get = retryingOnce(async () => {
+      calls++;
+      if (broken) throw new StoreUnavailableError('sqlite', 'locked');
+      return 'store';
+    }, 200);
+    await expect(get()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(get()).rejects.toBeInstanceOf(StoreUnavailableError); // within the back-off: no new attempt
+    expect(calls).toBe(1);
+    broken = false;
+    const poll = async () => {
+      for (;;) {
+        try {
+          return await get();
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    expect(await poll()).toBe('store');
+    expect(calls).toBe(2);
+    expect(await get()).toBe('store');
+    expect(calls).toBe(2);
+  });
+
+  test('two processes on one store, writing and reading at once: no "database is locked"', async () => {
+    const shared = path.join(tmp, 'shared.sqlite');
+    const worker = path.join(import.meta.dirname, 'helpers', 'store-worker.ts');
+    const run = (name: string) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [worker, shared, name, '150'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (out += c));
+        child.stderr.on('data', (c: Buffer) => (err += c));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+    const results = await Promise.all([run('one'), run('two')]);
+    for (const r of results) {
+      expect(r.err + r.out).not.toMatch(/database is locked/);
+      expect(r.code, r.err + r.out).toBe(0);
+      const line = JSON.parse(r.out.trim().split('\n').pop()!) as { writes: number; reads: number; errors: string[] };
+      expect(line.errors).toEqual([]);
+      expect(line.writes).toBe(150);
+    }
+    const check = new SqliteStore(shared);
+    expect(await check.count()).toBe(100);
+    await check.close();
+  }, 120_000);
+});
