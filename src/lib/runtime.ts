@@ -113,6 +113,21 @@ export function manifests(): Promise<ManifestService> {
 }
 
 const IMAGE_SERVER = Symbol.for('iiif-archive.image-server.retrying');
+const IMAGE_SOURCE = Symbol.for('iiif-archive.image-source');
+
+/**
+ * For /readyz (src/lib/health.ts): with IMAGE_SOURCE=s3, a HEAD on the object of the first image
+ * the store lists, through the image server's own client, deadline and circuit breaker.
+ */
+export async function probeImageSource(): Promise<string> {
+  await imageServer();
+  const source = (globalThis as { [IMAGE_SOURCE]?: { probe?: (id: string) => Promise<string> } })[IMAGE_SOURCE];
+  if (!source?.probe) return `${config().images.source}: nothing to probe`;
+  const hit = (await (await rawStore()).search({ pageSize: 1 })).hits[0];
+  const id = hit?.record.images?.[0]?.id;
+  if (!id) return `${config().images.source}: no image recorded yet`;
+  return source.probe(id);
+}
 
 /**
  * The IIIF Image API server, built once per process from the configuration. It lives on
@@ -135,6 +150,7 @@ export function imageServer(): Promise<ImageServer> {
     if (cfg.images.source === 's3') {
       const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
       source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+      (globalThis as { [IMAGE_SOURCE]?: unknown })[IMAGE_SOURCE] = source;
     }
     return new ImageServer({
       ...(source ? { source } : { root: cfg.images.root, lookup }),

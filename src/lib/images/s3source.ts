@@ -90,6 +90,23 @@ export class S3ImageSource implements ImageSource {
     return this.#recent.get(id);
   }
 
+  /**
+   * For /readyz: a HeadObject on the object of image `id` now (not from memory), through the same
+   * client, deadline and breaker as requests; resolves a description, rejects naming the failure.
+   */
+  async probe(id: string): Promise<string> {
+    const t0 = performance.now();
+    try {
+      const src = await this.#head(id);
+      return `s3: HEAD ${this.#o.bucket}/${src.key} answered in ${Math.round(performance.now() - t0)} ms`;
+    } catch (err) {
+      if (err instanceof IiifError && err.status === 503) {
+        throw new Error(`S3 bucket ${this.#o.bucket} unavailable${this.breaker.reason ? `: ${this.breaker.reason}` : ''}`);
+      }
+      throw new Error(`S3 HEAD for image ${id} in bucket ${this.#o.bucket}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   #isOutage(err: unknown): boolean {
     return err instanceof IiifError && err.status === 503;
   }

@@ -872,6 +872,21 @@ export class SqliteStore implements SearchStore {
     return name;
   }
 
+  /**
+   * `PRAGMA quick_check`: every page of every table and index (the full-text index's included) is
+   * read and checked. [] when the database is sound, else what SQLite found (at most 20 lines).
+   */
+  async quickCheck(): Promise<string[]> {
+    try {
+      const rows = this.db.prepare('PRAGMA quick_check(20)').all() as Array<Record<string, unknown>>;
+      const found = rows.map((r) => String(Object.values(r)[0]));
+      return found.length === 1 && found[0] === 'ok' ? [] : found;
+    } catch (err) {
+      if (isBusy(err)) throw err;
+      return [String((err as Error).message ?? err)];
+    }
+  }
+
   /** Merges the FTS5 index segments (after a bulk load); searches are faster afterwards. */
   async optimize(): Promise<void> {
     this.initSync();
