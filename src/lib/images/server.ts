@@ -47,7 +47,7 @@ import {
   type Limits,
   type Version,
 } from './request.ts';
-import { SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
+import { SourceChangedError, SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
 import { assembleJpeg, jpegTilesUsable, readTiffLayout, type TiffLayout, type TiffPage } from './tiff.ts';
 
 /*
@@ -119,6 +119,8 @@ export interface ImageServerOptions {
 export interface IiifHttpRequest {
   method?: string;
   headers?: Headers | Record<string, string | string[] | undefined>;
+  /** Set on the one internal retry after the source changed during a render. */
+  retried?: boolean;
 }
 
 export interface IiifResponse {
@@ -449,6 +451,8 @@ export class ImageServer {
         }
       }
     } catch (err) {
+      // The file changed under a render: that result was discarded; try once more with the new file.
+      if (err instanceof SourceChangedError && !req.retried) return this.handle(path, { ...req, retried: true });
       if (err instanceof IiifError) return this.#error(err.status, err.message, err.headers);
       this.#log(`internal error for /iiif/${path.slice(0, 300)}`, err);
       return this.#error(500, 'Internal server error');
@@ -653,7 +657,7 @@ export class ImageServer {
       const toFile = !forceMemory && this.#disk !== undefined && estimateOutputBytes(plan) > STREAM_OVER_BYTES;
       const cost = estimateRenderBytes(input.facts, plan, !toFile);
       if (!toFile) {
-        const body = await this.#queue.run(cost, () => this.render(input.file, input.facts, plan));
+        const body = await this.#unchanged(source, () => this.#queue.run(cost, () => this.render(input.file, input.facts, plan)));
         if (this.#cacheRenders) {
           this.#mem.set(key, body);
           // A cache that cannot be written logs that once itself (cache.ts); the answer is served anyway.
@@ -665,7 +669,7 @@ export class ImageServer {
       let tmp = '';
       try {
         tmp = await disk.tmpPath();
-        await this.#queue.run(cost, () => this.renderToFile(input.file, input.facts, plan, tmp));
+        await this.#unchanged(source, () => this.#queue.run(cost, () => this.renderToFile(input.file, input.facts, plan, tmp)));
         const entry = await disk.adopt(key, '', tmp);
         return { kind: 'file', path: entry.path, size: entry.size };
       } catch (err) {
@@ -678,6 +682,22 @@ export class ImageServer {
       unpinPyramid?.();
       unpinSource?.();
     }
+  }
+
+  /**
+   * `work` reads the source: afterwards (also when it failed, e.g. on a half-written file) the
+   * source must be as it was, else its result is discarded (SourceChangedError: retried once).
+   */
+  async #unchanged<T>(source: SourceFile, work: () => Promise<T>): Promise<T> {
+    let out: T;
+    try {
+      out = await work();
+    } catch (err) {
+      await this.#sources.assertUnchanged?.(source);
+      throw err;
+    }
+    await this.#sources.assertUnchanged?.(source);
+    return out;
   }
 
   /** The stored JPEG tile `index` of `page` in `file`, as a complete JPEG; null if unusable. */
@@ -789,6 +809,7 @@ export class ImageServer {
         await this.#queue.run(64 * MB + facts.width * 1024 * 3 + upright, () =>
           buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
         );
+        await this.#sources.assertUnchanged?.(source);
         const built = await this.readFacts(tmp);
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
           throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
@@ -798,7 +819,7 @@ export class ImageServer {
         return true;
       } catch (err) {
         if (tmp) await fs.rm(tmp, { force: true });
-        if (err instanceof IiifError && err.status === 503) return false; // busy: try again later
+        if (err instanceof IiifError && err.status === 503) return false; // busy, or the source changed: try again later
         if (disk.writeFailure(err)) return false; // logged once by the cache; tried again when it works
         const backoff = Math.min(3_600_000, (this.#pyramidFailed.get(source.version)?.backoff ?? 30_000) * 2);
         this.#pyramidFailed.set(source.version, { until: performance.now() + backoff, backoff });

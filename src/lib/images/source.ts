@@ -52,6 +52,19 @@ export interface ImageSource {
   pin?(source: SourceFile): () => void;
   /** How long a resolved source is reused (ms): the server reuses whole answers no longer. */
   readonly ttlMs?: number;
+  /**
+   * After reading `source` (a render, a pyramid build): throws SourceChangedError when the file
+   * changed meanwhile (size or mtime differ), so the result is discarded instead of cached.
+   */
+  assertUnchanged?(source: SourceFile): Promise<void>;
+}
+
+/** The source file changed while it was read: what was produced from it is discarded. */
+export class SourceChangedError extends IiifError {
+  constructor(id: string) {
+    super(503, `The image ${quote(id)} changed while it was being read; try again`, { 'Retry-After': '1' });
+    this.name = 'SourceChangedError';
+  }
 }
 
 export interface SourceResolverOptions {
@@ -207,6 +220,15 @@ export class SourceResolver implements ImageSource {
 
   async local(source: SourceFile): Promise<string> {
     return source.path;
+  }
+
+  async assertUnchanged(source: SourceFile): Promise<void> {
+    const st = await fs.stat(source.path).catch(() => null);
+    if (!st || st.size !== source.size || st.mtimeMs !== source.mtimeMs) {
+      this.#recent.delete(source.id);
+      this.#warn(`image ${source.id}: the file changed while it was read; the result is discarded`);
+      throw new SourceChangedError(source.id);
+    }
   }
 
   /** Resolve an identifier to a readable file; 404 otherwise. Answers are reused for ttlMs. */
