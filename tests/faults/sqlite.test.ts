@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSqliteStore, SqliteStore } from '../../src/lib/search/sqlite.ts';
 import { StoreUnavailableError } from '../../src/lib/search/store.ts';
 import { retryingOnce } from '../../src/lib/runtime.ts';
+import { main, type CliIO } from '../../src/cli.ts';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 
 let tmp: string;
 let file: string;
@@ -161,4 +163,34 @@ describe('SQLite faults', () => {
     expect(await check.count()).toBe(100);
     await check.close();
   }, 120_000);
+
+  test('`archive status --check` runs the integrity check: ok, then names a damaged page (exit 3)', async () => {
+    const dataDir = path.join(tmp, 'check');
+    const run = async (argv: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io: CliIO = { env: { DATA_DIR: dataDir }, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
+      const code = await main(argv, io);
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    const s = new SqliteStore(path.join(dataDir, 'archive.sqlite'));
+    await s.init();
+    await s.upsert(
+      Array.from({ length: 300 }, (_, i) => ({ id: `it${i}`, batch: 'R01', title: { ja: `東京 ${i} ${'長い説明 '.repeat(20)}` }, images: [{ id: `it${i}_p1`, file: `${i}.jpg` }] })),
+    );
+    await s.close();
+    const sound = await run(['status', '--check']);
+    expect(sound.code, sound.err).toBe(0);
+    expect(sound.out).toMatch(/^integrity: ok \(quick_check of .*archive\.sqlite/m);
+    const db = new DatabaseSync(path.join(dataDir, 'archive.sqlite'));
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.close();
+    const file = path.join(dataDir, 'archive.sqlite');
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, Math.floor(statSync(file).size / 4096 / 2) * 4096);
+    closeSync(fd);
+    const damaged = await run(['status', '--check']);
+    expect(damaged.code).toBe(3);
+    expect(damaged.err).toMatch(/archive\.sqlite is damaged \(quick_check found \d+ problems?\)/);
+  });
 });
