@@ -52,7 +52,7 @@ describe('start-up on a broken store', () => {
       lock.close();
     };
     try {
-      const server = await startServer({ DEMO: 'false' }, { dataDir, timeoutMs: 120_000 });
+      const server = await startServer({ DEMO: 'false' }, { dataDir, timeoutMs: 400_000 });
       servers.push(server);
       expect(server.output()).toMatch(/locked by another process; serving anyway/);
       const health = await get(server.baseUrl, '/healthz');
@@ -74,7 +74,7 @@ describe('start-up on a broken store', () => {
     } finally {
       release();
     }
-  }, 180_000);
+  }, 500_000);
 
   test('Elasticsearch answering 500 or garbage at start: no crash, pages and IIIF 503', async () => {
     let mode: '500' | 'garbage' = '500';
@@ -88,7 +88,7 @@ describe('start-up on a broken store', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     try {
       const esUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
-      const server = await startServer({ DEMO: 'false', STORE_BACKEND: 'elasticsearch', ES_URL: esUrl, ES_INDEX: 'archive' }, { timeoutMs: 120_000 });
+      const server = await startServer({ DEMO: 'false', STORE_BACKEND: 'elasticsearch', ES_URL: esUrl, ES_INDEX: 'archive' }, { timeoutMs: 400_000 });
       servers.push(server);
       for (const m of ['500', 'garbage'] as const) {
         mode = m;
@@ -104,5 +104,5 @@ describe('start-up on a broken store', () => {
       fake.closeAllConnections();
       await new Promise<void>((r) => fake.close(() => r()));
     }
-  }, 180_000);
+  }, 500_000);
 });
