@@ -66,7 +66,7 @@ describe('SQLite faults', () => {
     let open: Awaited<ReturnType<typeof longestStall<SqliteStore>>>;
     try {
       const t0 = performance.now();
-      open = await longestStall(() => openSqliteStore(file, { retryForMs: 1500 }));
+      open = await longestStall(() => openSqliteStore(file, { openRetryForMs: 1500 }));
       const took = performance.now() - t0;
       expect(open.result.status).toBe('rejected');
       const err = (open.result as PromiseRejectedResult).reason;

@@ -932,8 +932,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface SqliteServeOptions {
   /** SQLite's busy wait per attempt, ms (default 25: the event loop stays responsive). */
   busyTimeoutMs?: number;
-  /** How long an operation keeps retrying a locked database before it gives up, ms (default 10 s). */
+  /** How long an operation keeps retrying a locked database before it gives up, ms (default 5 s). */
   retryForMs?: number;
+  /**
+   * How long opening keeps retrying, ms (default 2 s): a store still locked after that is
+   * unavailable (503 at once), and the next request after a back-off tries again (runtime.ts).
+   */
+  openRetryForMs?: number;
   log?: (line: string) => void;
 }
 
@@ -972,7 +977,8 @@ export async function retryBusy<T>(fn: () => Promise<T> | T, retryForMs: number,
  */
 export async function openSqliteStore(file: string, opts: SqliteServeOptions = {}): Promise<SqliteStore> {
   const busyTimeoutMs = opts.busyTimeoutMs ?? 25;
-  const retryForMs = opts.retryForMs ?? 10_000;
+  const retryForMs = opts.retryForMs ?? 5_000;
+  const openRetryForMs = opts.openRetryForMs ?? Math.min(2_000, retryForMs);
   const memory = file === ':memory:' || file === '';
   const open = (readOnly: boolean) => {
     const store = new SqliteStore(file, { readOnly, busyTimeoutMs });
@@ -994,7 +1000,7 @@ export async function openSqliteStore(file: string, opts: SqliteServeOptions = {
         if (readOnly || memory || !isReadOnlyError(err) || !fs.existsSync(file)) throw err;
         return open(true);
       }
-    }, retryForMs, file);
+    }, openRetryForMs, file);
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
     const e = err as NodeJS.ErrnoException & { errstr?: string };
