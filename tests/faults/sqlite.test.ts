@@ -7,8 +7,8 @@
  *  - an existing store opens without writing (so a running `archive index` does not block it);
  *  - two processes writing and reading the same store at once: no "database is locked".
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -192,5 +192,33 @@ describe('SQLite faults', () => {
     const damaged = await run(['status', '--check']);
     expect(damaged.code).toBe(3);
     expect(damaged.err).toMatch(/archive\.sqlite is damaged \(quick_check found \d+ problems?\)/);
+  });
+
+  const canMount = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!canMount) console.log('read-only store test skipped: it mounts a read-only tmpfs, which needs root');
+
+  test.skipIf(!canMount)('a store on read-only media opens read-only: searches work, writes say why', async () => {
+    const dir = path.join(tmp, 'ro');
+    await mkdir(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+    try {
+      const f = path.join(dir, 'archive.sqlite');
+      const s = new SqliteStore(f);
+      await s.init();
+      await s.upsert([{ id: 'a1', batch: 'R01', title: { ja: '東京', en: 'Tokyo' }, images: [{ id: 'a1_p001', file: 'a1.jpg' }] }]);
+      await s.close();
+      execFileSync('mount', ['-o', 'remount,ro', dir]);
+      const lines: string[] = [];
+      const store = await openSqliteStore(f, { log: (l) => lines.push(l) });
+      expect(store.readOnly).toBe(true);
+      expect(lines.join('\n')).toMatch(/not writable: the search store is open read-only/);
+      expect(await store.count()).toBe(1);
+      expect((await store.search({ q: 'Tokyo' })).total).toBe(1);
+      expect(await store.getImage('a1_p001')).toMatchObject({ file: 'a1.jpg' });
+      await expect(store.upsert([{ id: 'a2', batch: 'R01', title: { ja: 'x' }, images: [] }])).rejects.toThrow(/readonly|read-only/i);
+      await store.close();
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
   });
 });

@@ -35,6 +35,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   ACCESS_LEVELS,
@@ -147,6 +148,8 @@ export interface SqliteOpenOptions {
   readOnly?: boolean;
   /** SQLite's own busy wait, ms (blocks the thread; default 5000). */
   busyTimeoutMs?: number;
+  /** With readOnly: the file cannot change at all (read-only media); no locks, no -shm file. */
+  immutable?: boolean;
 }
 
 interface Existing {
@@ -188,19 +191,27 @@ export class SqliteStore implements SearchStore {
     const memory = file === ':memory:' || file === '';
     this.readOnly = !memory && (opts.readOnly ?? false);
     if (!memory && !this.readOnly) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new DatabaseSync(memory ? ':memory:' : file, this.readOnly ? { readOnly: true } : {});
-    // The busy timeout blocks the event loop while it waits: the server keeps it short and retries
-    // asynchronously (openSqliteStore); one-shot CLI callers may wait longer.
-    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 5000))}`);
-    // WAL: readers never wait for the writer, so several processes can share one store.
-    if (!memory && !this.readOnly) this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec(`
-      PRAGMA synchronous = NORMAL;
-      PRAGMA foreign_keys = ON;
-      PRAGMA temp_store = MEMORY;
-      PRAGMA cache_size = -131072;
-      PRAGMA mmap_size = 1073741824;
-    `);
+    // On read-only media a WAL database cannot get its -shm file: opened as immutable (nobody can
+    // change it there anyway).
+    const target = memory ? ':memory:' : opts.immutable ? Object.assign(pathToFileURL(path.resolve(file)), { search: '?immutable=1' }) : file;
+    this.db = new DatabaseSync(target, this.readOnly ? { readOnly: true } : {});
+    try {
+      // The busy timeout blocks the event loop while it waits: the server keeps it short and
+      // retries asynchronously (openSqliteStore); one-shot CLI callers may wait longer.
+      this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 5000))}`);
+      // WAL: readers never wait for the writer, so several processes can share one store.
+      if (!memory && !this.readOnly) this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec(`
+        PRAGMA synchronous = NORMAL;
+        PRAGMA foreign_keys = ON;
+        PRAGMA temp_store = MEMORY;
+        PRAGMA cache_size = -131072;
+        PRAGMA mmap_size = 1073741824;
+      `);
+    } catch (err) {
+      this.db.close(); // not left open (a file descriptor per failed attempt)
+      throw err;
+    }
   }
 
   /** A prepared statement, prepared once per SQL text and reused. */
@@ -981,7 +992,14 @@ export async function openSqliteStore(file: string, opts: SqliteServeOptions = {
   const openRetryForMs = opts.openRetryForMs ?? Math.min(2_000, retryForMs);
   const memory = file === ':memory:' || file === '';
   const open = (readOnly: boolean) => {
-    const store = new SqliteStore(file, { readOnly, busyTimeoutMs });
+    let store: SqliteStore;
+    try {
+      store = new SqliteStore(file, { readOnly, busyTimeoutMs });
+    } catch (err) {
+      // Read-only media: the WAL index (-shm) cannot be created; the file cannot change either.
+      if (!readOnly || isBusy(err)) throw err;
+      store = new SqliteStore(file, { readOnly, busyTimeoutMs, immutable: true });
+    }
     try {
       store.initSync();
       return store;
