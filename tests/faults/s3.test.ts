@@ -29,6 +29,7 @@ let tmp: string;
 let s3: Awaited<ReturnType<typeof startS3rverProcess>>;
 let proxy: FaultProxy;
 let server: ImageServer;
+let source: S3ImageSource;
 const logged: string[] = [];
 const table: string[] = [];
 
@@ -56,7 +57,7 @@ beforeAll(async () => {
   proxy = await startFaultProxy({ host: u.hostname, port: Number(u.port) });
   const client = createS3Client(settings(proxy.url), { maxAttempts: 2, connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000, socketTimeoutMs: 2_000, maxSockets: 8 });
   const cache = new DiskCache({ dir: path.join(tmp, 'cache'), maxBytes: 256 * 2 ** 20 });
-  const source = new S3ImageSource({
+  source = new S3ImageSource({
     client,
     bucket: BUCKET,
     prefix: '',
@@ -105,9 +106,11 @@ async function exercise(mode: FaultMode, opts: { delayMs?: number; cached: strin
   else proxy.mode = mode;
   try {
     // Cached: served from the derivative cache while S3 misbehaves.
+    const cachedMs: number[] = [];
     for (let i = 0; i < 3; i++) {
       const hit = await get(TILE(opts.cached));
       expect(hit.status, hit.body).toBe(200);
+      cachedMs.push(hit.ms);
       expect(hit.ms).toBeLessThan(ANSWER_WITHIN);
       const info = await get(`3/${opts.cached}/info.json`);
       expect(info.status, info.body).toBe(200);
@@ -130,7 +133,7 @@ async function exercise(mode: FaultMode, opts: { delayMs?: number; cached: strin
     proxy.delayMs = 0;
     const recovered = await waitUntil(async () => (await get(TILE(opts.cold))).status === 200, 30_000, `${label}: recovery`);
     table.push(
-      `${label.padEnd(22)} | cached tile 200 | uncached 503 + Retry-After in ${Math.round(Math.min(...answers))}-${Math.round(Math.max(...answers))} ms | recovered ${Math.round(recovered)} ms after the fault was removed`,
+      `${label.padEnd(22)} | cached tile 200 in ≤${Math.ceil(Math.max(...cachedMs))} ms | uncached 503 + Retry-After in ${Math.round(Math.min(...answers))}-${Math.round(Math.max(...answers))} ms | recovered ${Math.round(recovered)} ms after the fault was removed`,
     );
     return during;
   } finally {
@@ -159,6 +162,19 @@ describe('S3 faults', () => {
 
   test('S3 10 s slow: cached tiles at cache speed, the rest 503 within the deadline', async () => {
     await exercise('pass', { delayMs: 10_000, cached: 'g', cold: 'h' });
+  }, 60_000);
+
+  test('the /readyz probe: a HEAD on a known object, failing within its deadline and naming the bucket while S3 hangs', async () => {
+    expect(await source.probe('a')).toMatch(/^s3: HEAD fault-images\/a\.jpg answered in \d+ ms$/);
+    proxy.mode = 'hang';
+    try {
+      const t0 = performance.now();
+      await expect(source.probe('a')).rejects.toThrow(/S3 bucket fault-images unavailable/);
+      expect(performance.now() - t0).toBeLessThan(ANSWER_WITHIN);
+    } finally {
+      proxy.mode = 'pass';
+    }
+    await waitUntil(async () => /answered/.test(await source.probe('a')), 30_000, 'probe after the fault');
   }, 60_000);
 
   test('the breaker opens after consecutive failures, fails fast, and closes after one good trial', async () => {
