@@ -41,6 +41,9 @@ afterAll(async () => {
 test('a hung handler: the client gets 504 + Retry-After, one log line, late writes are dropped', async () => {
   expect((await fetch(`${base}/fast`)).status).toBe(200);
   const pending = fetch(`${base}/iiif/3/x/info.json`);
+  // While it hangs, it is listed as in flight (what shutdown logs when it has to cut requests).
+  while (deadlines.inFlight().length === 0) await new Promise((r) => setImmediate(r));
+  expect(deadlines.inFlight()).toMatchObject([{ method: 'GET', url: '/iiif/3/x/info.json' }]);
   const res = await pending;
   expect(res.status).toBe(504);
   expect(res.headers.get('retry-after')).toBe('5');
