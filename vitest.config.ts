@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const E2E = ['tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts'];
+const E2E = ['tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts', 'tests/faults/**/*.e2e.test.ts'];
 const SECURITY = ['tests/security/**/*.test.ts'];
 
 export default defineConfig({

@@ -11,6 +11,8 @@ import { openStore } from '../src/lib/search/open.ts';
 import { StoreUnavailableError } from '../src/lib/search/store.ts';
 import { access } from '../src/lib/runtime.ts';
 import { ensureBuilt } from './build-stamp.ts';
+import { recordIntegrity } from '../src/lib/health.ts';
+import { ResponseDeadlines } from '../src/lib/deadline.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -29,17 +31,31 @@ try {
 
 if (!ensureBuilt(root)) fail('the build failed (see above)', 1);
 
-// A store that cannot be reached (e.g. Elasticsearch down) does not stop the server: pages answer
-// 503 with the reason and /readyz says what is wrong, until the store answers again.
-const store = await openStore(cfg);
+// A store that cannot be opened or reached (Elasticsearch down or misbehaving, SQLite locked,
+// unreadable or corrupt) does not stop the server: pages answer 503 with the reason and /readyz
+// says what is wrong, until the store answers again (nothing failed is kept: src/lib/runtime.ts).
+// Start-up never exits for it (under systemd that would be a restart loop).
 let count: number | undefined;
 try {
-  count = await store.count();
+  const store = await openStore(cfg);
+  try {
+    count = await store.count();
+    // The embedded store's pages are all read once (PRAGMA quick_check): a corrupted page is named
+    // in the log and in /readyz now, not found by visitors later.
+    const checkable = store as { quickCheck?: () => Promise<string[]> };
+    if (typeof checkable.quickCheck === 'function') {
+      const t0 = performance.now();
+      const problems = await checkable.quickCheck();
+      recordIntegrity({ problems, at: new Date() });
+      if (problems.length) console.error(`archive: the integrity check of ${cfg.store.sqlitePath} found problems: ${problems.slice(0, 5).join('; ')}`);
+      else console.log(`Integrity check of the store: ok (${Math.round(performance.now() - t0)} ms)`);
+    }
+  } finally {
+    await store.close().catch(() => {});
+  }
 } catch (e) {
-  if (!(e instanceof StoreUnavailableError)) throw e;
-  console.error(`archive: ${e.message}; serving anyway (pages answer 503 until it is back)`);
-} finally {
-  await store.close();
+  const why = e instanceof StoreUnavailableError ? e.message : `the search store cannot be used: ${(e as Error)?.message ?? String(e)}`;
+  console.error(`archive: ${why.split('\n')[0]}; serving anyway (pages answer 503 until it is back)`);
 }
 if (count === 0 && cfg.demo) {
   console.log(`The store at ${cfg.store.sqlitePath} is empty: creating the demo corpus (DEMO=false to skip)…`);
@@ -62,7 +78,9 @@ const { archiveListener } = await import('../src/lib/http/serve.ts');
 const { ALLOWED_METHODS } = await import('../src/lib/http/front.ts');
 const handler = archiveListener(astro);
 
-const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, handler);
+// Every response has a deadline (src/lib/deadline.ts); the requests in flight are known at shutdown.
+const deadlines = new ResponseDeadlines();
+const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, deadlines.wrap(handler));
 server.keepAliveTimeout = 5_000;
 // CONNECT never reaches a request listener: answer it here (405), instead of dropping the socket.
 server.on('connect', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
@@ -81,10 +99,18 @@ let closing = false;
 function shutdown(signal: string) {
   if (closing) return;
   closing = true;
-  console.log(`${signal}: finishing in-flight requests…`);
+  console.log(`${signal}: finishing ${deadlines.inFlight().length} in-flight request(s)…`);
   server.close(() => process.exit(0));
   server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 10_000).unref();
+  setTimeout(() => {
+    // Requests still running after 10 s are cut: say which, so nobody wonders about a lost answer.
+    const cut = deadlines.inFlight();
+    for (const r of cut) {
+      console.error(JSON.stringify({ t: new Date().toISOString(), level: 'warn', event: 'shutdown_cut', method: r.method, url: r.url, ms: Math.round(performance.now() - r.started) }));
+    }
+    console.error(`${signal}: ${cut.length} request(s) cut after 10 s`);
+    process.exit(0);
+  }, 10_000).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -144,13 +144,40 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   status: {
-    usage: 'status [--all] [--json]',
-    summary: 'records and images per batch, what is not in S3 (s3_uploaded:false), last runs of each stage',
-    options: { all: { type: 'boolean' }, json: { type: 'boolean' } },
+    usage: 'status [--all] [--json] [--check]',
+    summary: 'records and images per batch, what is not in S3 (s3_uploaded:false), last runs of each stage; --check: integrity of the embedded store',
+    options: { all: { type: 'boolean' }, json: { type: 'boolean' }, check: { type: 'boolean' } },
     args: [0, 0],
-    run: (ctx, args, values) => ingestCommand('runStatus', ctx, args, values),
+    run: async (ctx, args, values) => {
+      const { check, ...rest } = values;
+      const integrity = check ? await checkIntegrity(ctx) : EXIT.ok;
+      const status = await ingestCommand('runStatus', ctx, args, rest);
+      return integrity !== EXIT.ok ? integrity : status;
+    },
   },
 };
+
+/**
+ * `status --check`: PRAGMA quick_check on the embedded store (every page read and checked); the
+ * findings on stderr and exit 3 when there are any. Elasticsearch checks its own shards.
+ */
+async function checkIntegrity(ctx: Context): Promise<number> {
+  const store = (await ctx.store()) as SearchStore & { quickCheck?: () => Promise<string[]> };
+  if (typeof store.quickCheck !== 'function') {
+    ctx.io.out(`integrity: not checked here (the ${store.backend} store checks its own data)`);
+    return EXIT.ok;
+  }
+  const t0 = performance.now();
+  const problems = await store.quickCheck();
+  if (problems.length === 0) {
+    ctx.io.out(`integrity: ok (quick_check of ${ctx.config().store.sqlitePath}, ${Math.round(performance.now() - t0)} ms)`);
+    return EXIT.ok;
+  }
+  ctx.io.err(`integrity: ${ctx.config().store.sqlitePath} is damaged (quick_check found ${problems.length} problem${problems.length === 1 ? '' : 's'}):`);
+  for (const p of problems) ctx.io.err(`  ${p}`);
+  ctx.io.err('restore the store from a backup, or rebuild it with `archive index` from the deliveries');
+  return EXIT.failure;
+}
 
 /** Runs one of the ingest commands (loaded on use), mapping its usage errors to ours. */
 async function ingestCommand(

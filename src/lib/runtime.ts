@@ -13,7 +13,34 @@ import { AccessGate } from './access/gate.ts';
 import { scopedStore } from './access/scope.ts';
 import { probeService, AUTH_CONTEXT } from './access/iiif-auth.ts';
 
-let storePromise: Promise<SearchStore> | undefined;
+/**
+ * `make()` once, shared; but a FAILED attempt is not kept: the next call after a back-off (1 s,
+ * doubling to 10 s) tries again, and calls meanwhile get the same error at once (so a dependency
+ * that is down is not hammered, and is used again by itself within seconds after it is back).
+ */
+export function retryingOnce<T>(make: () => Promise<T>, maxBackoffMs = 10_000): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  let failure: { err: unknown; at: number; backoff: number } | undefined;
+  return () => {
+    if (current) return current;
+    if (failure && performance.now() - failure.at < failure.backoff) return Promise.reject(failure.err);
+    const backoff = failure ? Math.min(maxBackoffMs, failure.backoff * 2) : 1000;
+    current = make().then(
+      (value) => {
+        failure = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        current = undefined;
+        failure = { err, at: performance.now(), backoff };
+        throw err;
+      },
+    );
+    return current;
+  };
+}
+
+const openConfiguredStore = retryingOnce(() => openStore(config()));
 
 /**
  * The store as the current request may see it: reads obey the request's access scope (set by the
@@ -25,8 +52,7 @@ export function store(): Promise<SearchStore> {
 
 /** The store without per-user authorisation: for identifier-to-file lookups and health checks only. */
 export function rawStore(): Promise<SearchStore> {
-  storePromise ??= openStore(config());
-  return storePromise;
+  return openConfiguredStore();
 }
 
 const GATE = Symbol.for('iiif-archive.access-gate');
@@ -73,20 +99,36 @@ export function deniedImageServer(): Promise<ImageServer> {
   return deniedPromise;
 }
 
-let manifestPromise: Promise<ManifestService> | undefined;
-
-export function manifests(): Promise<ManifestService> {
-  manifestPromise ??= (async () =>
+const manifestService = retryingOnce(
+  async () =>
     new ManifestService({
       store: await store(),
       sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
       auth: probes() && { context: AUTH_CONTEXT, probe: probes()! },
-    }))();
-  return manifestPromise;
+    }),
+);
+
+export function manifests(): Promise<ManifestService> {
+  return manifestService();
 }
 
-const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
+const IMAGE_SERVER = Symbol.for('iiif-archive.image-server.retrying');
+const IMAGE_SOURCE = Symbol.for('iiif-archive.image-source');
+
+/**
+ * For /readyz (src/lib/health.ts): with IMAGE_SOURCE=s3, a HEAD on the object of the first image
+ * the store lists, through the image server's own client, deadline and circuit breaker.
+ */
+export async function probeImageSource(): Promise<string> {
+  await imageServer();
+  const source = (globalThis as { [IMAGE_SOURCE]?: { probe?: (id: string) => Promise<string> } })[IMAGE_SOURCE];
+  if (!source?.probe) return `${config().images.source}: nothing to probe`;
+  const hit = (await (await rawStore()).search({ pageSize: 1 })).hits[0];
+  const id = hit?.record.images?.[0]?.id;
+  if (!id) return `${config().images.source}: no image recorded yet`;
+  return source.probe(id);
+}
 
 /**
  * The IIIF Image API server, built once per process from the configuration. It lives on
@@ -98,8 +140,8 @@ const IMAGE_SERVER = Symbol.for('iiif-archive.image-server');
  * libvips.
  */
 export function imageServer(): Promise<ImageServer> {
-  const slot = globalThis as { [IMAGE_SERVER]?: Promise<ImageServer> };
-  slot[IMAGE_SERVER] ??= (async () => {
+  const slot = globalThis as { [IMAGE_SERVER]?: () => Promise<ImageServer> };
+  slot[IMAGE_SERVER] ??= retryingOnce(async () => {
     const [{ ImageServer }, { DiskCache }] = await Promise.all([import('./images/server.ts'), import('./images/cache.ts')]);
     const cfg = config();
     const log = (message: string, err?: unknown) => console.error(`[iiif] ${message}`, err ?? '');
@@ -107,8 +149,9 @@ export function imageServer(): Promise<ImageServer> {
     const lookup = async (id: string) => (await rawStore()).getImage(id);
     let source;
     if (cfg.images.source === 's3') {
-      const [{ S3ImageSource }, { createS3Client }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
-      source = new S3ImageSource({ client: createS3Client(cfg.s3), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+      const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
+      source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+      (globalThis as { [IMAGE_SOURCE]?: unknown })[IMAGE_SOURCE] = source;
     }
     return new ImageServer({
       ...(source ? { source } : { root: cfg.images.root, lookup }),
@@ -122,6 +165,6 @@ export function imageServer(): Promise<ImageServer> {
       log,
       auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
     });
-  })();
-  return slot[IMAGE_SERVER];
+  });
+  return slot[IMAGE_SERVER]();
 }

@@ -60,6 +60,11 @@ export class DiskCache {
   #bytes = 0;
   #ready: Promise<void> | undefined;
   #evicting = false;
+  /** The scan failed: when, and how long to wait before the next attempt. */
+  #scanFailure: { at: number; backoff: number; err: unknown } | undefined;
+  /** A write failed and no write has succeeded since (logged once per episode). */
+  #writeFailing = false;
+  #lastWriteComplaint = -Infinity;
 
   constructor(opts: DiskCacheOptions) {
     this.dir = path.resolve(opts.dir);
@@ -76,10 +81,75 @@ export class DiskCache {
     return this.#index.size;
   }
 
-  /** Create the directories, clear leftovers in tmp/, and index what is there. Idempotent. */
+  /**
+   * Create the directories, clear leftovers in tmp/, and index what is there. Idempotent once it
+   * has succeeded; a failure (directory not writable, disk gone) is NOT kept: it is logged once,
+   * and the next call after a back-off (1 s doubling to 10 s) scans again.
+   */
   ready(): Promise<void> {
-    this.#ready ??= this.#scan();
-    return this.#ready;
+    if (this.#ready) return this.#ready;
+    const f = this.#scanFailure;
+    if (f && performance.now() - f.at < f.backoff) return Promise.reject(f.err);
+    const p = this.#scan().then(
+      () => {
+        if (this.#scanFailure) this.#log(`the derivative cache at ${this.dir} is usable again`);
+        this.#scanFailure = undefined;
+      },
+      (err: unknown) => {
+        this.#ready = undefined;
+        const failure = new CacheUnavailableError(this.dir, err);
+        if (!this.#scanFailure) this.#log(failure.message);
+        this.#scanFailure = { at: performance.now(), backoff: this.#scanFailure ? Math.min(10_000, this.#scanFailure.backoff * 2) : 1000, err: failure };
+        throw failure;
+      },
+    );
+    this.#ready = p;
+    return p;
+  }
+
+  /** True once the directory has been scanned and no write failure is pending. */
+  get usable(): boolean {
+    return this.#scanFailure === undefined && !this.#writeFailing;
+  }
+
+  /**
+   * A write into the cache failed (disk full, read-only, permissions): logged once until a write
+   * succeeds again; a full disk also evicts down to half the current size to make room.
+   */
+  #writeFailed(err: unknown): CacheUnavailableError {
+    const failure = err instanceof CacheUnavailableError ? err : new CacheUnavailableError(this.dir, err);
+    // Once per episode, and at most once a minute (a nearly full disk flaps between the two).
+    const now = performance.now();
+    if (!this.#writeFailing && now - this.#lastWriteComplaint > 60_000) {
+      this.#lastWriteComplaint = now;
+      this.#log(`${failure.message}; answers are served without caching them until it works again`);
+    }
+    this.#writeFailing = true;
+    if (failure.code === 'ENOSPC' || failure.code === 'EDQUOT') void this.#evict(Math.floor(this.#bytes / 2));
+    return failure;
+  }
+
+  /**
+   * For writers that produce a file in `tmpPath()` themselves (libvips): when `err` says the disk
+   * is full, read-only or not permitted, record it like a failed write (logged once, eviction)
+   * and return the CacheUnavailableError; otherwise null.
+   */
+  writeFailure(err: unknown): CacheUnavailableError | null {
+    if (err instanceof CacheUnavailableError) return err;
+    const code = (err as NodeJS.ErrnoException)?.code;
+    const msg = String((err as Error)?.message ?? err);
+    let inferred: string | undefined;
+    if (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code)) inferred = code;
+    else if (/no space left on device/i.test(msg)) inferred = 'ENOSPC';
+    else if (/read-only file system/i.test(msg)) inferred = 'EROFS';
+    else if (/permission denied/i.test(msg)) inferred = 'EACCES';
+    if (!inferred) return null;
+    return this.#writeFailed(Object.assign(new Error(msg.split('\n')[0]), { code: inferred }));
+  }
+
+  #writeSucceeded(): void {
+    if (this.#writeFailing) this.#log(`the derivative cache at ${this.dir} accepts writes again`);
+    this.#writeFailing = false;
   }
 
   async #scan(): Promise<void> {
@@ -114,9 +184,16 @@ export class DiskCache {
     return path.join(this.#tmp, `${randomBytes(12).toString('hex')}${ext}`);
   }
 
-  /** The entry for `key`, refreshed as most recently used; null when absent (or gone from disk). */
+  /**
+   * The entry for `key`, refreshed as most recently used; null when absent (or gone from disk, or
+   * while the cache directory cannot be used).
+   */
   async lookup(key: string): Promise<CacheEntry | null> {
-    await this.ready();
+    try {
+      await this.ready();
+    } catch {
+      return null;
+    }
     const e = this.#index.get(key);
     if (!e) return null;
     this.#index.delete(key);
@@ -145,7 +222,12 @@ export class DiskCache {
   /** Store bytes under `key`. */
   async put(key: string, ext: string, data: Uint8Array): Promise<CacheEntry> {
     const tmp = await this.tmpPath();
-    await fs.writeFile(tmp, data);
+    try {
+      await fs.writeFile(tmp, data);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => {});
+      throw this.#writeFailed(err);
+    }
     return this.adopt(key, ext, tmp);
   }
 
@@ -154,8 +236,14 @@ export class DiskCache {
     await this.ready();
     const target = this.#target(key, ext);
     const st = await fs.stat(tmpFile);
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    await fs.rename(tmpFile, target);
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(tmpFile, target);
+    } catch (err) {
+      await fs.rm(tmpFile, { force: true }).catch(() => {});
+      throw this.#writeFailed(err);
+    }
+    this.#writeSucceeded();
     const old = this.#index.get(key);
     if (old) {
       this.#bytes -= old.size;
@@ -213,12 +301,12 @@ export class DiskCache {
   }
 
   /** Delete least recently used, unpinned entries until the cache is within its limit. */
-  async #evict(): Promise<void> {
-    if (this.#evicting || this.#bytes <= this.maxBytes) return;
+  async #evict(down?: number): Promise<void> {
+    if (this.#evicting || (down === undefined && this.#bytes <= this.maxBytes)) return;
     this.#evicting = true;
     try {
       // Down to 90 % of the limit, so eviction does not run on every write.
-      const goal = Math.floor(this.maxBytes * 0.9);
+      const goal = down ?? Math.floor(this.maxBytes * 0.9);
       for (const [key, e] of [...this.#index]) {
         if (this.#bytes <= goal) break;
         if (this.#pins.has(key) || this.#flights.has(key)) continue;
@@ -228,6 +316,25 @@ export class DiskCache {
     } finally {
       this.#evicting = false;
     }
+  }
+}
+
+/** The cache directory cannot be used (scan or write failed); the reason names the cause. */
+export class CacheUnavailableError extends Error {
+  readonly code: string | undefined;
+  constructor(dir: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'ENOSPC' || code === 'EDQUOT'
+          ? 'no space left on the device'
+          : code === 'EROFS'
+            ? 'read-only file system'
+            : String((cause as Error)?.message ?? cause).split('\n')[0];
+    super(`the derivative cache at ${dir} cannot be used: ${why}${code ? ` (${code})` : ''}`, { cause });
+    this.name = 'CacheUnavailableError';
+    this.code = code;
   }
 }
 

@@ -128,6 +128,14 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     if (opts.secure) result.headers = opts.secure(result.headers);
     await writeIiifResponse(res, result, method === 'GET');
   } catch (err) {
+    if ((err as Error)?.name === 'StoreUnavailableError' && !res.headersSent) {
+      // The access check could not look the image up (store down): 503, one line, no stack.
+      const reason = (err as { reason?: string }).reason ?? (err as Error).message;
+      console.error(JSON.stringify({ t: new Date().toISOString(), level: 'error', event: 'store_unavailable', path: (req.url ?? '').slice(0, 300), reason }));
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': '30', ...opts.headers?.(req) });
+      res.end(JSON.stringify({ error: 'search store unavailable', status: 503, retryAfter: 30 }));
+      return true;
+    }
     console.error('[iiif] http adapter failure', err);
     if (!res.headersSent) {
       res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });

@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import { DiskCache, MemoryCache, cacheKey } from './cache.ts';
+import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache.ts';
 import { IiifError } from './errors.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
 import { PYRAMID_REVISION, buildPyramid, pyramidWorthIt } from './pyramid.ts';
@@ -47,7 +47,7 @@ import {
   type Limits,
   type Version,
 } from './request.ts';
-import { SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
+import { SourceChangedError, SourceResolver, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
 import { assembleJpeg, jpegTilesUsable, readTiffLayout, type TiffLayout, type TiffPage } from './tiff.ts';
 
 /*
@@ -119,6 +119,8 @@ export interface ImageServerOptions {
 export interface IiifHttpRequest {
   method?: string;
   headers?: Headers | Record<string, string | string[] | undefined>;
+  /** Set on the one internal retry after the source changed during a render. */
+  retried?: boolean;
 }
 
 export interface IiifResponse {
@@ -338,8 +340,11 @@ export class ImageServer {
   readonly #pyramids: boolean;
   readonly #passthrough: boolean;
   readonly #queue: RenderQueue;
-  /** Source versions whose pyramid build failed (not retried until the source changes). */
-  readonly #pyramidFailed = new Lru<string, true>(1000);
+  /**
+   * Source versions whose pyramid build failed: when it may be tried again (a back-off from 1 min
+   * doubling to 1 h, so a passing fault does not disable deep zoom until restart) and the delay.
+   */
+  readonly #pyramidFailed = new Lru<string, { until: number; backoff: number }>(1000);
   readonly #flights = new Map<string, Promise<unknown>>();
   /** Raw request path -> its rendering in the memory cache (see #fromHot). */
   readonly #hot = new Lru<string, HotEntry>(20_000);
@@ -446,6 +451,8 @@ export class ImageServer {
         }
       }
     } catch (err) {
+      // The file changed under a render: that result was discarded; try once more with the new file.
+      if (err instanceof SourceChangedError && !req.retried) return this.handle(path, { ...req, retried: true });
       if (err instanceof IiifError) return this.#error(err.status, err.message, err.headers);
       this.#log(`internal error for /iiif/${path.slice(0, 300)}`, err);
       return this.#error(500, 'Internal server error');
@@ -650,27 +657,47 @@ export class ImageServer {
       const toFile = !forceMemory && this.#disk !== undefined && estimateOutputBytes(plan) > STREAM_OVER_BYTES;
       const cost = estimateRenderBytes(input.facts, plan, !toFile);
       if (!toFile) {
-        const body = await this.#queue.run(cost, () => this.render(input.file, input.facts, plan));
+        const body = await this.#unchanged(source, () => this.#queue.run(cost, () => this.render(input.file, input.facts, plan)));
         if (this.#cacheRenders) {
           this.#mem.set(key, body);
-          if (this.#disk) void this.#disk.put(key, '', body).catch((err: unknown) => this.#log('cannot write to the cache', err));
+          // A cache that cannot be written logs that once itself (cache.ts); the answer is served anyway.
+          if (this.#disk) void this.#disk.put(key, '', body).catch((err: unknown) => err instanceof CacheUnavailableError || this.#log('cannot write to the cache', err));
         }
         return { kind: 'buffer', body };
       }
       const disk = this.#disk!;
-      const tmp = await disk.tmpPath();
+      let tmp = '';
       try {
-        await this.#queue.run(cost, () => this.renderToFile(input.file, input.facts, plan, tmp));
+        tmp = await disk.tmpPath();
+        await this.#unchanged(source, () => this.#queue.run(cost, () => this.renderToFile(input.file, input.facts, plan, tmp)));
         const entry = await disk.adopt(key, '', tmp);
         return { kind: 'file', path: entry.path, size: entry.size };
       } catch (err) {
-        await fs.rm(tmp, { force: true });
+        if (tmp) await fs.rm(tmp, { force: true }).catch(() => {});
+        // The cache is full, read-only or gone (logged once by the cache): render into memory instead.
+        if (disk.writeFailure(err)) return this.#produce(key, source, facts, plan, true);
         throw err;
       }
     } finally {
       unpinPyramid?.();
       unpinSource?.();
     }
+  }
+
+  /**
+   * `work` reads the source: afterwards (also when it failed, e.g. on a half-written file) the
+   * source must be as it was, else its result is discarded (SourceChangedError: retried once).
+   */
+  async #unchanged<T>(source: SourceFile, work: () => Promise<T>): Promise<T> {
+    let out: T;
+    try {
+      out = await work();
+    } catch (err) {
+      await this.#sources.assertUnchanged?.(source);
+      throw err;
+    }
+    await this.#sources.assertUnchanged?.(source);
+    return out;
   }
 
   /** The stored JPEG tile `index` of `page` in `file`, as a complete JPEG; null if unusable. */
@@ -698,6 +725,11 @@ export class ImageServer {
     return this.#pyramids && pyramidWorthIt(facts);
   }
 
+  #pyramidBlocked(version: string): boolean {
+    const f = this.#pyramidFailed.get(version);
+    return f !== undefined && performance.now() < f.until;
+  }
+
   #pyramidKey(source: SourceFile, facts: SourceFacts): string {
     return cacheKey('pyramid', PYRAMID_REVISION, source.version, facts.tileSize);
   }
@@ -715,7 +747,7 @@ export class ImageServer {
   ): Promise<{ file: string; facts: SourceFacts; unpin: () => void } | null> {
     const disk = this.#disk!;
     const key = this.#pyramidKey(source, facts);
-    if (this.#pyramidFailed.get(source.version)) return null;
+    if (this.#pyramidBlocked(source.version)) return null;
     let entry = await disk.lookup(key);
     if (!entry) {
       const wait = !plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS;
@@ -759,7 +791,7 @@ export class ImageServer {
    */
   #startPyramid(source: SourceFile, facts: SourceFacts, background: boolean, local?: string): Promise<boolean> {
     const disk = this.#disk;
-    if (!disk || this.#pyramidFailed.get(source.version)) return Promise.resolve(false);
+    if (!disk || this.#pyramidBlocked(source.version)) return Promise.resolve(false);
     const key = this.#pyramidKey(source, facts);
     if (disk.peek(key)) return Promise.resolve(true);
     const flightKey = `pyramid\0${key}`;
@@ -768,14 +800,16 @@ export class ImageServer {
     if (background && (this.#queue.stats().waiting > 0 || this.#queue.stats().running >= 1)) return Promise.resolve(false);
     const build = async (): Promise<boolean> => {
       const unpin = this.#sources.pin?.(source);
-      const tmp = await disk.tmpPath('.tif');
+      let tmp = '';
       try {
+        tmp = await disk.tmpPath('.tif');
         const file = local ?? (await this.#sources.local(source));
         const t0 = performance.now();
         const upright = facts.orientation !== 1 ? facts.width * facts.height * Math.max(3, facts.channels ?? 3) : 0;
         await this.#queue.run(64 * MB + facts.width * 1024 * 3 + upright, () =>
           buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
         );
+        await this.#sources.assertUnchanged?.(source);
         const built = await this.readFacts(tmp);
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
           throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
@@ -784,10 +818,12 @@ export class ImageServer {
         this.#buildMs.push(performance.now() - t0);
         return true;
       } catch (err) {
-        await fs.rm(tmp, { force: true });
-        if (err instanceof IiifError && err.status === 503) return false; // busy: try again later
-        this.#pyramidFailed.set(source.version, true);
-        this.#log(`cannot build a pyramid for ${source.id}; rendering from the source`, err);
+        if (tmp) await fs.rm(tmp, { force: true });
+        if (err instanceof IiifError && err.status === 503) return false; // busy, or the source changed: try again later
+        if (disk.writeFailure(err)) return false; // logged once by the cache; tried again when it works
+        const backoff = Math.min(3_600_000, (this.#pyramidFailed.get(source.version)?.backoff ?? 30_000) * 2);
+        this.#pyramidFailed.set(source.version, { until: performance.now() + backoff, backoff });
+        this.#log(`cannot build a pyramid for ${source.id}; rendering from the source (next try in ${Math.round(backoff / 60_000)} min)`, err);
         return false;
       } finally {
         unpin?.();

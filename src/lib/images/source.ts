@@ -14,7 +14,7 @@
  *
  * Refusals and missing files are 404 for the client (the reason is logged for the operator).
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { IiifError, quote } from './errors.ts';
 
@@ -52,6 +52,19 @@ export interface ImageSource {
   pin?(source: SourceFile): () => void;
   /** How long a resolved source is reused (ms): the server reuses whole answers no longer. */
   readonly ttlMs?: number;
+  /**
+   * After reading `source` (a render, a pyramid build): throws SourceChangedError when the file
+   * changed meanwhile (size or mtime differ), so the result is discarded instead of cached.
+   */
+  assertUnchanged?(source: SourceFile): Promise<void>;
+}
+
+/** The source file changed while it was read: what was produced from it is discarded. */
+export class SourceChangedError extends IiifError {
+  constructor(id: string) {
+    super(503, `The image ${quote(id)} changed while it was being read; try again`, { 'Retry-After': '1' });
+    this.name = 'SourceChangedError';
+  }
 }
 
 export interface SourceResolverOptions {
@@ -95,6 +108,87 @@ export class TtlCache<V> {
   }
 }
 
+/**
+ * Resolved sources, revalidated: an entry is fresh for `ttlMs` counted from the END of its lookup
+ * (a slow lookup does not shorten it). After that the next request starts one lookup
+ * (single-flight per key) and waits for it at most `waitMs` (with `ttlMs` 0: until it ends); when
+ * it is slower, or fails because a dependency is unavailable (`keepStale(err)`), the last known
+ * value is answered, so what is cached from it (derivatives, tiles) keeps being served while the
+ * store or S3 is down or slow. An answer that the source is gone (e.g. 404) replaces the entry.
+ */
+export class RevalidatingCache<V> {
+  readonly #ttl: number;
+  readonly #wait: number;
+  readonly #max: number;
+  readonly #load: (key: string) => Promise<V>;
+  readonly #keepStale: (err: unknown) => boolean;
+  readonly #map = new Map<string, { at: number; value: V }>();
+  readonly #flights = new Map<string, Promise<V>>();
+
+  constructor(ttlMs: number, waitMs: number, load: (key: string) => Promise<V>, keepStale: (err: unknown) => boolean, max = 10_000) {
+    this.#ttl = ttlMs;
+    this.#wait = waitMs;
+    this.#load = load;
+    this.#keepStale = keepStale;
+    this.#max = max;
+  }
+
+  get(key: string): Promise<V> {
+    const e = this.#map.get(key);
+    if (e && performance.now() - e.at < this.#ttl) return Promise.resolve(e.value);
+    const flight = this.#refresh(key);
+    if (!e) return flight;
+    const stale = e.value;
+    const settled = flight.catch((err: unknown) => {
+      if (this.#keepStale(err)) return stale;
+      throw err;
+    });
+    if (this.#ttl <= 0) return settled;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([settled, new Promise<V>((resolve) => (timer = setTimeout(() => resolve(stale), this.#wait)))]).finally(() => clearTimeout(timer));
+  }
+
+  #refresh(key: string): Promise<V> {
+    const running = this.#flights.get(key);
+    if (running) return running;
+    const p = this.#load(key).then(
+      (value) => {
+        this.#map.delete(key);
+        this.#map.set(key, { at: performance.now(), value });
+        if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+        return value;
+      },
+      (err: unknown) => {
+        if (!this.#keepStale(err)) this.#map.delete(key);
+        throw err;
+      },
+    );
+    const tracked = p.finally(() => this.#flights.delete(key));
+    tracked.catch(() => {}); // a background revalidation nobody waits for must not be unhandled
+    this.#flights.set(key, tracked);
+    return tracked;
+  }
+
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+}
+
+/**
+ * `lookup(id)`, with a store that cannot be reached (StoreUnavailableError, recognised by name so
+ * that this module does not depend on the search store) turned into 503 + Retry-After.
+ */
+export async function lookupOr503(lookup: ImageLookup, id: string): Promise<ImageRecord | null> {
+  try {
+    return await lookup(id);
+  } catch (err) {
+    if ((err as Error)?.name === 'StoreUnavailableError') {
+      throw new IiifError(503, 'The archive cannot reach its search store; try again shortly', { 'Retry-After': '30' });
+    }
+    throw err;
+  }
+}
+
 /** True when `file` is a plain relative path of non-dot segments. */
 export function isSafeRelativePath(file: string): boolean {
   if (file === '' || file.length > 4096) return false;
@@ -112,7 +206,7 @@ export class SourceResolver implements ImageSource {
   readonly #root: string;
   readonly #lookup: ImageLookup;
   readonly #warn: (message: string) => void;
-  readonly #recent: TtlCache<Promise<SourceFile>>;
+  readonly #recent: RevalidatingCache<SourceFile>;
   readonly ttlMs: number;
   #realRoot: string | undefined;
 
@@ -121,21 +215,25 @@ export class SourceResolver implements ImageSource {
     this.#lookup = opts.lookup;
     this.#warn = opts.warn ?? ((m) => console.warn(`[iiif] ${m}`));
     this.ttlMs = opts.ttlMs ?? 2000;
-    this.#recent = new TtlCache(this.ttlMs);
+    this.#recent = new RevalidatingCache(this.ttlMs, 200, (id) => this.#resolve(id), (err) => err instanceof IiifError && err.status === 503);
   }
 
   async local(source: SourceFile): Promise<string> {
     return source.path;
   }
 
+  async assertUnchanged(source: SourceFile): Promise<void> {
+    const st = await fs.stat(source.path).catch(() => null);
+    if (!st || st.size !== source.size || st.mtimeMs !== source.mtimeMs) {
+      this.#recent.delete(source.id);
+      this.#warn(`image ${source.id}: the file changed while it was read; the result is discarded`);
+      throw new SourceChangedError(source.id);
+    }
+  }
+
   /** Resolve an identifier to a readable file; 404 otherwise. Answers are reused for ttlMs. */
   resolve(id: string): Promise<SourceFile> {
-    const hit = this.#recent.get(id);
-    if (hit) return hit;
-    const p = this.#resolve(id);
-    this.#recent.set(id, p);
-    p.catch(() => this.#recent.delete(id));
-    return p;
+    return this.#recent.get(id);
   }
 
   async #rootReal(): Promise<string> {
@@ -149,7 +247,7 @@ export class SourceResolver implements ImageSource {
   }
 
   async #resolve(id: string): Promise<SourceFile> {
-    const record = await this.#lookup(id);
+    const record = await lookupOr503(this.#lookup, id);
     if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
 
@@ -180,12 +278,20 @@ export class SourceResolver implements ImageSource {
     let st;
     try {
       st = await fs.stat(located);
-    } catch {
-      this.#warn(`image ${id}: file ${quote(record.file, 200)} is missing`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.#warn(`image ${id}: file ${quote(record.file, 200)} ${code === 'EACCES' || code === 'EPERM' ? 'cannot be read: permission denied' : 'is missing'}`);
       throw unavailable();
     }
     if (!st.isFile()) {
       this.#warn(`image ${id}: ${quote(record.file, 200)} is not a regular file`);
+      throw unavailable();
+    }
+    try {
+      await fs.access(located, fsConstants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.#warn(`image ${id}: file ${quote(record.file, 200)} cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String(code)}`);
       throw unavailable();
     }
     return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };

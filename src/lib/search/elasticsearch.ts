@@ -246,12 +246,16 @@ export class EsStore implements SearchStore {
     else if (isClientError(e, errors.ConnectionError)) reason = `cannot connect to ${at} (${e.message})`;
     else if (isClientError(e, errors.NoLivingConnectionsError)) reason = `no living connection to ${at}`;
     else if (isClientError(e, errors.ProductNotSupportedError)) reason = `${at} does not answer as Elasticsearch`;
+    // A broken or truncated body (a proxy's error page, a dying node) is the cluster's fault, not the request's.
+    else if (isClientError(e, errors.DeserializationError)) reason = `${at} answered something that is not JSON`;
+    else if (isClientError(e, errors.RequestAbortedError)) reason = `the request to ${at} was aborted`;
     else if (isClientError(e, errors.ResponseError)) {
       const s = statusOf(e) ?? 0;
       const type = errorType(e);
       if (s === 401 || s === 403) {
         reason = `${at} refused the credentials (${s}${type ? ` ${type}` : ''}): check ES_API_KEY, ES_USERNAME/ES_PASSWORD or the user in ES_URL`;
-      } else if (s === 429 || s === 502 || s === 503 || s === 504) {
+      } else if (s === 429 || s >= 500) {
+        // 429 and every 5xx: the cluster cannot answer now (a 500 is its own failure, not the request's).
         reason = `${at} answered ${s}${type ? ` ${type}` : ''}`;
       } else if (s === 404 && type === 'index_not_found_exception') {
         this.ready = null; // re-created (or re-checked) by the next call

@@ -35,6 +35,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ACCESS_LEVELS, IMAGE_ID_RE } from '../domain.ts';
 import {
@@ -44,6 +45,7 @@ import {
   startSearch,
   validateUploads,
   validateUpsert,
+  StoreUnavailableError,
   type AccessLevel,
   type FacetBucket,
   type ImageUpload,
@@ -140,6 +142,15 @@ function typeOf(item: ItemInput): string | null {
 
 type Row = Record<string, unknown>;
 
+export interface SqliteOpenOptions {
+  /** Open without writing (no WAL switch, no schema creation). */
+  readOnly?: boolean;
+  /** SQLite's own busy wait, ms (blocks the thread; default 5000). */
+  busyTimeoutMs?: number;
+  /** With readOnly: the file cannot change at all (read-only media); no locks, no -shm file. */
+  immutable?: boolean;
+}
+
 interface Existing {
   n: number;
   d: number;
@@ -171,20 +182,35 @@ export class SqliteStore implements SearchStore {
   /** code -> value, the same dictionaries read the other way. */
   private codeNames = { batch: new Map<number, string>(), type: new Map<number, string>() };
 
-  constructor(file: string) {
+  /** Opened read-only (the file or its directory is not writable): reads work, writes fail. */
+  readonly readOnly: boolean;
+
+  constructor(file: string, opts: SqliteOpenOptions = {}) {
     this.path = file;
     const memory = file === ':memory:' || file === '';
-    if (!memory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new DatabaseSync(memory ? ':memory:' : file);
-    this.db.exec('PRAGMA busy_timeout = 5000');
-    if (!memory) this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec(`
-      PRAGMA synchronous = NORMAL;
-      PRAGMA foreign_keys = ON;
-      PRAGMA temp_store = MEMORY;
-      PRAGMA cache_size = -131072;
-      PRAGMA mmap_size = 1073741824;
-    `);
+    this.readOnly = !memory && (opts.readOnly ?? false);
+    if (!memory && !this.readOnly) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // On read-only media a WAL database cannot get its -shm file: opened as immutable (nobody can
+    // change it there anyway).
+    const target = memory ? ':memory:' : opts.immutable ? Object.assign(pathToFileURL(path.resolve(file)), { search: '?immutable=1' }) : file;
+    this.db = new DatabaseSync(target, this.readOnly ? { readOnly: true } : {});
+    try {
+      // The busy timeout blocks the event loop while it waits: the server keeps it short and
+      // retries asynchronously (openSqliteStore); one-shot CLI callers may wait longer.
+      this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 5000))}`);
+      // WAL: readers never wait for the writer, so several processes can share one store.
+      if (!memory && !this.readOnly) this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec(`
+        PRAGMA synchronous = NORMAL;
+        PRAGMA foreign_keys = ON;
+        PRAGMA temp_store = MEMORY;
+        PRAGMA cache_size = -131072;
+        PRAGMA mmap_size = 1073741824;
+      `);
+    } catch (err) {
+      this.db.close(); // not left open (a file descriptor per failed attempt)
+      throw err;
+    }
   }
 
   /** A prepared statement, prepared once per SQL text and reused. */
@@ -261,10 +287,15 @@ export class SqliteStore implements SearchStore {
       );
       CREATE INDEX IF NOT EXISTS images_item ON images (item_n, seq);
     `);
-    this.db
-      .prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING`)
-      .run(String(SCHEMA_VERSION));
-    const v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string };
+    // Read first: an existing store needs no write to open (a write would wait for another
+    // process's transaction, and fails on a read-only store).
+    let v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string } | undefined;
+    if (!v) {
+      this.db
+        .prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING`)
+        .run(String(SCHEMA_VERSION));
+      v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as { value: string };
+    }
     if (Number(v.value) !== SCHEMA_VERSION) {
       throw new Error(`${this.path}: search store schema ${v.value}, this program expects ${SCHEMA_VERSION}`);
     }
@@ -858,6 +889,21 @@ export class SqliteStore implements SearchStore {
     return name;
   }
 
+  /**
+   * `PRAGMA quick_check`: every page of every table and index (the full-text index's included) is
+   * read and checked. [] when the database is sound, else what SQLite found (at most 20 lines).
+   */
+  async quickCheck(): Promise<string[]> {
+    try {
+      const rows = this.db.prepare('PRAGMA quick_check(20)').all() as Array<Record<string, unknown>>;
+      const found = rows.map((r) => String(Object.values(r)[0]));
+      return found.length === 1 && found[0] === 'ok' ? [] : found;
+    } catch (err) {
+      if (isBusy(err)) throw err;
+      return [String((err as Error).message ?? err)];
+    }
+  }
+
   /** Merges the FTS5 index segments (after a bulk load); searches are faster afterwards. */
   async optimize(): Promise<void> {
     this.initSync();
@@ -869,4 +915,146 @@ export class SqliteStore implements SearchStore {
     this.stmts.clear();
     this.db.close();
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Opening for a long-running process: never blocks the event loop for long, never gives up for good
+
+/** SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; worth waiting for. */
+export function isBusy(err: unknown): boolean {
+  const e = err as { errcode?: number; message?: string };
+  const primary = typeof e?.errcode === 'number' ? e.errcode & 0xff : undefined;
+  return primary === 5 || primary === 6 || /database (table )?is locked|database is busy/i.test(String(e?.message ?? ''));
+}
+
+/** The file (or its directory, which WAL needs for -wal and -shm) cannot be written. */
+function isReadOnlyError(err: unknown): boolean {
+  const e = err as { errcode?: number; code?: string; message?: string };
+  const primary = typeof e?.errcode === 'number' ? e.errcode & 0xff : undefined;
+  return primary === 8 || e?.code === 'EACCES' || e?.code === 'EROFS' || /readonly database|read-only file system|permission denied|unable to open database/i.test(String(e?.message ?? ''));
+}
+
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SqliteServeOptions {
+  /** SQLite's busy wait per attempt, ms (default 25: the event loop stays responsive). */
+  busyTimeoutMs?: number;
+  /** How long an operation keeps retrying a locked database before it gives up, ms (default 5 s). */
+  retryForMs?: number;
+  /**
+   * How long opening keeps retrying, ms (default 2 s): a store still locked after that is
+   * unavailable (503 at once), and the next request after a back-off tries again (runtime.ts).
+   */
+  openRetryForMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs `fn`; while the database is locked by another process, waits WITHOUT blocking (a timer,
+ * doubling from 10 ms to 500 ms) and tries again, for up to `retryForMs`; then the store is
+ * unavailable (503 for the client, the reason in the log and /readyz).
+ */
+export async function retryBusy<T>(fn: () => Promise<T> | T, retryForMs: number, what = 'the search store'): Promise<T> {
+  const started = performance.now();
+  let wait = 10;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      const spent = performance.now() - started;
+      if (spent >= retryForMs) {
+        throw new StoreUnavailableError('sqlite', `${what} is locked by another process (waited ${Math.round(spent)} ms)`, { cause: err });
+      }
+      await sleep(Math.min(wait, Math.max(1, retryForMs - spent)));
+      wait = Math.min(500, wait * 2);
+    }
+  }
+}
+
+/**
+ * Opens the embedded store for a server process (and the CLI, through openStore):
+ *  - a short busy timeout, and every operation retried asynchronously while another process holds
+ *    the lock (`retryBusy`), so two processes on one DATA_DIR work together and a running
+ *    `archive index` never freezes or breaks the server;
+ *  - a store whose file or directory is not writable is opened read-only (searches and pages work;
+ *    writes answer that the store is read-only);
+ *  - any failure to open (locked for longer than `retryForMs`, unreadable, corrupt, another schema)
+ *    is a StoreUnavailableError, so the caller serves 503 and tries again later.
+ */
+export async function openSqliteStore(file: string, opts: SqliteServeOptions = {}): Promise<SqliteStore> {
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 25;
+  const retryForMs = opts.retryForMs ?? 5_000;
+  const openRetryForMs = opts.openRetryForMs ?? Math.min(2_000, retryForMs);
+  const memory = file === ':memory:' || file === '';
+  const open = (readOnly: boolean) => {
+    let store: SqliteStore;
+    try {
+      store = new SqliteStore(file, { readOnly, busyTimeoutMs });
+    } catch (err) {
+      // Read-only media: the WAL index (-shm) cannot be created; the file cannot change either.
+      if (!readOnly || isBusy(err)) throw err;
+      store = new SqliteStore(file, { readOnly, busyTimeoutMs, immutable: true });
+    }
+    try {
+      store.initSync();
+      return store;
+    } catch (err) {
+      void store.close();
+      throw err;
+    }
+  };
+  let store: SqliteStore;
+  try {
+    store = await retryBusy(() => {
+      const readOnly = !memory && !writable(file);
+      try {
+        return open(readOnly);
+      } catch (err) {
+        if (readOnly || memory || !isReadOnlyError(err) || !fs.existsSync(file)) throw err;
+        return open(true);
+      }
+    }, openRetryForMs, file);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    const e = err as NodeJS.ErrnoException & { errstr?: string };
+    const why = e.code === 'EACCES' || isReadOnlyError(err) ? `permission denied (${e.message})` : String(e.message ?? err);
+    throw new StoreUnavailableError('sqlite', `cannot open ${file}: ${why.split('\n')[0]}`, { cause: err });
+  }
+  if (store.readOnly) opts.log?.(`archive: ${file} is not writable: the search store is open read-only`);
+  return withBusyRetry(store, retryForMs);
+}
+
+/**
+ * The store with every asynchronous method retried while the database is locked (see retryBusy).
+ * Methods that return promises are wrapped; synchronous ones and properties pass through.
+ */
+export function withBusyRetry<S extends object>(store: S, retryForMs: number): S {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'constructor' || prop === 'close') {
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      const fn = value as (...a: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        const first = fn.apply(target, args);
+        if (!(first instanceof Promise)) return first;
+        return first.catch((err: unknown) => {
+          if (!isBusy(err)) throw err;
+          return retryBusy(() => fn.apply(target, args) as Promise<unknown>, retryForMs);
+        });
+      };
+    },
+  });
 }
