@@ -81,6 +81,7 @@ export function manifests(): Promise<ManifestService> {
       sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
       auth: probes() && { context: AUTH_CONTEXT, probe: probes()! },
+      limits: (await imageServer()).limits,
     }))();
   return manifestPromise;
 }

@@ -35,10 +35,12 @@ import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { DiskCache, MemoryCache, cacheKey } from './cache.ts';
 import { IiifError } from './errors.ts';
+import { etagMatches, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
 import { PYRAMID_REVISION, buildPyramid, pyramidWorthIt } from './pyramid.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
 import {
+  FORMAT_MAX_SIDE,
   MEDIA_TYPES,
   parseRequest,
   resolveImageRequest,
@@ -195,16 +197,23 @@ function header(headers: IiifHttpRequest['headers'], name: string): string | nul
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** RFC 9110 If-None-Match (weak comparison). */
-export function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  const strip = (t: string) => t.trim().replace(/^W\//, '');
-  const mine = strip(etag);
-  return ifNoneMatch.split(',').some((t) => t.trim() === '*' || strip(t) === mine);
-}
+/** RFC 9110 If-None-Match (weak comparison); the shared helper of every IIIF route. */
+export { etagMatches };
 
 function hashTag(...parts: Array<string | number>): string {
   return `"${createHash('sha1').update(parts.join('\0')).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * The limits as served: maxWidth and maxHeight at most what the default format (jpg) can write, so
+ * that info.json's `maxWidth`/`maxHeight`, its `sizes` and `max` are always deliverable as jpg.
+ * Limits above are clamped with a message (src/lib/config.ts refuses them already).
+ */
+export function deliverableLimits(limits: Limits, warn?: (message: string) => void): Limits {
+  const side = FORMAT_MAX_SIDE.jpg;
+  if (limits.maxWidth <= side && limits.maxHeight <= side) return { ...limits };
+  warn?.(`maxWidth ${limits.maxWidth} / maxHeight ${limits.maxHeight} clamped to ${side}: the largest side a JPEG (the default format) can have`);
+  return { maxWidth: Math.min(limits.maxWidth, side), maxHeight: Math.min(limits.maxHeight, side), maxArea: limits.maxArea };
 }
 
 /** A libvips/sharp error that the request's values provoked, as opposed to a bad source file. */
@@ -349,10 +358,10 @@ export class ImageServer {
   readonly #auth: ImageServerOptions['auth'];
 
   constructor(opts: ImageServerOptions) {
-    this.#limits = { maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea };
     this.#auth = opts.auth;
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
+    this.#limits = deliverableLimits({ maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea }, (m) => this.#log(m));
     if (opts.source) this.#sources = opts.source;
     else {
       if (!opts.root || !opts.lookup) throw new Error('ImageServer needs a source, or root and lookup');
@@ -477,14 +486,7 @@ export class ImageServer {
   }
 
   #notModified(req: IiifHttpRequest, etag: string, mtimeMs: number): boolean {
-    const inm = header(req.headers, 'if-none-match');
-    if (inm !== null) return etagMatches(inm, etag);
-    const ims = header(req.headers, 'if-modified-since');
-    if (ims) {
-      const t = Date.parse(ims);
-      if (!Number.isNaN(t) && Math.floor(mtimeMs / 1000) * 1000 <= t) return true;
-    }
-    return false;
+    return isNotModified(req.method, req.headers, { etag, lastModified: mtimeMs });
   }
 
   #info(version: Version, id: string, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest): IiifResponse {
