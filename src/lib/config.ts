@@ -142,6 +142,13 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return n;
 }
 
+/** A IIIF size limit: at most 65500, the largest side a JPEG (the default output format) can have. */
+function jpegSide(env: Env, name: string, fallback: number): number {
+  const n = int(env, name, fallback, 1, 1_000_000);
+  if (n > 65500) throw new ConfigError(name, `must be at most 65500, the largest side a JPEG (the default output format) can have; got ${n}`);
+  return n;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -294,8 +301,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const esTimeoutMs = int(env, 'ES_TIMEOUT_MS', 5000, 100, 600_000);
 
   const source = oneOf(env, 'IMAGE_SOURCE', 'fs', ['fs', 's3'] as const);
-  const maxWidth = int(env, 'IIIF_MAX_WIDTH', 10000, 1, 1_000_000);
-  const maxHeight = int(env, 'IIIF_MAX_HEIGHT', maxWidth, 1, 1_000_000);
+  // JPEG, the default output format, cannot be wider or taller than 65500 px (libjpeg): a larger
+  // limit would advertise sizes in info.json that the server cannot deliver.
+  const maxWidth = jpegSide(env, 'IIIF_MAX_WIDTH', 10000);
+  const maxHeight = jpegSide(env, 'IIIF_MAX_HEIGHT', maxWidth);
   const maxArea = int(env, 'IIIF_MAX_AREA', 100_000_000, 1, 10_000_000_000);
   const MB = 1024 * 1024;
   const imageCache = {

@@ -38,3 +38,16 @@ test.each([
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).variable).toBe(name);
 });
+
+test.each([['IIIF_MAX_WIDTH'], ['IIIF_MAX_HEIGHT']])('%s above 65500 (the largest JPEG side) is refused with the reason', (name) => {
+  let err: unknown;
+  try {
+    loadConfig({ [name]: '65535' }, '/srv');
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as ConfigError).variable).toBe(name);
+  expect((err as ConfigError).message).toMatch(/65500.*JPEG/);
+  expect(loadConfig({ [name]: '65500' }, '/srv').images[name === 'IIIF_MAX_WIDTH' ? 'maxWidth' : 'maxHeight']).toBe(65500);
+});
