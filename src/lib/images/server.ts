@@ -718,7 +718,8 @@ export class ImageServer {
     const disk = this.#disk!;
     const key = this.#pyramidKey(source, facts);
     if (this.#pyramidFailed.get(source.version)) return null;
-    let entry = await disk.lookup(key);
+    // Found and pinned in one step (acquire): never evicted or deleted before the render reads it.
+    let entry = await disk.acquire(key);
     if (!entry) {
       const wait = !plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS;
       if (!wait) {
@@ -729,10 +730,10 @@ export class ImageServer {
       }
       const built = await this.#startPyramid(source, facts, false, local);
       if (!built) return null;
-      entry = await disk.lookup(key);
+      entry = await disk.acquire(key);
       if (!entry) return null;
     }
-    const unpin = disk.pin(key);
+    const unpin = entry.release;
     try {
       const pf = await this.#pyramidFacts(key, entry.path);
       return { file: entry.path, facts: pf, unpin };
