@@ -309,9 +309,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const MB = 1024 * 1024;
   const imageCache = {
     cacheMaxBytes: int(env, 'IIIF_CACHE_MAX_MB', 2048, 0, 100_000_000) * MB,
-    memoryCacheBytes: int(env, 'IIIF_MEMORY_CACHE_MB', 64, 0, 100_000) * MB,
+    // The small-VPS settings are the defaults (bench/viewers: 20 viewers within 250 MB RSS).
+    memoryCacheBytes: int(env, 'IIIF_MEMORY_CACHE_MB', 32, 0, 100_000) * MB,
     maxRenders: int(env, 'IIIF_MAX_RENDERS', os.availableParallelism(), 1, 1024),
-    maxQueue: int(env, 'IIIF_MAX_QUEUE', 64, 0, 100_000),
+    // A viewer's tiles wait (e.g. for a pyramid being built) rather than fail: room for 40 viewers' 6 connections.
+    maxQueue: int(env, 'IIIF_MAX_QUEUE', 256, 0, 100_000),
     renderMemoryBytes: int(env, 'IIIF_RENDER_MEMORY_MB', 512, 16, 1_000_000) * MB,
   };
 

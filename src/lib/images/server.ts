@@ -101,7 +101,7 @@ export interface ImageServerOptions {
   cache?: DiskCache;
   /** Size limit of the disk cache when `cacheDir` is given (default 2 GiB). */
   cacheMaxBytes?: number;
-  /** Bytes of hot response bodies kept in memory (default 64 MiB; 0 = none). */
+  /** Bytes of hot response bodies kept in memory (default 32 MiB; 0 = none). */
   memoryCacheBytes?: number;
   /** Store rendered images in the caches (default true; the benchmark turns it off to measure renders). */
   cacheRenders?: boolean;
@@ -109,7 +109,7 @@ export interface ImageServerOptions {
   pyramids?: boolean;
   /** Send stored JPEG tiles of tiled TIFFs as they are when they are the answer (default true). */
   passthrough?: boolean;
-  /** The processing queue, or its settings (default: renders = cores, 64 waiting, 512 MiB). */
+  /** The processing queue, or its settings (default: renders = cores, 256 waiting, 512 MiB). */
   queue?: RenderQueue | Partial<QueueOptions>;
   /** How long a located source is reused before it is looked up and stat-ed again (ms, default 2000). */
   sourceTtlMs?: number;
@@ -370,7 +370,7 @@ export class ImageServer {
     this.#facts = new Lru(opts.metadataCacheSize ?? 2000);
     this.#maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
     this.#disk = opts.cache ?? (opts.cacheDir ? new DiskCache({ dir: opts.cacheDir, maxBytes: opts.cacheMaxBytes ?? 2 * 1024 * MB, log: this.#log }) : undefined);
-    this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 64 * MB);
+    this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 32 * MB);
     this.#cacheRenders = opts.cacheRenders ?? true;
     this.#pyramids = (opts.pyramids ?? true) && this.#disk !== undefined;
     this.#passthrough = opts.passthrough ?? true;
@@ -380,7 +380,7 @@ export class ImageServer {
         ? opts.queue
         : new RenderQueue({
             concurrency: opts.queue?.concurrency ?? os.availableParallelism(),
-            maxWaiting: opts.queue?.maxWaiting ?? 64,
+            maxWaiting: opts.queue?.maxWaiting ?? 256,
             memoryBudget: opts.queue?.memoryBudget ?? 512 * MB,
             maxWaitMs: opts.queue?.maxWaitMs,
           });
