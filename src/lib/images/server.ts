@@ -34,10 +34,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { DiskCache, MemoryCache, cacheKey } from './cache.ts';
-import { IiifError } from './errors.ts';
+import { IiifError, busy } from './errors.ts';
 import { etagMatches, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
-import { PYRAMID_REVISION, buildPyramid, pyramidWorthIt } from './pyramid.ts';
+import { PYRAMID_REVISION, buildBytes, buildPyramid, decodedBytes, decodesWhole, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
 import {
   FORMAT_MAX_SIDE,
@@ -308,7 +308,7 @@ export function estimateOutputBytes(plan: Pick<ImagePlan, 'outputWidth' | 'outpu
  * is encoded to memory, and an EXIF-rotated source's whole decoded image.
  */
 export function estimateRenderBytes(
-  facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'> & { orientation?: number },
+  facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'> & { orientation?: number; format?: string; tiff?: unknown },
   plan: ImagePlan,
   toMemory: boolean,
 ): number {
@@ -316,13 +316,15 @@ export function estimateRenderBytes(
   const level = chooseLevel(facts, plan);
   // An EXIF-rotated source is turned upright before anything else: libvips holds all of it.
   const orient = (facts.orientation ?? 1) !== 1 ? facts.width * facts.height * bands : 0;
+  // PNG, GIF, WebP and striped TIFF have no random access: libvips decodes all of it.
+  const whole = !level && facts.format !== undefined && decodesWhole({ format: facts.format, levels: facts.levels, tiff: facts.tiff }) ? facts.width * facts.height * bands : 0;
   const scale = (level?.width ?? facts.width) / facts.width;
   const readWidth = Math.min(plan.region.w * scale, level?.width ?? facts.width);
   // Three rows of 512 px tiles (or JPEG strips) across the region, and the scaled image's strips.
   const input = readWidth * 512 * bands * 3 + plan.width * 64 * bands;
   const rotate = plan.rotation !== 0 ? (plan.width * plan.height + plan.outputWidth * plan.outputHeight) * (bands + 1) : 0;
   const output = toMemory ? estimateOutputBytes(plan) * 2 : 4 * MB;
-  return 8 * MB + input + rotate + output + orient;
+  return 8 * MB + input + rotate + output + Math.max(orient, whole);
 }
 
 interface HotEntry {
@@ -721,7 +723,10 @@ export class ImageServer {
     // Found and pinned in one step (acquire): never evicted or deleted before the render reads it.
     let entry = await disk.acquire(key);
     if (!entry) {
-      const wait = !plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS;
+      // A source that decodes whole (huge PNG, striped TIFF): every request waits for the
+      // pyramid, thumbnails too; reading the source would hold all of it in memory.
+      const whole = facts.format !== 'jpeg';
+      const wait = whole || (!plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS);
       if (!wait) {
         // Thumbnails do not start a build (a search page would build one per result); tiles of a
         // very large JPEG start one in the background and are rendered from the source meanwhile.
@@ -729,7 +734,10 @@ export class ImageServer {
         return null;
       }
       const built = await this.#startPyramid(source, facts, false, local);
-      if (!built) return null;
+      if (!built) {
+        if (whole && !this.#pyramidFailed.get(source.version)) throw busy('The image is being prepared; try again shortly', 5);
+        return null;
+      }
       entry = await disk.acquire(key);
       if (!entry) return null;
     }
@@ -775,9 +783,12 @@ export class ImageServer {
       try {
         const file = local ?? (await this.#sources.local(source));
         const t0 = performance.now();
-        const upright = facts.orientation !== 1 ? facts.width * facts.height * Math.max(3, facts.channels ?? 3) : 0;
-        await this.#queue.run(64 * MB + facts.width * 1024 * 3 + upright, () =>
-          buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
+        const upright = facts.orientation !== 1 ? decodedBytes(facts) : 0;
+        const tileSize = derivativeTile(facts);
+        // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
+        const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
+        await this.#queue.run(buildBytes({ ...facts, tileSize }) + upright, () =>
+          buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
         );
         const built = await this.readFacts(tmp);
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
