@@ -787,8 +787,11 @@ export class ImageServer {
         const tileSize = derivativeTile(facts);
         // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
         const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
-        await this.#queue.run(buildBytes({ ...facts, tileSize }) + upright, () =>
-          buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+        // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
+        await this.#queue.run(
+          buildBytes({ ...facts, tileSize }) + upright,
+          () => buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+          { first: !background },
         );
         const built = await this.readFacts(tmp);
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
