@@ -142,6 +142,13 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return n;
 }
 
+/** A IIIF size limit: at most 65500, the largest side a JPEG (the default output format) can have. */
+function jpegSide(env: Env, name: string, fallback: number): number {
+  const n = int(env, name, fallback, 1, 1_000_000);
+  if (n > 65500) throw new ConfigError(name, `must be at most 65500, the largest side a JPEG (the default output format) can have; got ${n}`);
+  return n;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -297,15 +304,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const esTimeoutMs = int(env, 'ES_TIMEOUT_MS', 5000, 100, 600_000);
 
   const source = oneOf(env, 'IMAGE_SOURCE', 'fs', ['fs', 's3'] as const);
-  const maxWidth = int(env, 'IIIF_MAX_WIDTH', 10000, 1, 1_000_000);
-  const maxHeight = int(env, 'IIIF_MAX_HEIGHT', maxWidth, 1, 1_000_000);
+  // JPEG, the default output format, cannot be wider or taller than 65500 px (libjpeg): a larger
+  // limit would advertise sizes in info.json that the server cannot deliver.
+  const maxWidth = jpegSide(env, 'IIIF_MAX_WIDTH', 10000);
+  const maxHeight = jpegSide(env, 'IIIF_MAX_HEIGHT', maxWidth);
   const maxArea = int(env, 'IIIF_MAX_AREA', 100_000_000, 1, 10_000_000_000);
   const MB = 1024 * 1024;
   const imageCache = {
     cacheMaxBytes: int(env, 'IIIF_CACHE_MAX_MB', 2048, 0, 100_000_000) * MB,
-    memoryCacheBytes: int(env, 'IIIF_MEMORY_CACHE_MB', 64, 0, 100_000) * MB,
+    // The small-VPS settings are the defaults (bench/viewers: 20 viewers within 250 MB RSS).
+    memoryCacheBytes: int(env, 'IIIF_MEMORY_CACHE_MB', 32, 0, 100_000) * MB,
     maxRenders: int(env, 'IIIF_MAX_RENDERS', os.availableParallelism(), 1, 1024),
-    maxQueue: int(env, 'IIIF_MAX_QUEUE', 64, 0, 100_000),
+    // A viewer's tiles wait (e.g. for a pyramid being built) rather than fail: room for 40 viewers' 6 connections.
+    maxQueue: int(env, 'IIIF_MAX_QUEUE', 256, 0, 100_000),
     renderMemoryBytes: int(env, 'IIIF_RENDER_MEMORY_MB', 512, 16, 1_000_000) * MB,
   };
 

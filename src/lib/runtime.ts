@@ -106,6 +106,7 @@ const manifestService = retryingOnce(
       sizeOf: async (imageId) => (await imageServer()).sizeOf(imageId),
       base: config().publicBaseUrl,
       auth: probes() && { context: AUTH_CONTEXT, probe: probes()! },
+      limits: (await imageServer()).limits,
     }),
 );
 

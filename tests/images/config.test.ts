@@ -5,14 +5,14 @@ import { ConfigError, loadConfig } from '../../src/lib/config.ts';
 
 const MB = 1024 * 1024;
 
-test('defaults: 2 GiB disk cache, 64 MiB memory cache, one render per core, 64 waiting, 512 MiB budget', () => {
+test('defaults (the small-VPS settings): 2 GiB disk cache, 32 MiB memory cache, one render per core, 256 waiting, 512 MiB budget', () => {
   const c = loadConfig({}, '/srv/archive');
   expect(c.images).toMatchObject({
     cacheDir: '/srv/archive/data/cache',
     cacheMaxBytes: 2048 * MB,
-    memoryCacheBytes: 64 * MB,
+    memoryCacheBytes: 32 * MB,
     maxRenders: os.availableParallelism(),
-    maxQueue: 64,
+    maxQueue: 256,
     renderMemoryBytes: 512 * MB,
   });
 });
@@ -37,4 +37,17 @@ test.each([
   }
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).variable).toBe(name);
+});
+
+test.each([['IIIF_MAX_WIDTH'], ['IIIF_MAX_HEIGHT']])('%s above 65500 (the largest JPEG side) is refused with the reason', (name) => {
+  let err: unknown;
+  try {
+    loadConfig({ [name]: '65535' }, '/srv');
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as ConfigError).variable).toBe(name);
+  expect((err as ConfigError).message).toMatch(/65500.*JPEG/);
+  expect(loadConfig({ [name]: '65500' }, '/srv').images[name === 'IIIF_MAX_WIDTH' ? 'maxWidth' : 'maxHeight']).toBe(65500);
 });

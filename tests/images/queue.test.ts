@@ -37,6 +37,21 @@ describe('RenderQueue', () => {
     expect(q.stats()).toMatchObject({ running: 0, waiting: 0, memoryInUse: 0, completed: 12 });
   });
 
+  test('a job asked to go first starts before the waiting ones (a pyramid build that waiting tiles need)', async () => {
+    const q = new RenderQueue({ concurrency: 1, maxWaiting: 3, memoryBudget: 1e9 });
+    const started: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const jobs = [q.run(1, async () => { started.push('running'); await gate; })];
+    for (const name of ['a', 'b', 'c']) jobs.push(q.run(1, async () => void started.push(name)));
+    // The queue is full (3 waiting), yet the build is admitted, at the head.
+    jobs.push(q.run(1, async () => void started.push('build'), { first: true }));
+    await expect.poll(() => q.stats().waiting).toBe(4);
+    release();
+    await Promise.all(jobs);
+    expect(started).toEqual(['running', 'build', 'a', 'b', 'c']);
+  });
+
   test('the memory budget limits the sum of estimates; a job over the budget runs alone', async () => {
     const q = new RenderQueue({ concurrency: 8, maxWaiting: 100, memoryBudget: 100 });
     let inUse = 0;

@@ -143,19 +143,25 @@ describe('size, version 3', () => {
     expect(size('512,', '0,0,1024,1024')).toEqual([512, 512]);
   });
 
-  test('!w,h larger than the region needs ^ (as the IIIF validator expects); it fits within the limits', () => {
-    expect(outcome('3/a/0,0,100,50/!400,400/0/default.jpg').status).toBe(400);
-    expect(outcome('3/a/0,0,1000,1000/!2000,3000/0/default.jpg').status).toBe(400);
+  test('!w,h larger than the region gives the region (3.0 §4.2: not larger than the region, w or h); ^!w,h upscales', () => {
+    // The archive's own thumbnails (!300,300) of an image smaller than the box.
+    expect(size('!400,400', '0,0,100,50')).toEqual([100, 50]);
+    expect(size('!300,300', 'full', { width: 200, height: 120 })).toEqual([200, 120]);
+    expect(plan('3/a/full/!300,300/0/default.jpg', { width: 200, height: 120 }).canonical).toBe('full/max/0/default.jpg');
+    expect(size('!2000,3000', '0,0,1000,1000')).toEqual([1000, 1000]);
+    // One side of the box smaller than the region: fitted to it.
     expect(size('!2000,500', '0,0,1000,1000')).toEqual([500, 500]);
+    expect(size('!150,20', '0,0,100,50')).toEqual([40, 20]);
     expect(size('^!400,400', '0,0,100,50')).toEqual([400, 200]);
     expect(size('^!2000,3000', '0,0,1000,1000')).toEqual([2000, 2000]);
     expect(size('^!2000,500', '0,0,1000,1000')).toEqual([500, 500]);
     expect(size('^!50000,50000', '0,0,1000,1000')).toEqual([10000, 10000]);
-    expect(outcome('3/a/full/!50000,50000/0/default.jpg', { width: 40000, height: 3000 }).status).toBe(400);
+    // Over the limits: reduced to them, never refused.
+    expect(size('!50000,50000', 'full', { width: 40000, height: 3000 })).toEqual([10000, 750]);
   });
 
   test('upscaling needs ^', () => {
-    for (const s of ['6001,', ',101', 'pct:100.1', '6001,100', '100,101', '!7000,200', 'pct:200']) {
+    for (const s of ['6001,', ',101', 'pct:100.1', '6001,100', '100,101', 'pct:200']) {
       const o = outcome(`3/a/0,0,6000,100/${s}/0/default.jpg`);
       expect(o.status, s).toBe(400);
       expect(o.message, s).toMatch(/\^/);
@@ -221,7 +227,9 @@ describe('size, version 2', () => {
     expect([p('300,', '0,0,100,100').width, p('300,', '0,0,100,100').height]).toEqual([300, 300]);
     expect([p(',300').width, p(',300').height]).toEqual([450, 300]);
     expect([p('pct:150', '0,0,100,100').width]).toEqual([150]);
-    expect([p('!400,400', '0,0,100,50').width, p('!400,400', '0,0,100,50').height]).toEqual([400, 200]);
+    // !w,h as in 3.0: as large as possible but not larger than the region (no upscaling by a box).
+    expect([p('!400,400', '0,0,100,50').width, p('!400,400', '0,0,100,50').height]).toEqual([100, 50]);
+    expect([p('!40,40', '0,0,100,50').width, p('!40,40', '0,0,100,50').height]).toEqual([40, 20]);
   });
 
   test('the ^ prefix is v3 syntax and rejected in v2', () => {
@@ -301,13 +309,21 @@ describe('rotation, quality, format', () => {
     expect(outcome('3/a/full/max/0/default').status).toBe(400);
   });
 
-  test('encoder limits: JPEG at most 65535 px a side, WebP 16383', () => {
+  test('encoder limits: JPEG at most 65500 px a side (libjpeg), WebP 16383; 400 naming the limit', () => {
     const huge = { maxWidth: 1_000_000, maxHeight: 1_000_000, maxArea: 10_000_000_000 };
     const dims = { width: 70000, height: 100 };
     const o = outcome('3/a/full/max/0/default.jpg', dims, huge);
     expect(o.status).toBe(400);
-    expect(o.message).toMatch(/65535/);
+    expect(o.message).toMatch(/65500/);
     expect(outcome('3/a/full/max/0/default.png', dims, huge).status).toBe(200);
+    // Between 65501 and 65535: libjpeg's own limit, refused before rendering (it used to be a 500).
+    for (const w of [65501, 65535]) {
+      const r = outcome(`3/a/full/${w},/0/default.jpg`, dims, huge);
+      expect(r.status, String(w)).toBe(400);
+      expect(r.message).toMatch(/jpg.*65500/);
+    }
+    expect(outcome('3/a/full/65500,/0/default.jpg', dims, huge).status).toBe(200);
+    expect(outcome('3/a/full/16384,/0/default.webp', dims, huge).message).toMatch(/16383/);
     expect(outcome('3/a/full/20000,/0/default.webp', dims, huge).status).toBe(400);
     expect(outcome('3/a/full/16000,/0/default.webp', dims, huge).status).toBe(200);
     // Rotation grows the box: 60000 x 100 at 45 degrees is about 42500 wide, fine for JPEG; 90 degrees keeps it.

@@ -40,9 +40,32 @@ describe('IIIF collections of search results', () => {
     expect(top.items[2]).toEqual({ id: collectionUrl(base, req, 3), type: 'Collection', label: { none: [`201–${total}`] } });
     const page = buildCollection({ base, req, total, records: [rec(201)], page: 3 }) as any;
     expect(presentationErrors(page)).toEqual([]);
-    expect(page.id).toBe(`${base}/api/iiif/collection?q=%E6%9D%B1%E4%BA%AC&batch=R01&size=100&page=3`);
+    expect(page.id).toBe(`${base}/api/iiif/collection?q=%E6%9D%B1%E4%BA%AC&batch=R01&page=3`);
     expect(page.partOf).toEqual([{ id: top.id, type: 'Collection' }]);
     expect(page.label.en[0]).toMatch(/3\/3$/);
+  });
+
+  test('page 1 is reachable: its link carries page=1, and the page document has that id (not the top)', () => {
+    const total = COLLECTION_PAGE_SIZE + 1;
+    const top = buildCollection({ base, req, total, records: [] }) as any;
+    const first = top.items[0];
+    expect(first.id).toBe(`${base}/api/iiif/collection?q=%E6%9D%B1%E4%BA%AC&batch=R01&page=1`);
+    expect(first.id).not.toBe(top.id);
+    const page1 = buildCollection({ base, req, total, records: [rec(1)], page: 1 }) as any;
+    expect(page1.id).toBe(first.id);
+    expect(page1.partOf).toEqual([{ id: top.id, type: 'Collection' }]);
+    expect(page1.items[0].type).toBe('Manifest');
+    expect(presentationErrors(page1)).toEqual([]);
+  });
+
+  test('canonical URLs: fixed parameter order, empty parameters left out, sort kept', () => {
+    expect(collectionUrl(base, {})).toBe(`${base}/api/iiif/collection`);
+    expect(collectionUrl(base, { q: '' })).toBe(`${base}/api/iiif/collection`);
+    expect(collectionUrl(base, { q: undefined, filters: { batch: ['R01'] } })).toBe(`${base}/api/iiif/collection?batch=R01`);
+    expect(collectionUrl(base, {}, 2)).toBe(`${base}/api/iiif/collection?page=2`);
+    expect(collectionUrl(base, { q: 'a b', filters: { type: ['photo'], batch: ['R02'] }, sort: 'id' }, 1)).toBe(
+      `${base}/api/iiif/collection?q=a+b&batch=R02&type=photo&sort=id&page=1`,
+    );
   });
 
   test('an empty result set is still a valid collection', () => {

@@ -68,6 +68,29 @@ describe('buildManifest', () => {
     expect(anno.body.id).toBe(`${base}/iiif/3/R01-0001-01/full/max/0/default.jpg`);
   });
 
+  test('partOf names the archive\'s collection and seeAlso the item\'s JSON record (schema-valid)', () => {
+    expect(m.partOf).toEqual([{ id: `${base}/api/iiif/collection`, type: 'Collection' }]);
+    expect(m.seeAlso).toHaveLength(1);
+    expect(m.seeAlso[0]).toMatchObject({ id: `${base}/api/items/R01-0001.json`, type: 'Dataset', format: 'application/json' });
+    expect(presentationErrors(m)).toEqual([]);
+  });
+
+  test('the painting body declares the size full/max delivers under the image server limits', () => {
+    const panorama = new Map([['R01-0001-01', { width: 79508, height: 3082 }]]);
+    const limits = { maxWidth: 10000, maxHeight: 10000, maxArea: 100_000_000 };
+    const rec = record({ images: [{ id: 'R01-0001-01', file: 'R01/p.png' }] });
+    const limited = buildManifest({ record: rec, sizes: panorama, base, limits }) as any;
+    const canvas = limited.items[0];
+    const body = canvas.items[0].items[0].body;
+    expect([canvas.width, canvas.height]).toEqual([79508, 3082]);
+    expect(body.id).toBe(`${base}/iiif/3/R01-0001-01/full/max/0/default.jpg`);
+    expect([body.width, body.height]).toEqual([10000, 388]);
+    expect(presentationErrors(limited)).toEqual([]);
+    // Within the limits the body is the full image.
+    const small = buildManifest({ record: record(), sizes, base, limits }) as any;
+    expect([small.items[0].items[0].items[0].body.width, small.items[0].items[0].items[0].body.height]).toEqual([6000, 4000]);
+  });
+
   test('a free-text rights statement goes to requiredStatement only', () => {
     const doc = buildManifest({ record: record({ rights: '複製禁止' }), sizes, base }) as any;
     expect(doc.rights).toBeUndefined();

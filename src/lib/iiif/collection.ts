@@ -13,10 +13,16 @@ import { iiifText, imageServiceUrl, manifestUrl, PRESENTATION_CONTEXT, thumbnail
 
 export const COLLECTION_PAGE_SIZE = 100;
 
-/** Canonical collection URL of a search (page 0 = the top, listing pages when paged). */
+/**
+ * Canonical collection URL of a search: `?q=…&batch=…&type=…&sort=…` in this order, empty
+ * parameters left out, then `page=N` for one page of a paged collection (page 1 included: without
+ * `page` the URL is the top collection). The route redirects every other spelling here, so the `id`
+ * of a collection is always the URL that serves it.
+ */
 export function collectionUrl(base: string, req: SearchRequest, page?: number): string {
-  const qs = searchQueryString({ q: req.q, filters: req.filters }, page ? { page, pageSize: COLLECTION_PAGE_SIZE } : {});
-  return `${base}/api/iiif/collection${qs}`;
+  const qs = searchQueryString({ q: req.q, filters: req.filters, ...(req.sort ? { sort: req.sort } : {}) }, { page: 1, pageSize: undefined });
+  const paged = page !== undefined ? `${qs ? '&' : '?'}page=${page}` : '';
+  return `${base}/api/iiif/collection${qs}${paged}`;
 }
 
 function searchLabel(req: SearchRequest, total: number): LanguageMap {
@@ -70,11 +76,11 @@ export function buildCollection({ base, req, total, records, page }: CollectionI
   const top = collectionUrl(base, req);
   const doc: Record<string, unknown> = {
     '@context': PRESENTATION_CONTEXT,
-    id: page ? collectionUrl(base, req, page) : top,
+    id: page !== undefined ? collectionUrl(base, req, page) : top,
     type: 'Collection',
     label: searchLabel(req, total),
   };
-  if (page) {
+  if (page !== undefined) {
     const pages = Math.max(1, Math.ceil(total / COLLECTION_PAGE_SIZE));
     doc.label = {
       ja: [`${(searchLabel(req, total).ja ?? [''])[0]} ${page}/${pages}`],

@@ -4,6 +4,7 @@
  */
 import type { ItemRecord, LangText } from '../domain.ts';
 import { labelMap, type StringKey } from '../i18n/strings.ts';
+import { maxSize, type Limits } from '../images/request.ts';
 
 export const PRESENTATION_CONTEXT = 'http://iiif.io/api/presentation/3/context.json';
 
@@ -19,6 +20,11 @@ export const FALLBACK_SIZE = 1000;
 
 export function manifestUrl(base: string, itemId: string): string {
   return `${base}/api/iiif/${encodeURIComponent(itemId)}/manifest.json`;
+}
+
+/** The item's record as JSON (src/pages/api/items/[id].json.ts), the manifest's `seeAlso`. */
+export function recordJsonUrl(base: string, itemId: string): string {
+  return `${base}/api/items/${encodeURIComponent(itemId)}.json`;
 }
 
 export function itemUrl(base: string, itemId: string): string {
@@ -77,6 +83,11 @@ export interface ManifestInput {
    * (src/lib/access/iiif-auth.ts). Absent: no auth services are advertised.
    */
   auth?: ManifestAuth;
+  /**
+   * The image server's size limits: the painting body (`full/max`) declares the size `max` really
+   * delivers, which is smaller than the canvas for an image beyond the limits. Absent: full size.
+   */
+  limits?: Limits;
 }
 
 export interface ManifestAuth {
@@ -93,7 +104,7 @@ export function canvasSize(real: Size | undefined, recorded: Partial<Size>): Siz
   return { width: FALLBACK_SIZE, height: FALLBACK_SIZE };
 }
 
-export function buildManifest({ record, sizes, base, auth }: ManifestInput): Record<string, unknown> {
+export function buildManifest({ record, sizes, base, auth, limits }: ManifestInput): Record<string, unknown> {
   // The image service block, with the image's probe service when auth is advertised.
   const imageService = (imageId: string) => ({
     id: imageServiceUrl(base, imageId),
@@ -121,6 +132,7 @@ export function buildManifest({ record, sizes, base, auth }: ManifestInput): Rec
     const service = imageServiceUrl(base, img.id);
     const serviceBlock = imageService(img.id);
     const pageLabel = img.label ? langMap(img.label) : undefined;
+    const served = limits ? maxSize(size.width, size.height, limits, false) : size;
     return {
       id: canvasId,
       type: 'Canvas',
@@ -149,8 +161,8 @@ export function buildManifest({ record, sizes, base, auth }: ManifestInput): Rec
                 id: `${service}/full/max/0/default.jpg`,
                 type: 'Image',
                 format: 'image/jpeg',
-                width: size.width,
-                height: size.height,
+                width: served.width,
+                height: served.height,
                 // The full image is an access-controlled content resource: it has the probe too.
                 service: auth ? [serviceBlock, auth.probe('image', img.id)] : [serviceBlock],
               },
@@ -193,6 +205,16 @@ export function buildManifest({ record, sizes, base, auth }: ManifestInput): Rec
       type: 'Text',
       label: langMap(record.title) ?? { none: [record.id] },
       format: 'text/html',
+    },
+  ];
+  // The archive's collection of everything, and the item's record as data.
+  manifest.partOf = [{ id: `${base}/api/iiif/collection`, type: 'Collection' }];
+  manifest.seeAlso = [
+    {
+      id: recordJsonUrl(base, record.id),
+      type: 'Dataset',
+      format: 'application/json',
+      label: { en: ['Item record (JSON)'], ja: ['資料の書誌データ（JSON）'] },
     },
   ];
   manifest.items = canvases;

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { SearchStore } from '../search/store.ts';
 import { buildManifest, type ManifestAuth, type Size } from './manifest.ts';
+import type { Limits } from '../images/request.ts';
 
 export interface ManifestServiceOptions {
   store: SearchStore;
@@ -14,6 +15,8 @@ export interface ManifestServiceOptions {
   cacheEntries?: number;
   /** IIIF Authorization Flow 2.0 services to advertise (src/lib/access). */
   auth?: ManifestAuth;
+  /** The image server's size limits (the painting body declares what `full/max` delivers). */
+  limits?: Limits;
 }
 
 export interface ManifestDocument {
@@ -46,7 +49,7 @@ export class ManifestService {
         sizes.set(img.id, await this.#opts.sizeOf(img.id).catch(() => undefined));
       }),
     );
-    const json = JSON.stringify(buildManifest({ record, sizes, base: this.#opts.base, auth: this.#opts.auth }));
+    const json = JSON.stringify(buildManifest({ record, sizes, base: this.#opts.base, auth: this.#opts.auth, limits: this.#opts.limits }));
     const doc: ManifestDocument = {
       json,
       etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,

@@ -57,6 +57,8 @@ export class DiskCache {
   readonly #index = new Map<string, IndexEntry>();
   readonly #flights = new Map<string, Promise<unknown>>();
   readonly #pins = new Map<string, number>();
+  /** Entries removed while pinned: their files go when the last reader releases them. */
+  readonly #doomed = new Map<string, string>();
   #bytes = 0;
   #ready: Promise<void> | undefined;
   #evicting = false;
@@ -207,6 +209,24 @@ export class DiskCache {
     return { path: e.file, size: e.size };
   }
 
+  /**
+   * The entry for `key`, pinned until `release()` is called: looked up and pinned in one step, so
+   * no eviction or removal can come between finding a derivative and reading it (a render that
+   * found a pyramid must not find it deleted when libvips opens it). Null when absent.
+   */
+  async acquire(key: string): Promise<(CacheEntry & { release: () => void }) | null> {
+    await this.ready();
+    const e = this.#index.get(key);
+    if (!e) return null;
+    const release = this.pin(key);
+    const found = await this.lookup(key);
+    if (!found) {
+      release();
+      return null;
+    }
+    return { ...found, release };
+  }
+
   /** Synchronous index check (no I/O): the entry if it is known. */
   peek(key: string): CacheEntry | null {
     const e = this.#index.get(key);
@@ -244,6 +264,8 @@ export class DiskCache {
       throw this.#writeFailed(err);
     }
     this.#writeSucceeded();
+    // A removed entry still being read was replaced by this file: nothing left to delete later.
+    this.#doomed.delete(key);
     const old = this.#index.get(key);
     if (old) {
       this.#bytes -= old.size;
@@ -256,11 +278,18 @@ export class DiskCache {
     return { path: target, size: st.size };
   }
 
-  /** Remove an entry (e.g. found corrupt). */
+  /**
+   * Remove an entry (e.g. found corrupt). New readers no longer find it at once; while readers
+   * hold it (pinned), the file stays until the last one releases it.
+   */
   async remove(key: string): Promise<void> {
     const e = this.#index.get(key);
     if (!e) return;
     this.#forget(key);
+    if (this.#pins.has(key)) {
+      this.#doomed.set(key, e.file);
+      return;
+    }
     await fs.rm(e.file, { force: true });
   }
 
@@ -279,8 +308,14 @@ export class DiskCache {
       if (done) return;
       done = true;
       const n = (this.#pins.get(key) ?? 1) - 1;
-      if (n <= 0) this.#pins.delete(key);
-      else this.#pins.set(key, n);
+      if (n <= 0) {
+        this.#pins.delete(key);
+        const doomed = this.#doomed.get(key);
+        if (doomed !== undefined) {
+          this.#doomed.delete(key);
+          void fs.rm(doomed, { force: true }).catch((err: unknown) => this.#log(`cannot delete ${doomed}`, err));
+        }
+      } else this.#pins.set(key, n);
       if (this.#bytes > this.maxBytes) void this.#evict();
     };
   }

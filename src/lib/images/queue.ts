@@ -67,11 +67,15 @@ export class RenderQueue {
     return Math.ceil(((this.#waiting.length + this.#running) * this.#avgMs) / this.#concurrency / 1000) + 1;
   }
 
-  /** Run `job` when there is room; 503 (IiifError) when the queue is full or the wait too long. */
-  async run<T>(estimatedBytes: number, job: () => Promise<T>): Promise<T> {
+  /**
+   * Run `job` when there is room; 503 (IiifError) when the queue is full or the wait too long.
+   * `first`: the job goes ahead of the waiting ones (a pyramid build that many waiting tiles of a
+   * viewer need: it unblocks them all), still within the concurrency and the memory budget.
+   */
+  async run<T>(estimatedBytes: number, job: () => Promise<T>, opts: { first?: boolean } = {}): Promise<T> {
     const cost = Math.min(Math.max(0, estimatedBytes), this.#budget);
     if (this.#waiting.length === 0 && this.#fits(cost)) return this.#start(cost, job);
-    if (this.#waiting.length >= this.#maxWaiting) {
+    if (this.#waiting.length >= this.#maxWaiting && !opts.first) {
       this.#rejected++;
       throw busy('The image server is busy; try again shortly', this.#retryAfter());
     }
@@ -90,7 +94,8 @@ export class RenderQueue {
           this.#drain();
         }, this.#maxWaitMs),
       };
-      this.#waiting.push(waiter);
+      if (opts.first) this.#waiting.unshift(waiter);
+      else this.#waiting.push(waiter);
     });
     return this.#start(cost, job, true);
   }

@@ -42,9 +42,14 @@ export const MEDIA_TYPES: Record<Format, string> = {
   gif: 'image/gif',
 };
 
-/** Largest side each encoder can write (libjpeg and GIF: 16-bit sizes; WebP: 14-bit). */
+/**
+ * Largest side each encoder can write: libjpeg refuses more than 65500 (JPEG_MAX_DIMENSION), GIF
+ * has 16-bit sizes, WebP 14-bit. Checked before rendering (400 naming the limit); the server's
+ * maxWidth/maxHeight are clamped to the default format's (jpg) so info.json never advertises a
+ * size or a `max` that the default format cannot deliver.
+ */
 export const FORMAT_MAX_SIDE: Record<Format, number> = {
-  jpg: 65535,
+  jpg: 65500,
   png: 2 ** 31 - 1,
   webp: 16383,
   tif: 2 ** 31 - 1,
@@ -300,6 +305,11 @@ function computeSize(version: Version, spec: string, rw: number, rh: number, lim
     width = Math.round((rw * pct) / 100);
     height = Math.round((rh * pct) / 100);
   } else if (body.startsWith('!')) {
+    // Image API 3.0 §4.2 (and 2.1 read the same way): the region scaled to fit the w x h box,
+    // keeping its aspect ratio, "as large as possible but not larger than the extracted region, w
+    // or h" — a box larger than the region gives the region's own size, not a 400 (the IIIF
+    // validator's size_noup expects 400 for !2000,3000 on its 1000 px image: the spec text wins).
+    // v3 ^!w,h may upscale. The result is then reduced to the server's limits rather than refused.
     const [w, h] = body.slice(1).split(',').map(Number) as [number, number];
     if (w === 0 || h === 0) throw badRequest(`Invalid size ${quote(spec)}: width and height must be greater than 0`);
     if (w / rw <= h / rh) {
@@ -309,13 +319,11 @@ function computeSize(version: Version, spec: string, rw: number, rh: number, lim
       width = Math.round((rw * h) / rh);
       height = h;
     }
-    // v3 without ^: a box larger than the region is an upscaling request, 400 below (the IIIF
-    // validator's size_noup expects that for !2000,3000 on its 1000 px image). v2 may upscale.
-    // Otherwise the fitted size is reduced to the limits rather than refused.
-    const upscaling = width > rw || height > rh;
-    if ((version === 2 || upscale || !upscaling) && !withinLimits(width, height, limits)) {
-      ({ width, height } = maxSize(rw, rh, limits, true));
+    if (!upscale && (width > rw || height > rh)) {
+      width = rw;
+      height = rh;
     }
+    if (!withinLimits(width, height, limits)) ({ width, height } = maxSize(rw, rh, limits, upscale));
     capped = true;
   } else {
     const [ws, hs] = body.split(',') as [string, string];

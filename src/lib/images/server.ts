@@ -34,11 +34,13 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache.ts';
-import { IiifError } from './errors.ts';
+import { IiifError, busy } from './errors.ts';
+import { etagMatches, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
-import { PYRAMID_REVISION, buildPyramid, pyramidWorthIt } from './pyramid.ts';
+import { PYRAMID_REVISION, buildBytes, buildPyramid, decodedBytes, decodesWhole, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
 import {
+  FORMAT_MAX_SIDE,
   MEDIA_TYPES,
   parseRequest,
   resolveImageRequest,
@@ -99,7 +101,7 @@ export interface ImageServerOptions {
   cache?: DiskCache;
   /** Size limit of the disk cache when `cacheDir` is given (default 2 GiB). */
   cacheMaxBytes?: number;
-  /** Bytes of hot response bodies kept in memory (default 64 MiB; 0 = none). */
+  /** Bytes of hot response bodies kept in memory (default 32 MiB; 0 = none). */
   memoryCacheBytes?: number;
   /** Store rendered images in the caches (default true; the benchmark turns it off to measure renders). */
   cacheRenders?: boolean;
@@ -107,7 +109,7 @@ export interface ImageServerOptions {
   pyramids?: boolean;
   /** Send stored JPEG tiles of tiled TIFFs as they are when they are the answer (default true). */
   passthrough?: boolean;
-  /** The processing queue, or its settings (default: renders = cores, 64 waiting, 512 MiB). */
+  /** The processing queue, or its settings (default: renders = cores, 256 waiting, 512 MiB). */
   queue?: RenderQueue | Partial<QueueOptions>;
   /** How long a located source is reused before it is looked up and stat-ed again (ms, default 2000). */
   sourceTtlMs?: number;
@@ -197,16 +199,23 @@ function header(headers: IiifHttpRequest['headers'], name: string): string | nul
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** RFC 9110 If-None-Match (weak comparison). */
-export function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  const strip = (t: string) => t.trim().replace(/^W\//, '');
-  const mine = strip(etag);
-  return ifNoneMatch.split(',').some((t) => t.trim() === '*' || strip(t) === mine);
-}
+/** RFC 9110 If-None-Match (weak comparison); the shared helper of every IIIF route. */
+export { etagMatches };
 
 function hashTag(...parts: Array<string | number>): string {
   return `"${createHash('sha1').update(parts.join('\0')).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * The limits as served: maxWidth and maxHeight at most what the default format (jpg) can write, so
+ * that info.json's `maxWidth`/`maxHeight`, its `sizes` and `max` are always deliverable as jpg.
+ * Limits above are clamped with a message (src/lib/config.ts refuses them already).
+ */
+export function deliverableLimits(limits: Limits, warn?: (message: string) => void): Limits {
+  const side = FORMAT_MAX_SIDE.jpg;
+  if (limits.maxWidth <= side && limits.maxHeight <= side) return { ...limits };
+  warn?.(`maxWidth ${limits.maxWidth} / maxHeight ${limits.maxHeight} clamped to ${side}: the largest side a JPEG (the default format) can have`);
+  return { maxWidth: Math.min(limits.maxWidth, side), maxHeight: Math.min(limits.maxHeight, side), maxArea: limits.maxArea };
 }
 
 /** A libvips/sharp error that the request's values provoked, as opposed to a bad source file. */
@@ -301,7 +310,7 @@ export function estimateOutputBytes(plan: Pick<ImagePlan, 'outputWidth' | 'outpu
  * is encoded to memory, and an EXIF-rotated source's whole decoded image.
  */
 export function estimateRenderBytes(
-  facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'> & { orientation?: number },
+  facts: Pick<SourceFacts, 'width' | 'height' | 'levels' | 'channels'> & { orientation?: number; format?: string; tiff?: unknown },
   plan: ImagePlan,
   toMemory: boolean,
 ): number {
@@ -309,13 +318,15 @@ export function estimateRenderBytes(
   const level = chooseLevel(facts, plan);
   // An EXIF-rotated source is turned upright before anything else: libvips holds all of it.
   const orient = (facts.orientation ?? 1) !== 1 ? facts.width * facts.height * bands : 0;
+  // PNG, GIF, WebP and striped TIFF have no random access: libvips decodes all of it.
+  const whole = !level && facts.format !== undefined && decodesWhole({ format: facts.format, levels: facts.levels, tiff: facts.tiff }) ? facts.width * facts.height * bands : 0;
   const scale = (level?.width ?? facts.width) / facts.width;
   const readWidth = Math.min(plan.region.w * scale, level?.width ?? facts.width);
   // Three rows of 512 px tiles (or JPEG strips) across the region, and the scaled image's strips.
   const input = readWidth * 512 * bands * 3 + plan.width * 64 * bands;
   const rotate = plan.rotation !== 0 ? (plan.width * plan.height + plan.outputWidth * plan.outputHeight) * (bands + 1) : 0;
   const output = toMemory ? estimateOutputBytes(plan) * 2 : 4 * MB;
-  return 8 * MB + input + rotate + output + orient;
+  return 8 * MB + input + rotate + output + Math.max(orient, whole);
 }
 
 interface HotEntry {
@@ -354,10 +365,10 @@ export class ImageServer {
   readonly #auth: ImageServerOptions['auth'];
 
   constructor(opts: ImageServerOptions) {
-    this.#limits = { maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea };
     this.#auth = opts.auth;
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
+    this.#limits = deliverableLimits({ maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea }, (m) => this.#log(m));
     if (opts.source) this.#sources = opts.source;
     else {
       if (!opts.root || !opts.lookup) throw new Error('ImageServer needs a source, or root and lookup');
@@ -366,7 +377,7 @@ export class ImageServer {
     this.#facts = new Lru(opts.metadataCacheSize ?? 2000);
     this.#maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
     this.#disk = opts.cache ?? (opts.cacheDir ? new DiskCache({ dir: opts.cacheDir, maxBytes: opts.cacheMaxBytes ?? 2 * 1024 * MB, log: this.#log }) : undefined);
-    this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 64 * MB);
+    this.#mem = new MemoryCache(opts.memoryCacheBytes ?? 32 * MB);
     this.#cacheRenders = opts.cacheRenders ?? true;
     this.#pyramids = (opts.pyramids ?? true) && this.#disk !== undefined;
     this.#passthrough = opts.passthrough ?? true;
@@ -376,7 +387,7 @@ export class ImageServer {
         ? opts.queue
         : new RenderQueue({
             concurrency: opts.queue?.concurrency ?? os.availableParallelism(),
-            maxWaiting: opts.queue?.maxWaiting ?? 64,
+            maxWaiting: opts.queue?.maxWaiting ?? 256,
             memoryBudget: opts.queue?.memoryBudget ?? 512 * MB,
             maxWaitMs: opts.queue?.maxWaitMs,
           });
@@ -484,14 +495,7 @@ export class ImageServer {
   }
 
   #notModified(req: IiifHttpRequest, etag: string, mtimeMs: number): boolean {
-    const inm = header(req.headers, 'if-none-match');
-    if (inm !== null) return etagMatches(inm, etag);
-    const ims = header(req.headers, 'if-modified-since');
-    if (ims) {
-      const t = Date.parse(ims);
-      if (!Number.isNaN(t) && Math.floor(mtimeMs / 1000) * 1000 <= t) return true;
-    }
-    return false;
+    return isNotModified(req.method, req.headers, { etag, lastModified: mtimeMs });
   }
 
   #info(version: Version, id: string, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest): IiifResponse {
@@ -748,9 +752,13 @@ export class ImageServer {
     const disk = this.#disk!;
     const key = this.#pyramidKey(source, facts);
     if (this.#pyramidBlocked(source.version)) return null;
-    let entry = await disk.lookup(key);
+    // Found and pinned in one step (acquire): never evicted or deleted before the render reads it.
+    let entry = await disk.acquire(key);
     if (!entry) {
-      const wait = !plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS;
+      // A source that decodes whole (huge PNG, striped TIFF): every request waits for the
+      // pyramid, thumbnails too; reading the source would hold all of it in memory.
+      const whole = facts.format !== 'jpeg';
+      const wait = whole || (!plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS);
       if (!wait) {
         // Thumbnails do not start a build (a search page would build one per result); tiles of a
         // very large JPEG start one in the background and are rendered from the source meanwhile.
@@ -758,11 +766,14 @@ export class ImageServer {
         return null;
       }
       const built = await this.#startPyramid(source, facts, false, local);
-      if (!built) return null;
-      entry = await disk.lookup(key);
+      if (!built) {
+        if (whole && !this.#pyramidFailed.get(source.version)) throw busy('The image is being prepared; try again shortly', 5);
+        return null;
+      }
+      entry = await disk.acquire(key);
       if (!entry) return null;
     }
-    const unpin = disk.pin(key);
+    const unpin = entry.release;
     try {
       const pf = await this.#pyramidFacts(key, entry.path);
       return { file: entry.path, facts: pf, unpin };
@@ -805,9 +816,15 @@ export class ImageServer {
         tmp = await disk.tmpPath('.tif');
         const file = local ?? (await this.#sources.local(source));
         const t0 = performance.now();
-        const upright = facts.orientation !== 1 ? facts.width * facts.height * Math.max(3, facts.channels ?? 3) : 0;
-        await this.#queue.run(64 * MB + facts.width * 1024 * 3 + upright, () =>
-          buildPyramid(file, tmp, { tileSize: facts.tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1 }),
+        const upright = facts.orientation !== 1 ? decodedBytes(facts) : 0;
+        const tileSize = derivativeTile(facts);
+        // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
+        const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
+        // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
+        await this.#queue.run(
+          buildBytes({ ...facts, tileSize }) + upright,
+          () => buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+          { first: !background },
         );
         await this.#sources.assertUnchanged?.(source);
         const built = await this.readFacts(tmp);

@@ -3,6 +3,8 @@ import { manifests } from '../../../../lib/runtime.ts';
 import { jsonError } from '../../../../lib/http.ts';
 import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
 import { ITEM_ID_RE } from '../../../../lib/domain.ts';
+import { conditionalResponse } from '../../../../lib/iiif/conditional.ts';
+import { preflightResponse } from '../../../../lib/iiif/cors.ts';
 
 export const GET: APIRoute = async ({ params, request }) => {
   const id = params.id ?? '';
@@ -17,6 +19,9 @@ export const GET: APIRoute = async ({ params, request }) => {
     ETag: doc.etag,
     'Last-Modified': doc.lastModified,
   };
-  if (request.headers.get('if-none-match') === doc.etag) return new Response(null, { status: 304, headers });
-  return new Response(doc.json, { headers });
+  // RFC 9110 conditional request: weak comparison, lists, *, If-Modified-Since.
+  return conditionalResponse(request, doc.json, headers);
 };
+
+/** CORS preflight (the IIIF Accept profile header is not CORS-safelisted). */
+export const OPTIONS: APIRoute = () => preflightResponse();
