@@ -54,6 +54,7 @@ const EXIT = { ok: 0, skipped: 1, usage: 2, failure: 3 } as const;
 function reportLoad(ctx: Context, rep: LoadReport, files: number): number {
   for (const e of rep.errors) ctx.io.err(formatRowError(e));
   for (const u of rep.unknownHeaders) ctx.io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
+  for (const h of rep.skippedSheets ?? []) ctx.io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
   const skipped = rep.errors.filter((e) => e.row !== undefined).length;
   const failedFiles = rep.errors.length - skipped;
   const parts = [

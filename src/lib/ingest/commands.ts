@@ -172,6 +172,7 @@ export function indexSummary(r: IndexReport): string {
   ];
   if (!r.dryRun) parts.push(`${r.inserted} new, ${r.updated} updated`);
   if (r.superseded) parts.push(`${r.superseded} replaced by a later batch`);
+  if (r.skippedSheets?.length) parts.push(`${plural(r.skippedSheets.length, 'hidden sheet')} skipped`);
   if (r.dimensions.read) parts.push(`${plural(r.dimensions.read, 'image size')} read from the files${r.dimensions.differing ? ` (${r.dimensions.differing} differed from the bibliography)` : ''}`);
   if (skipped) parts.push(`${plural(skipped, 'row')} skipped`);
   if (fileErrors) parts.push(plural(fileErrors, 'file or sheet error'));
@@ -181,6 +182,7 @@ export function indexSummary(r: IndexReport): string {
 export function printIndex(io: StageIO, r: IndexReport): number {
   for (const e of r.errors) io.err(formatRowError(e));
   for (const u of r.unknownHeaders) io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
+  for (const h of r.skippedSheets ?? []) io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
   for (const w of r.warnings.slice(0, 50)) io.err(`warning: ${w}`);
   if (r.warnings.length > 50) io.err(`warning: … and ${r.warnings.length - 50} more`);
   io.out(indexSummary(r));

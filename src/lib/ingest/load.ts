@@ -59,6 +59,8 @@ export interface LoadReport {
   superseded: number;
   /** Header cells that matched no field: ignored columns, worth a warning. */
   unknownHeaders: Array<{ file: string; sheet: string; header: string }>;
+  /** Hidden and veryHidden sheets, not read. */
+  skippedSheets: Array<{ file: string; sheet: string; state: string }>;
 }
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -71,6 +73,7 @@ export async function loadBibliographies(
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? DEFAULT_BATCH_SIZE));
   const errors: RowError[] = [];
   const unknownHeaders: LoadReport['unknownHeaders'] = [];
+  const skippedSheets: LoadReport['skippedSheets'] = [];
   const byId = new Map<string, ItemInput>();
   const fileOf = new Map<string, string>(); // record id → the file as given, for error reports
   const where = (r?: ItemInput) =>
@@ -89,6 +92,7 @@ export async function loadBibliographies(
     });
     const fileErrors = [...r.errors];
     for (const u of r.unknownHeaders) unknownHeaders.push({ file, ...u });
+    for (const h of r.skippedSheets) skippedSheets.push({ file, ...h });
     const records: ItemInput[] = [];
     for (const rec of r.records) {
       if (opts.prepare) {
@@ -154,5 +158,5 @@ export async function loadBibliographies(
     updated += rep.updated;
     opts.onProgress?.({ kind: 'upsert', done: i + chunk.length, total: accepted.length });
   }
-  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders };
+  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets };
 }
