@@ -126,13 +126,54 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     reportBatches.push({ batch, files: links });
   }
 
+  /** Listing of any batch of the clean tree (earlier rounds are looked in for corrections). */
+  const listingOf = (b: string): BatchFiles | undefined => {
+    let bf = listing.get(b);
+    if (!bf) {
+      const meta = readBatchMeta(cleanRoot, b);
+      if (!meta) return undefined;
+      bf = batchFiles(cleanRoot, b, meta);
+      listing.set(b, bf);
+    }
+    return bf;
+  };
+  const allBatches = cleanBatches(cleanRoot, rules);
+  /** The clean name of `rel` in a batch listing: exactly, by its clean name, or folded. */
+  const findName = (bf: BatchFiles, rel: string): { name?: string; several?: string[] } => {
+    if (bf.exact.has(rel)) return { name: rel };
+    const base = path.posix.basename(rel);
+    const clean = rules.cleanImageName(base);
+    if (bf.exact.has(clean)) return { name: clean };
+    const candidates = bf.folded.get(foldName(base)) ?? [];
+    if (candidates.length === 1) return { name: candidates[0] };
+    if (candidates.length > 1) return { several: candidates };
+    return {};
+  };
+  /**
+   * A correction row delivered in a later round may name an image that came in an earlier round
+   * of the same record: the earlier rounds where the record was (in this run, or in the store),
+   * latest first.
+   */
+  const earlierRound = async (rec: ItemInput, batch: string, rel: string): Promise<{ batch: string; name: string } | undefined> => {
+    const before = allBatches.slice(0, Math.max(0, allBatches.indexOf(batch))).reverse();
+    const stored = await store.get(rec.id);
+    const storedBatches = new Set([stored?.batch, ...(stored?.images ?? []).map((i) => i.file.split('/')[0])]);
+    for (const b of before) {
+      if (!firstSeen.get(b)?.has(rec.id) && !storedBatches.has(b)) continue;
+      const bf = listingOf(b);
+      const found = bf && findName(bf, rel);
+      if (found?.name) return { batch: b, name: found.name };
+    }
+    return undefined;
+  };
+
   const dims = { read: 0, unreadable: 0, differing: 0 };
   /** batch → record id → where it was first read: an id twice in one batch is a row error. */
   const firstSeen = new Map<string, Map<string, string>>();
   const warnings: string[] = [];
   const readDims = opts.readDimensions !== false;
   let filesRead = 0;
-  const prepare = (rec: ItemInput, lf: LoadFile): string | undefined => {
+  const prepare = async (rec: ItemInput, lf: LoadFile): Promise<string | undefined> => {
     const batch = lf.imageDir!;
     const bf = listing.get(batch)!;
     const problems: string[] = [];
@@ -144,19 +185,18 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     seen.set(rec.id, here);
     for (const img of rec.images) {
       const rel = img.file.slice(batch.length + 1);
-      let name: string | undefined;
-      if (bf.exact.has(rel)) name = rel;
-      else {
-        const base = path.posix.basename(rel);
-        const clean = rules.cleanImageName(base);
-        if (bf.exact.has(clean)) name = clean;
-        else {
-          const candidates = bf.folded.get(foldName(base)) ?? [];
-          if (candidates.length === 1) name = candidates[0];
-          else if (candidates.length > 1) {
-            problems.push(`image file "${rel}" matches several files of batch ${batch} (${candidates.join(', ')}); name it exactly`);
-            continue;
-          }
+      const found = findName(bf, rel);
+      if (found.several) {
+        problems.push(`image file "${rel}" matches several files of batch ${batch} (${found.several.join(', ')}); name it exactly`);
+        continue;
+      }
+      let name = found.name;
+      let from = batch;
+      if (!name) {
+        const earlier = await earlierRound(rec, batch, rel);
+        if (earlier) {
+          ({ name, batch: from } = earlier);
+          warnings.push(`${here}: ${rec.id}: image file "${rel}" is not in batch ${batch}; taken from the earlier round ${from} (${from}/${name})`);
         }
       }
       if (!name) {
@@ -164,12 +204,12 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
         problems.push(`image file "${rel}" is not in batch ${batch} of the clean tree${why ? `: ${why}` : ''}`);
         continue;
       }
-      img.file = `${batch}/${name}`;
+      img.file = `${from}/${name}`;
       if (!readDims) continue;
-      const d = imageDimensions(path.join(cleanRoot, batch, name));
+      const d = imageDimensions(path.join(cleanRoot, from, name));
       if (!d) {
         dims.unreadable++;
-        warnings.push(`${path.join(cleanRoot, batch, name)}: image size unreadable from the file header${img.width && img.height ? '; using the bibliography\'s' : ''}`);
+        warnings.push(`${path.join(cleanRoot, from, name)}: image size unreadable from the file header${img.width && img.height ? '; using the bibliography\'s' : ''}`);
         continue;
       }
       dims.read++;
