@@ -14,7 +14,7 @@ import type { IndexReport } from './index.ts';
 import { NormalizeError, normalizeProblems, type NormalizeReport } from './normalize.ts';
 import { progressBar } from './progress.ts';
 import { DEFAULT_RULES, RulesError, loadRules, mergeRules, type CompiledRules } from './rules.ts';
-import { appendRun, type RunRecord, type Stage } from './runs.ts';
+import { appendRun, startRun, type RunRecord, type Stage } from './runs.ts';
 import type { SyncReport } from './sync.ts';
 
 export interface StageIO {
@@ -51,7 +51,25 @@ function rulesFor(cfg: Config, values: Values): CompiledRules {
   }
 }
 
-function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summary: string, counts: Record<string, number>, finished = new Date()) {
+/** Writes the start line of a run (a killed run then shows in `status`); undefined when not writable. */
+function begin(cfg: Config, stage: Stage, started: Date): string | undefined {
+  try {
+    return startRun(cfg.dataDir, stage, started);
+  } catch {
+    return undefined; // a read-only DATA_DIR must not stop the run
+  }
+}
+
+function record(
+  cfg: Config,
+  stage: Stage,
+  started: Date,
+  exitCode: number,
+  summary: string,
+  counts: Record<string, number>,
+  finished = new Date(),
+  id?: string,
+) {
   const run: RunRecord = {
     stage,
     startedAt: started.toISOString(),
@@ -61,6 +79,7 @@ function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summ
     summary,
     counts,
   };
+  if (id) run.id = id;
   try {
     appendRun(cfg.dataDir, run);
   } catch {
@@ -129,6 +148,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
   const deliveries = args.length ? args.map((a) => path.resolve(a)) : [cfg.ingest.deliveryDir];
   const dryRun = !!values['dry-run'];
   const started = new Date();
+  const runId = dryRun ? undefined : begin(cfg, 'normalize', started);
   const bar = progressBar(ctx.io.progress, 'normalize');
   const { normalize } = await import('./normalize.ts');
   let report: NormalizeReport;
@@ -141,6 +161,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
       onProgress: (p) => bar.update(p.done, p.phase === 'write' ? p.total : 0),
     });
   } catch (e) {
+    if (runId) record(cfg, 'normalize', started, e instanceof NormalizeError ? EXIT.usage : EXIT.failure, (e as Error).message, {}, undefined, runId);
     if (e instanceof NormalizeError) throw new StageUsageError(e.message);
     throw e;
   } finally {
@@ -156,7 +177,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
       files: report.files,
       ...report.totals,
       problems: normalizeProblems(report).length,
-    });
+    }, undefined, runId);
   }
   return code;
 }
@@ -196,6 +217,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
   const started = new Date();
   const { IndexError, indexCleanTree } = await import('./index.ts');
   const store = await ctx.store();
+  const runId = dryRun ? undefined : begin(cfg, 'index', started);
   const bar = progressBar(ctx.io.progress, 'index');
   let report: IndexReport;
   try {
@@ -207,6 +229,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       onProgress: (p) => bar.update(p.done, p.total),
     });
   } catch (e) {
+    if (runId) record(cfg, 'index', started, e instanceof IndexError ? EXIT.usage : EXIT.failure, (e as Error).message, {}, undefined, runId);
     if (e instanceof IndexError) throw new StageUsageError(e.message);
     throw e;
   } finally {
@@ -220,7 +243,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       updated: report.updated,
       skipped: report.errors.length,
       workbooks: report.files,
-    });
+    }, undefined, runId);
   }
   return code;
 }
@@ -264,6 +287,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
   const { SyncError, syncToS3 } = await import('./sync.ts');
   const store = await ctx.store();
   const client = createS3Client(cfg.s3, { maxAttempts: 1, maxSockets: Math.max(50, concurrency * 2) });
+  const runId = dryRun ? undefined : begin(cfg, 'sync', started);
   const bar = progressBar(ctx.io.progress, 'sync');
   let report: SyncReport;
   try {
@@ -286,9 +310,10 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
     bar.end();
     if (e instanceof SyncError) {
       ctx.io.err(`archive sync: ${e.message}`);
-      if (!dryRun) record(cfg, 'sync', started, EXIT.failure, e.message, {});
+      if (!dryRun) record(cfg, 'sync', started, EXIT.failure, e.message, {}, undefined, runId);
       return EXIT.failure;
     }
+    if (runId) record(cfg, 'sync', started, EXIT.failure, (e as Error).message, {}, undefined, runId);
     throw e;
   } finally {
     bar.end();
@@ -305,7 +330,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
       marked: report.marked,
       failed: report.failed.length,
       retries: report.requests.retries,
-    });
+    }, undefined, runId);
   }
   return code;
 }

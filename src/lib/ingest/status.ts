@@ -8,7 +8,7 @@ import type { Config } from '../config.ts';
 import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
 import { compareBatchIds, compileRules } from './rules.ts';
-import { lastRuns, STAGES, type RunRecord, type Stage } from './runs.ts';
+import { lastRuns, STAGES, unfinishedRuns, type RunRecord, type Stage, type UnfinishedRun } from './runs.ts';
 
 export interface BatchStatus {
   batch: string;
@@ -33,6 +33,8 @@ export interface IngestStatus {
   notIndexed: string[];
   s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string };
   runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
+  /** Runs that started after their stage's last finished run and never finished (killed), or are running. */
+  unfinished: Partial<Record<Stage, UnfinishedRun>>;
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
 }
@@ -88,6 +90,7 @@ export async function collectStatus(
     notIndexed,
     s3: { configured: !!cfg.s3.bucket, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, endpoint: cfg.s3.endpoint },
     runs: lastRuns(cfg.dataDir),
+    unfinished: unfinishedRuns(cfg.dataDir),
   };
   if (note) status.note = note;
   return status;
@@ -122,6 +125,14 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
   lines.push('', 'last runs:');
   for (const stage of STAGES) {
     const { last, lastOk } = s.runs[stage];
+    const u = s.unfinished?.[stage];
+    if (u) {
+      lines.push(
+        u.state === 'running'
+          ? `  ${stage.padEnd(9)}  running since ${u.startedAt} (${ago(u.startedAt, now)}), process ${u.pid}`
+          : `  ${stage.padEnd(9)}  INTERRUPTED: started ${u.startedAt} (${ago(u.startedAt, now)}), process ${u.pid} on ${u.host} never finished; run archive ${stage === 'demo' ? 'demo' : stage} again`,
+      );
+    }
     if (!last) {
       lines.push(`  ${stage.padEnd(9)}  never`);
       continue;
