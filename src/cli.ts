@@ -143,6 +143,14 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, args, values) => ingestCommand('runSync', ctx, args, values),
   },
 
+  prune: {
+    usage: 'prune [--dry-run] [--s3]',
+    summary: 'delete withdrawn records (listed by status) for good; with --s3 also the bucket objects of their images no record uses',
+    options: { 'dry-run': { type: 'boolean' }, s3: { type: 'boolean' } },
+    args: [0, 0],
+    run: (ctx, args, values) => ingestCommand('runPrune', ctx, args, values),
+  },
+
   status: {
     usage: 'status [--all] [--json]',
     summary: 'records and images per batch, what is not in S3 (s3_uploaded:false), last runs of each stage',
@@ -154,7 +162,7 @@ export const COMMANDS: Record<string, Command> = {
 
 /** Runs one of the ingest commands (loaded on use), mapping its usage errors to ours. */
 async function ingestCommand(
-  name: 'runDemo' | 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus',
+  name: 'runDemo' | 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus' | 'runPrune',
   ctx: Context,
   args: string[],
   values: Record<string, string | boolean | undefined>,

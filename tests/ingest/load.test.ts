@@ -44,7 +44,7 @@ describe('loadBibliographies', () => {
     const store = new RecordingStore();
     const events: LoadProgress[] = [];
     const rep = await loadBibliographies(store, [file], { batchSize: 3, onProgress: (e) => events.push(e) });
-    expect(rep).toEqual({ records: 7, errors: [], inserted: 7, updated: 0, superseded: 0, unknownHeaders: [], skippedSheets: [] });
+    expect(rep).toEqual({ records: 7, errors: [], inserted: 7, updated: 0, superseded: 0, unknownHeaders: [], skippedSheets: [], perFile: expect.any(Array) });
     expect(store.calls.map((c) => c.length)).toEqual([3, 3, 1]);
     expect(events).toEqual([
       { kind: 'file', file, records: 7, errors: 0 },

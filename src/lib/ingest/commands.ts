@@ -194,6 +194,8 @@ export function indexSummary(r: IndexReport): string {
   if (!r.dryRun) parts.push(`${r.inserted} new, ${r.updated} updated`);
   if (r.superseded) parts.push(`${r.superseded} replaced by a later batch`);
   if (r.skippedSheets?.length) parts.push(`${plural(r.skippedSheets.length, 'hidden sheet')} skipped`);
+  if (r.withdrawn?.length) parts.push(`${plural(r.withdrawn.length, 'record')} ${r.dryRun ? 'would be ' : ''}withdrawn (archive status lists them; archive prune deletes them)`);
+  if (r.restored?.length) parts.push(`${plural(r.restored.length, 'withdrawn record')} delivered again`);
   if (r.dimensions.read) parts.push(`${plural(r.dimensions.read, 'image size')} read from the files${r.dimensions.differing ? ` (${r.dimensions.differing} differed from the bibliography)` : ''}`);
   if (skipped) parts.push(`${plural(skipped, 'row')} skipped`);
   if (fileErrors) parts.push(plural(fileErrors, 'file or sheet error'));
@@ -204,6 +206,8 @@ export function printIndex(io: StageIO, r: IndexReport): number {
   for (const e of r.errors) io.err(formatRowError(e));
   for (const u of r.unknownHeaders) io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
   for (const h of r.skippedSheets ?? []) io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
+  for (const w of r.withdrawn ?? []) io.err(`withdrawn: ${w.id} (batch ${w.batch}): no longer in the batch's workbook`);
+  for (const b of r.withdrawalsPostponed ?? []) io.err(`warning: batch ${b}: a workbook or sheet could not be read, so no record of it is withdrawn this time`);
   for (const w of r.warnings.slice(0, 50)) io.err(`warning: ${w}`);
   if (r.warnings.length > 50) io.err(`warning: … and ${r.warnings.length - 50} more`);
   io.out(indexSummary(r));
@@ -226,6 +230,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       rules,
       batches: listOf(values, 'batch'),
       dryRun,
+      dataDir: cfg.dataDir,
       onProgress: (p) => bar.update(p.done, p.total),
     });
   } catch (e) {
@@ -243,6 +248,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       updated: report.updated,
       skipped: report.errors.length,
       workbooks: report.files,
+      withdrawn: report.withdrawn.length,
     }, undefined, runId);
   }
   return code;
@@ -346,6 +352,35 @@ export async function runStatus(ctx: StageContext, _args: string[], values: Valu
   if (values.json) ctx.io.out(JSON.stringify(status, null, 2));
   else for (const line of formatStatus(status)) ctx.io.out(line);
   return EXIT.ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// prune
+
+export async function runPrune(ctx: StageContext, _args: string[], values: Values): Promise<number> {
+  const cfg = ctx.config();
+  const dryRun = !!values['dry-run'];
+  const withS3 = !!values.s3;
+  if (withS3 && !cfg.s3.bucket) throw new StageUsageError('--s3: S3 is not configured: set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
+  const store = await ctx.store();
+  const { prune } = await import('./prune.ts');
+  let client: import('@aws-sdk/client-s3').S3Client | undefined;
+  if (withS3) client = (await import('../storage/s3.ts')).createS3Client(cfg.s3);
+  try {
+    const r = await prune({ dataDir: cfg.dataDir, store, dryRun, s3: client ? { client, bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix } : undefined });
+    const verb = dryRun ? 'would prune' : 'pruned';
+    for (const rec of r.records) ctx.io.out(`  ${verb}: ${rec.id} (batch ${rec.batch}, withdrawn ${rec.withdrawnAt})`);
+    for (const k of r.orphanKeys) ctx.io.out(`  ${withS3 ? (dryRun ? 'would delete' : r.deleted.includes(k) ? 'deleted' : 'not deleted') : 'orphaned (kept without --s3)'}: ${k}`);
+    for (const f of r.failed) ctx.io.err(`failed: ${f.key}: ${f.error}`);
+    ctx.io.out(
+      `${verb} ${plural(r.records.length, 'withdrawn record')}; ${plural(r.orphanKeys.length, 'orphaned object')}` +
+        (withS3 ? `, ${r.deleted.length} deleted from the bucket` : ' (not deleted: add --s3)') +
+        (r.keptShared.length ? `; ${r.keptShared.length} kept (still used)` : ''),
+    );
+    return r.failed.length ? EXIT.skipped : EXIT.ok;
+  } finally {
+    client?.destroy();
+  }
 }
 
 /** For the demo: record a stage run done outside the commands above. */

@@ -65,6 +65,8 @@ export interface BibliographyResult {
   errors: RowError[];
   /** Sheets that had a header row and were read. */
   sheets: string[];
+  /** Every id a data row names, good or bad row (what the workbook still holds, for withdrawals). */
+  rowIds: string[];
   /** Hidden and veryHidden sheets: never read as data (stale rows are often kept in them). */
   skippedSheets: Array<{ sheet: string; state: 'hidden' | 'veryHidden' }>;
   /** Header cells that matched no field (normalised spelling), per sheet; for warnings. */
@@ -210,7 +212,7 @@ function readRow(
   row: ExcelJS.Row,
   cols: Columns,
   st: SheetState,
-): { record?: ItemInput; problems: string[]; empty: boolean } {
+): { record?: ItemInput; problems: string[]; empty: boolean; id?: string } {
   const problems: string[] = [];
   const merged = cols.all.filter((c) => row.getCell(c).isMerged).map((c) => row.getCell(c).address);
   const values = new Map<FieldKey, string>();
@@ -309,7 +311,7 @@ function readRow(
       images.push(ref);
     });
   }
-  if (problems.length > 0 || !id || !batch) return { problems, empty: false };
+  if (problems.length > 0 || !id || !batch) return { problems, empty: false, id };
 
   const lang = (ja?: string, en?: string): LangText | undefined => {
     if (ja === undefined && en === undefined) return undefined;
@@ -340,7 +342,7 @@ function readRow(
   record.source = { file: st.source, sheet: st.sheet, row: row.number };
   st.seenIds.set(id, `${st.sheet}:${row.number}`);
   for (const img of images) st.seenImages.set(img.id, `${id} (${st.sheet}:${row.number})`);
-  return { record, problems, empty: false };
+  return { record, problems, empty: false, id };
 }
 
 function describeReadError(e: Error, file: string): string {
@@ -353,7 +355,7 @@ function describeReadError(e: Error, file: string): string {
 /** Read one bibliography workbook. Never throws for bad input; see `errors`. */
 export async function readBibliography(input: string, opts: ReadOptions = {}): Promise<BibliographyResult> {
   const file = opts.displayName ?? input;
-  const result: BibliographyResult = { file, records: [], errors: [], sheets: [], skippedSheets: [], unknownHeaders: [] };
+  const result: BibliographyResult = { file, records: [], errors: [], sheets: [], rowIds: [], skippedSheets: [], unknownHeaders: [] };
   const lookup = headerLookup(opts.columns ?? DEFAULT_COLUMNS);
   const idHeader = (opts.columns ?? DEFAULT_COLUMNS).id[0] ?? 'id';
 
@@ -417,6 +419,7 @@ export async function readBibliography(input: string, opts: ReadOptions = {}): P
     });
     for (const row of rows) {
       const r = readRow(row, header.columns, st);
+      if (r.id) result.rowIds.push(r.id);
       if (r.record) result.records.push(r.record);
       else if (!r.empty) result.errors.push({ file, sheet: ws.name, row: row.number, message: r.problems.join('; ') });
     }

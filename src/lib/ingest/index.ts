@@ -15,12 +15,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ItemInput, SearchStore } from '../search/store.ts';
+import { MAX_PAGE_SIZE, type ItemInput, type SearchStore } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
 import { imageDimensions } from './dims.ts';
 import { loadBibliographies, type LoadFile, type LoadReport } from './load.ts';
 import { cleanBatches, readBatchMeta, type BatchMeta } from './normalize.ts';
 import { compileRules, foldKeyword, type CompiledRules } from './rules.ts';
+import { readWithdrawn, reservedImageIds, writeWithdrawn, type WithdrawnRecord } from './withdrawals.ts';
 
 export interface IndexOptions {
   cleanRoot: string;
@@ -35,6 +36,11 @@ export interface IndexOptions {
   now?: Date;
   batchSize?: number;
   onProgress?: (p: { phase: 'read' | 'upsert'; done: number; total: number }) => void;
+  /**
+   * Where the withdrawals ledger lives (DATA_DIR). When given, records of a batch that its chosen
+   * workbooks no longer hold are withdrawn (see withdrawals.ts); without it nothing is withdrawn.
+   */
+  dataDir?: string;
 }
 
 export interface IndexReport extends LoadReport {
@@ -52,6 +58,12 @@ export interface IndexReport extends LoadReport {
   };
   /** Not errors: records whose 回次 names another batch than the folder they came in, etc. */
   warnings: string[];
+  /** Records withdrawn by this run (in a dry run: that would be), with their batch. */
+  withdrawn: Array<{ id: string; batch: string }>;
+  /** Withdrawn records delivered again, back in the store. */
+  restored: string[];
+  /** Batches whose withdrawals were not decided because a workbook or sheet could not be read. */
+  withdrawalsPostponed: string[];
   dryRun: boolean;
 }
 
@@ -222,7 +234,10 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     return undefined;
   };
 
+  const ledger = opts.dataDir ? readWithdrawn(opts.dataDir) : new Map<string, WithdrawnRecord>();
   const rep = await loadBibliographies(store, files, {
+    reservedImages: reservedImageIds(ledger),
+    priorRecord: (id) => ledger.get(id)?.record,
     columns: opts.columns,
     batchSize: opts.batchSize,
     now: opts.now,
@@ -233,5 +248,67 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
       else opts.onProgress?.({ phase: 'upsert', done: e.done, total: e.total });
     },
   });
-  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun };
+  const w = await applyWithdrawals(store, opts, rep.perFile ?? [], reportBatches, ledger);
+  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w };
+}
+
+/** Ids of the records the store holds for a batch. */
+async function recordIdsOfBatch(store: SearchStore, batch: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  // Search pages (Elasticsearch answers at most 10,000 deep), completed by the images' owners.
+  for (let page = 1; page * MAX_PAGE_SIZE <= 10_000; page++) {
+    const res = await store.search({ filters: { batch: [batch] }, sort: 'id', pageSize: MAX_PAGE_SIZE, page });
+    for (const h of res.hits) ids.add(h.record.id);
+    if (res.hits.length < MAX_PAGE_SIZE || ids.size >= res.total) return ids;
+  }
+  for (const img of (await store.listImages?.({ batch: [batch] })) ?? []) ids.add(img.itemId);
+  return ids;
+}
+
+/**
+ * Withdrawals: a record the store holds for a batch that was read in full (every workbook and
+ * sheet readable) and that no row of this run names — in any batch — has been withdrawn by the
+ * provider. Its data goes to the ledger first, then it leaves the store. A record of the ledger
+ * that was indexed again leaves the ledger.
+ */
+async function applyWithdrawals(
+  store: SearchStore,
+  opts: IndexOptions,
+  perFile: NonNullable<LoadReport['perFile']>,
+  batches: IndexReport['batches'],
+  ledger: Map<string, WithdrawnRecord>,
+): Promise<Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'>> {
+  const out: Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'> = { withdrawn: [], restored: [], withdrawalsPostponed: [] };
+  if (!opts.dataDir || !store.deleteRecords) return out;
+  const named = new Set(perFile.flatMap((f) => f.ids));
+  const at = (opts.now ?? new Date()).toISOString();
+  const next = new Map(ledger);
+  for (const id of ledger.keys()) {
+    if (named.has(id) && (opts.dryRun || (await store.get(id)))) {
+      next.delete(id);
+      out.restored.push(id);
+    }
+  }
+  const gone: string[] = [];
+  for (const { batch, files } of batches) {
+    const read = perFile.filter((f) => f.file.imageDir === batch);
+    if (files.length === 0) continue;
+    const missing = [...(await recordIdsOfBatch(store, batch))].filter((id) => !named.has(id)).sort();
+    if (missing.length && read.some((f) => f.incomplete)) {
+      out.withdrawalsPostponed.push(batch); // its rows may be in what could not be read
+      continue;
+    }
+    for (const id of missing) {
+      out.withdrawn.push({ id, batch });
+      if (opts.dryRun) continue;
+      const record = await store.get(id);
+      if (!record) continue;
+      next.set(id, { id, batch, withdrawnAt: at, workbooks: read.map((f) => f.file.displayName ?? f.file.file), record });
+      gone.push(id);
+    }
+  }
+  if (opts.dryRun) return out;
+  writeWithdrawn(opts.dataDir, next); // the data is safe in the ledger before it leaves the store
+  if (gone.length) await store.deleteRecords(gone);
+  return out;
 }

@@ -42,6 +42,10 @@ export interface LoadOptions {
   prepare?: (record: ItemInput, file: LoadFile) => string | undefined | Promise<string | undefined>;
   /** Read and check everything, write nothing (inserted/updated stay 0). */
   dryRun?: boolean;
+  /** Image ids held outside the store (withdrawn records until pruned): image id → record id. */
+  reservedImages?: Map<string, string>;
+  /** A record's earlier version kept outside the store (a withdrawn record delivered again). */
+  priorRecord?: (id: string) => ItemInput | undefined;
 }
 
 export type LoadProgress =
@@ -59,6 +63,8 @@ export interface LoadReport {
   superseded: number;
   /** Header cells that matched no field: ignored columns, worth a warning. */
   unknownHeaders: Array<{ file: string; sheet: string; header: string }>;
+  /** Per file read: the ids its data rows name (good or bad rows), and whether a file- or sheet-level error hid some. */
+  perFile?: Array<{ file: LoadFile; ids: string[]; incomplete: boolean }>;
   /** Hidden and veryHidden sheets, not read. */
   skippedSheets: Array<{ file: string; sheet: string; state: string }>;
 }
@@ -74,6 +80,7 @@ export async function loadBibliographies(
   const errors: RowError[] = [];
   const unknownHeaders: LoadReport['unknownHeaders'] = [];
   const skippedSheets: LoadReport['skippedSheets'] = [];
+  const filesRead: NonNullable<LoadReport['perFile']> = [];
   const byId = new Map<string, ItemInput>();
   const fileOf = new Map<string, string>(); // record id → the file as given, for error reports
   let superseded = 0;
@@ -91,6 +98,7 @@ export async function loadBibliographies(
     const fileErrors = [...r.errors];
     for (const u of r.unknownHeaders) unknownHeaders.push({ file, ...u });
     for (const h of r.skippedSheets) skippedSheets.push({ file, ...h });
+    filesRead.push({ file: lf, ids: r.rowIds, incomplete: r.errors.some((e) => e.row === undefined) });
     const records: ItemInput[] = [];
     for (const rec of r.records) {
       if (opts.prepare) {
@@ -115,7 +123,7 @@ export async function loadBibliographies(
   }
 
   // One owner per image id, for the life of the archive (see assignImageIds).
-  const { accepted, rejected } = await assignImageIds(store, byId);
+  const { accepted, rejected } = await assignImageIds(store, byId, opts.reservedImages, opts.priorRecord);
   for (const { rec, message } of rejected) {
     errors.push({ file: fileOf.get(rec.id) ?? rec.source?.file ?? '?', sheet: rec.source?.sheet, row: rec.source?.row, message });
   }
@@ -129,7 +137,7 @@ export async function loadBibliographies(
     updated += rep.updated;
     opts.onProgress?.({ kind: 'upsert', done: i + chunk.length, total: accepted.length });
   }
-  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets };
+  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets, perFile: filesRead };
 }
 
 const baseName = (file: string) => file.slice(file.lastIndexOf('/') + 1);
@@ -156,6 +164,8 @@ const baseName = (file: string) => file.slice(file.lastIndexOf('/') + 1);
 export async function assignImageIds(
   store: SearchStore,
   byId: Map<string, ItemInput>,
+  held: Map<string, string> = new Map(),
+  priorRecord: (id: string) => ItemInput | undefined = () => undefined,
 ): Promise<{ accepted: ItemInput[]; rejected: Array<{ rec: ItemInput; message: string }> }> {
   const storedOwner = new Map<string, { itemId: string; file: string } | null>();
   const stored = async (imageId: string): Promise<{ itemId: string; file: string } | null> => {
@@ -182,7 +192,7 @@ export async function assignImageIds(
     const priorIds = async () => {
       if (!prior) {
         prior = new Map();
-        const stored = await store.get(rec.id);
+        const stored = (await store.get(rec.id)) ?? priorRecord(rec.id);
         for (const img of stored?.images ?? []) prior.set(baseName(img.file), img.id);
       }
       return prior;
@@ -195,6 +205,8 @@ export async function assignImageIds(
       if (o !== undefined && o !== rec.id) return o;
       const r = reserved.get(id);
       if (r !== undefined && r !== rec.id) return r;
+      const h = held.get(id);
+      if (h !== undefined && h !== rec.id) return `withdrawn record ${h} (until archive prune)`;
       const s = await stored(id);
       // Another record's stored image: taken over only when that record is reloaded here without
       // it and it is the same file (a correction moving an image), never for another round's file.

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
 import { compareBatchIds, compileRules } from './rules.ts';
+import { readWithdrawn } from './withdrawals.ts';
 import { lastRuns, STAGES, unfinishedRuns, type RunRecord, type Stage, type UnfinishedRun } from './runs.ts';
 
 export interface BatchStatus {
@@ -35,6 +36,8 @@ export interface IngestStatus {
   runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
   /** Runs that started after their stage's last finished run and never finished (killed), or are running. */
   unfinished: Partial<Record<Stage, UnfinishedRun>>;
+  /** Records withdrawn by their provider (out of the store, kept until archive prune): the first `limit`. */
+  withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
 }
@@ -91,7 +94,10 @@ export async function collectStatus(
     s3: { configured: !!cfg.s3.bucket, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, endpoint: cfg.s3.endpoint },
     runs: lastRuns(cfg.dataDir),
     unfinished: unfinishedRuns(cfg.dataDir),
+    withdrawn: { total: 0, records: [] },
   };
+  const ledger = [...readWithdrawn(cfg.dataDir).values()];
+  status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
   return status;
 }
@@ -121,6 +127,11 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
   lines.push('', `s3_uploaded:false — ${s.notUploaded.total} record${s.notUploaded.total === 1 ? '' : 's'}${s.s3.configured ? '' : ' (S3 is not configured: S3_BUCKET is empty)'}`);
   if (s.notUploaded.ids.length) {
     lines.push(`  ${s.notUploaded.ids.join(' ')}${s.notUploaded.total > s.notUploaded.ids.length ? ` … (${s.notUploaded.total - s.notUploaded.ids.length} more; --all lists them)` : ''}`);
+  }
+  if (s.withdrawn?.total) {
+    lines.push('', `withdrawn — ${s.withdrawn.total} record${s.withdrawn.total === 1 ? '' : 's'} no longer in their batch's workbook (not served; archive prune deletes them):`);
+    for (const w of s.withdrawn.records) lines.push(`  ${w.id}  batch ${w.batch}  withdrawn ${w.withdrawnAt}`);
+    if (s.withdrawn.total > s.withdrawn.records.length) lines.push(`  … (${s.withdrawn.total - s.withdrawn.records.length} more; --all lists them)`);
   }
   lines.push('', 'last runs:');
   for (const stage of STAGES) {

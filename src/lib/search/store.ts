@@ -187,6 +187,13 @@ export interface SearchStore {
    * so that test doubles of the port stay valid; every real backend implements it.
    */
   listImages?(filter?: ImageListFilter): Promise<ImageState[]>;
+  /**
+   * Takes records (and their images) out of the store: no longer served, searched or counted.
+   * Used by the index stage for withdrawn records, whose data it keeps in the withdrawals ledger
+   * (src/lib/ingest/withdrawals.ts) until `archive prune`. Ids not in the store are ignored;
+   * resolves to the number removed. Optional only so that test doubles of the port stay valid.
+   */
+  deleteRecords?(ids: string[]): Promise<number>;
 }
 
 /**
