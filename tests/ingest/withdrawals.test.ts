@@ -83,6 +83,8 @@ describe('withdrawals and prune', () => {
     expect(idx.code).toBe(0);
     expect(idx.err).toContain("withdrawn: R01-0002 (batch R01): no longer in the batch's workbook");
     expect(idx.out).toMatch(/1 record withdrawn/);
+    // Its image is now one no record uses: an orphan, reported by index and status.
+    expect(idx.err).toContain('note: 1 image in the clean tree no record uses: R01/R01-0002.jpg');
 
     // Not served, not searched, not counted.
     const store = new SqliteStore(path.join(env.DATA_DIR, 'archive.sqlite'));
@@ -99,6 +101,7 @@ describe('withdrawals and prune', () => {
     expect(status.out).toMatch(/withdrawn — 1 record/);
     expect(status.out).toMatch(/R01-0002 {2}batch R01 {2}withdrawn \d{4}-\d\d-\d\dT/);
     expect(status.out).toMatch(/records: 2 /);
+    expect(status.out).toMatch(/images no record uses — 1 in the clean tree:\n {2}R01\/R01-0002.jpg/);
     expect(await exists('photos/R01-0002.jpg')).toBe(true);
 
     // Re-running index changes nothing.

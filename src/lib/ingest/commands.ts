@@ -195,6 +195,7 @@ export function indexSummary(r: IndexReport): string {
   if (r.superseded) parts.push(`${r.superseded} replaced by a later batch`);
   if (r.skippedSheets?.length) parts.push(`${plural(r.skippedSheets.length, 'hidden sheet')} skipped`);
   if (r.withdrawn?.length) parts.push(`${plural(r.withdrawn.length, 'record')} ${r.dryRun ? 'would be ' : ''}withdrawn (archive status lists them; archive prune deletes them)`);
+  if (r.orphans?.length) parts.push(`${plural(r.orphans.length, 'image')} no record uses`);
   if (r.restored?.length) parts.push(`${plural(r.restored.length, 'withdrawn record')} delivered again`);
   if (r.dimensions.read) parts.push(`${plural(r.dimensions.read, 'image size')} read from the files${r.dimensions.differing ? ` (${r.dimensions.differing} differed from the bibliography)` : ''}`);
   if (skipped) parts.push(`${plural(skipped, 'row')} skipped`);
@@ -207,6 +208,9 @@ export function printIndex(io: StageIO, r: IndexReport): number {
   for (const u of r.unknownHeaders) io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
   for (const h of r.skippedSheets ?? []) io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
   for (const w of r.withdrawn ?? []) io.err(`withdrawn: ${w.id} (batch ${w.batch}): no longer in the batch's workbook`);
+  if (r.orphans?.length) {
+    io.err(`note: ${plural(r.orphans.length, 'image')} in the clean tree no record uses: ${r.orphans.slice(0, 20).join(', ')}${r.orphans.length > 20 ? ', …' : ''}`);
+  }
   for (const b of r.withdrawalsPostponed ?? []) io.err(`warning: batch ${b}: a workbook or sheet could not be read, so no record of it is withdrawn this time`);
   for (const w of r.warnings.slice(0, 50)) io.err(`warning: ${w}`);
   if (r.warnings.length > 50) io.err(`warning: … and ${r.warnings.length - 50} more`);

@@ -64,6 +64,8 @@ export interface IndexReport extends LoadReport {
   restored: string[];
   /** Batches whose withdrawals were not decided because a workbook or sheet could not be read. */
   withdrawalsPostponed: string[];
+  /** Images of the batches read (`<batch>/<name>` in the clean tree) that no record in the store uses. */
+  orphans: string[];
   dryRun: boolean;
 }
 
@@ -249,7 +251,15 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     },
   });
   const w = await applyWithdrawals(store, opts, rep.perFile ?? [], reportBatches, ledger);
-  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w };
+  // Orphans: images normalize linked that no record uses (after a dry run: as the store is now).
+  const used = new Set(((await store.listImages?.()) ?? []).map((i) => i.file));
+  const orphans: string[] = [];
+  if (store.listImages) {
+    for (const { batch } of reportBatches) {
+      for (const name of [...(listing.get(batch)?.exact ?? [])].sort()) if (!used.has(`${batch}/${name}`)) orphans.push(`${batch}/${name}`);
+    }
+  }
+  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w, orphans };
 }
 
 /** Ids of the records the store holds for a batch. */

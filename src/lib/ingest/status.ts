@@ -4,6 +4,8 @@
  * collection, incremental sync and health checks — batches normalized but not indexed, and the
  * last run of each stage. Read through the SearchStore port only (search facets + listImages).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
@@ -36,6 +38,8 @@ export interface IngestStatus {
   runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
   /** Runs that started after their stage's last finished run and never finished (killed), or are running. */
   unfinished: Partial<Record<Stage, UnfinishedRun>>;
+  /** Images of the clean tree (`<batch>/<name>`) that no record uses: the first `limit`, and how many. */
+  orphans: { total: number; files: string[] };
   /** Records withdrawn by their provider (out of the store, kept until archive prune): the first `limit`. */
   withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
@@ -68,8 +72,10 @@ export async function collectStatus(
   let images = 0;
   let imagesUploaded = 0;
   let note: string | undefined;
+  const usedFiles = new Set<string>();
   if (store.listImages) {
     for (const img of await store.listImages()) {
+      usedFiles.add(img.file);
       const e = entry(img.batch);
       e.images++;
       images++;
@@ -95,7 +101,22 @@ export async function collectStatus(
     runs: lastRuns(cfg.dataDir),
     unfinished: unfinishedRuns(cfg.dataDir),
     withdrawn: { total: 0, records: [] },
+    orphans: { total: 0, files: [] },
   };
+  if (store.listImages) {
+    const orphans: string[] = [];
+    for (const b of cleanBatches(cfg.images.root, rules)) {
+      let entries: fs.Dirent[] = [];
+      try {
+        entries = fs.readdirSync(path.join(cfg.images.root, b), { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) if (e.isSymbolicLink() && !usedFiles.has(`${b}/${e.name}`)) orphans.push(`${b}/${e.name}`);
+    }
+    orphans.sort();
+    status.orphans = { total: orphans.length, files: orphans.slice(0, limit) };
+  }
   const ledger = [...readWithdrawn(cfg.dataDir).values()];
   status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
@@ -127,6 +148,10 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
   lines.push('', `s3_uploaded:false — ${s.notUploaded.total} record${s.notUploaded.total === 1 ? '' : 's'}${s.s3.configured ? '' : ' (S3 is not configured: S3_BUCKET is empty)'}`);
   if (s.notUploaded.ids.length) {
     lines.push(`  ${s.notUploaded.ids.join(' ')}${s.notUploaded.total > s.notUploaded.ids.length ? ` … (${s.notUploaded.total - s.notUploaded.ids.length} more; --all lists them)` : ''}`);
+  }
+  if (s.orphans?.total) {
+    lines.push('', `images no record uses — ${s.orphans.total} in the clean tree:`);
+    lines.push(`  ${s.orphans.files.join(' ')}${s.orphans.total > s.orphans.files.length ? ` … (${s.orphans.total - s.orphans.files.length} more; --all lists them)` : ''}`);
   }
   if (s.withdrawn?.total) {
     lines.push('', `withdrawn — ${s.withdrawn.total} record${s.withdrawn.total === 1 ? '' : 's'} no longer in their batch's workbook (not served; archive prune deletes them):`);
