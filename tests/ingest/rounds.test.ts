@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexCleanTree } from '../../src/lib/ingest/index.ts';
+import { indexCleanTree } from '../../src/lib/ingest/indexing.ts';
 import { normalize } from '../../src/lib/ingest/normalize.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import { objectKey } from '../../src/lib/storage/keys.ts';

@@ -1,7 +1,7 @@
 /**
  * The ingest stages as CLI commands (`archive normalize | index | sync | status`): argument
  * handling, progress bars, the summary printed at the end, exit codes and run records. src/cli.ts
- * lists them in its command table; the stages themselves live in normalize.ts, index.ts, sync.ts.
+ * lists them in its command table; the stages themselves live in normalize.ts, indexing.ts, sync.ts.
  *
  * Exit codes: 0 done; 1 done, but something was skipped or failed (each printed); 2 usage or
  * configuration error; 3 failure.
@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { SearchStore } from '../search/store.ts';
 import { formatRowError } from './excel.ts';
-import type { IndexReport } from './index.ts';
+import type { IndexReport } from './indexing.ts';
 import { NormalizeError, normalizeProblems, type NormalizeReport } from './normalize.ts';
 import { progressBar } from './progress.ts';
 import { DEFAULT_RULES, RulesError, loadRules, mergeRules, type CompiledRules } from './rules.ts';
@@ -223,7 +223,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
   const rules = rulesFor(cfg, values);
   const dryRun = !!values['dry-run'];
   const started = new Date();
-  const { IndexError, indexCleanTree } = await import('./index.ts');
+  const { IndexError, indexCleanTree } = await import('./indexing.ts');
   const store = await ctx.store();
   const runId = dryRun ? undefined : begin(cfg, 'index', started);
   const bar = progressBar(ctx.io.progress, 'index');

@@ -39,7 +39,7 @@ import ExcelJS from 'exceljs';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import type { SearchStore } from '../search/store.ts';
-import { indexCleanTree, type IndexReport } from './index.ts';
+import { indexCleanTree, type IndexReport } from './indexing.ts';
 import { normalize, type NormalizeReport } from './normalize.ts';
 import { compileRules } from './rules.ts';
 import type { SyncReport } from './sync.ts';
