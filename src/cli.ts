@@ -129,13 +129,16 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   sync: {
-    usage: 'sync [--dry-run] [--batch <id>]... [--concurrency <n>] [--force]',
-    summary: 'clean tree -> S3 (S3_BUCKET): upload what is missing, record each upload in the store; resumable',
+    usage: 'sync [--dry-run] [--batch <id>]... [--concurrency <n>] [--force] [--verify]',
+    summary:
+      'clean tree -> S3 (S3_BUCKET): upload what is missing, record each upload in the store; resumable. ' +
+      '--verify also checks recorded uploads against the bucket (LIST, HEAD when few) and uploads again what is missing',
     options: {
       'dry-run': { type: 'boolean' },
       batch: { type: 'string', multiple: true },
       concurrency: { type: 'string' },
       force: { type: 'boolean' },
+      verify: { type: 'boolean' },
       attempts: { type: 'string' },
       'flush-every': { type: 'string' },
     },

@@ -271,6 +271,9 @@ export function syncSummary(r: SyncReport): string {
   ];
   if (!r.dryRun) parts.push(`${r.marked} upload records written`);
   if (r.requests.retries) parts.push(plural(r.requests.retries, 'retry', 'retries'));
+  if (r.verify) {
+    parts.push(`verified ${r.verify.checked} recorded uploads: ${r.verify.confirmed} in the bucket, ${r.verify.missing.length} missing${r.verify.missing.length ? (r.dryRun ? ' (would upload again)' : ' (uploaded again)') : ''}`);
+  }
   if (r.failed.length) parts.push(`${r.failed.length} failed`);
   if (r.stopped) parts.push(`stopped early${r.fatal ? ` (${r.fatal})` : ''}, ${r.notAttempted} not attempted`);
   return parts.join('; ');
@@ -278,6 +281,7 @@ export function syncSummary(r: SyncReport): string {
 
 export function printSync(io: StageIO, r: SyncReport): number {
   if (r.listing.note) io.err(`note: ${r.listing.note}`);
+  for (const k of r.verify?.missing ?? []) io.err(`missing from the bucket: ${k} (its upload was recorded)${r.dryRun ? '' : '; uploaded again'}`);
   for (const f of r.failed) io.err(`failed: ${f.imageId} ${f.file} -> ${f.key}: ${f.error}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ''}`);
   if (r.fatal) io.err(`sync stopped: ${r.fatal}`);
   io.out(syncSummary(r));
@@ -312,6 +316,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
       flushEvery,
       batches: listOf(values, 'batch'),
       force: !!values.force,
+      verify: !!values.verify,
       dryRun,
       signal: ctx.io.interrupt?.(),
       onProgress: (p) => bar.update(p.done, p.total, p.phase === 'upload' ? p.bytes : undefined),
@@ -330,6 +335,21 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
     client.destroy();
   }
   const code = printSync(ctx.io, report);
+  if (!dryRun && report.verify && !report.stopped) {
+    const { writeVerified } = await import('./status.ts');
+    try {
+      writeVerified(cfg.dataDir, {
+        at: new Date().toISOString(),
+        bucket: cfg.s3.bucket,
+        prefix: cfg.s3.prefix,
+        checked: report.verify.checked,
+        missing: report.verify.missing.length,
+        failed: report.failed.length,
+      });
+    } catch {
+      // a read-only DATA_DIR must not fail the run
+    }
+  }
   if (!dryRun) {
     record(cfg, 'sync', started, code, syncSummary(report), {
       images: report.images,

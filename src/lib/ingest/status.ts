@@ -34,7 +34,7 @@ export interface IngestStatus {
   notUploaded: { total: number; ids: string[] };
   /** Normalized batches of the clean tree that hold no record yet (index not run, or failed). */
   notIndexed: string[];
-  s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string };
+  s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string; lastVerified?: VerifyRecord };
   runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
   /** Runs that started after their stage's last finished run and never finished (killed), or are running. */
   unfinished: Partial<Record<Stage, UnfinishedRun>>;
@@ -44,6 +44,35 @@ export interface IngestStatus {
   withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
+}
+
+/** The last `archive sync --verify` that ran to the end: when, and what it found. */
+export interface VerifyRecord {
+  at: string;
+  bucket: string;
+  prefix: string;
+  /** Recorded uploads checked against the bucket. */
+  checked: number;
+  /** Of those, missing or of another size (uploaded again unless `failed`). */
+  missing: number;
+  failed: number;
+}
+
+const VERIFIED_FILE = 's3-verified.json';
+
+export function writeVerified(dataDir: string, v: VerifyRecord): void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, VERIFIED_FILE);
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, JSON.stringify(v, null, 2) + '\n');
+  fs.renameSync(`${file}.tmp-${process.pid}`, file);
+}
+
+export function readVerified(dataDir: string): VerifyRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dataDir, VERIFIED_FILE), 'utf8')) as VerifyRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function collectStatus(
@@ -98,6 +127,7 @@ export async function collectStatus(
     notUploaded: { total: notUp.total, ids: ids.slice(0, limit) },
     notIndexed,
     s3: { configured: !!cfg.s3.bucket, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, endpoint: cfg.s3.endpoint },
+    // set below when a verification of this bucket and prefix is on record
     runs: lastRuns(cfg.dataDir),
     unfinished: unfinishedRuns(cfg.dataDir),
     withdrawn: { total: 0, records: [] },
@@ -117,6 +147,8 @@ export async function collectStatus(
     orphans.sort();
     status.orphans = { total: orphans.length, files: orphans.slice(0, limit) };
   }
+  const verified = readVerified(cfg.dataDir);
+  if (verified && verified.bucket === cfg.s3.bucket && verified.prefix === cfg.s3.prefix) status.s3.lastVerified = verified;
   const ledger = [...readWithdrawn(cfg.dataDir).values()];
   status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
@@ -146,6 +178,14 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
   }
   if (s.notIndexed.length) lines.push('', `normalized but not indexed: ${s.notIndexed.join(', ')} (run archive index)`);
   lines.push('', `s3_uploaded:false — ${s.notUploaded.total} record${s.notUploaded.total === 1 ? '' : 's'}${s.s3.configured ? '' : ' (S3 is not configured: S3_BUCKET is empty)'}`);
+  if (s.s3.configured) {
+    const v = s.s3.lastVerified;
+    lines.push(
+      v
+        ? `  bucket last verified ${v.at} (${ago(v.at, now)}): ${v.checked} recorded uploads checked, ${v.missing} missing${v.missing ? ` (${v.missing - v.failed} uploaded again)` : ''}`
+        : '  bucket never verified (archive sync --verify compares the upload records with the bucket)',
+    );
+  }
   if (s.notUploaded.ids.length) {
     lines.push(`  ${s.notUploaded.ids.join(' ')}${s.notUploaded.total > s.notUploaded.ids.length ? ` … (${s.notUploaded.total - s.notUploaded.ids.length} more; --all lists them)` : ''}`);
   }
