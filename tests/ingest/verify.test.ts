@@ -82,21 +82,22 @@ describe('archive sync --verify', () => {
       expect(plain.out).toMatch(new RegExp(`uploaded 0 objects .*${count} already recorded`));
       expect(await exists(name, 'photos/R01-0002.jpg')).toBe(false);
 
-      const before = s3.log.length;
       const dry = await cli(['sync', '--verify', '--dry-run'], env);
       expect(dry.err).toContain('missing from the bucket: photos/R01-0002.jpg (its upload was recorded)');
       expect(await exists(name, 'photos/R01-0002.jpg')).toBe(false);
 
+      const before = s3.log.length;
       const v = await cli(['sync', '--verify'], env);
+      const requests = s3.log.slice(before).map((r) => r.kind);
       expect(v.code).toBe(0);
       expect(v.err).toContain('missing from the bucket: photos/R01-0002.jpg (its upload was recorded); uploaded again');
       expect(v.out).toContain(`verified ${count} recorded uploads: ${count - 1} in the bucket, 1 missing (uploaded again)`);
       expect(await exists(name, 'photos/R01-0002.jpg')).toBe(true);
-      // Bounded: HEADs only when there are few; otherwise a LIST (one page here) and one PUT.
-      const requests = s3.log.slice(before).map((r) => r.kind);
+      // Bounded: one HEAD per object when there are few, else one LIST page; one PUT for the missing one.
       const heads = requests.filter((k) => k === 'head').length;
-      if (count < 64) expect(heads).toBeLessThanOrEqual(2 * count);
-      else expect(heads).toBe(0);
+      if (count < 64) expect(heads).toBe(count);
+      else expect([heads, requests.filter((k) => k === 'list').length]).toEqual([0, 1]);
+      expect(requests.filter((k) => k === 'put')).toHaveLength(1);
 
       const status = await cli(['status'], env);
       expect(status.out).toMatch(new RegExp(`bucket last verified \\d{4}-\\d\\d-\\d\\dT.*: ${count} recorded uploads checked, 1 missing \\(1 uploaded again\\)`));
