@@ -55,6 +55,7 @@ const EXIT = { ok: 0, skipped: 1, usage: 2, failure: 3 } as const;
 function reportLoad(ctx: Context, rep: LoadReport, files: number): number {
   for (const e of rep.errors) ctx.io.err(formatRowError(e));
   for (const u of rep.unknownHeaders) ctx.io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
+  for (const h of rep.skippedSheets ?? []) ctx.io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
   const skipped = rep.errors.filter((e) => e.row !== undefined).length;
   const failedFiles = rep.errors.length - skipped;
   const parts = [
@@ -129,18 +130,29 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   sync: {
-    usage: 'sync [--dry-run] [--batch <id>]... [--concurrency <n>] [--force]',
-    summary: 'clean tree -> S3 (S3_BUCKET): upload what is missing, record each upload in the store; resumable',
+    usage: 'sync [--dry-run] [--batch <id>]... [--concurrency <n>] [--force] [--verify]',
+    summary:
+      'clean tree -> S3 (S3_BUCKET): upload what is missing, record each upload in the store; resumable. ' +
+      '--verify also checks recorded uploads against the bucket (LIST, HEAD when few) and uploads again what is missing',
     options: {
       'dry-run': { type: 'boolean' },
       batch: { type: 'string', multiple: true },
       concurrency: { type: 'string' },
       force: { type: 'boolean' },
+      verify: { type: 'boolean' },
       attempts: { type: 'string' },
       'flush-every': { type: 'string' },
     },
     args: [0, 0],
     run: (ctx, args, values) => ingestCommand('runSync', ctx, args, values),
+  },
+
+  prune: {
+    usage: 'prune [--dry-run] [--s3]',
+    summary: 'delete withdrawn records (listed by status) for good; with --s3 also the bucket objects of their images no record uses',
+    options: { 'dry-run': { type: 'boolean' }, s3: { type: 'boolean' } },
+    args: [0, 0],
+    run: (ctx, args, values) => ingestCommand('runPrune', ctx, args, values),
   },
 
   status: {
@@ -181,7 +193,7 @@ async function checkIntegrity(ctx: Context): Promise<number> {
 
 /** Runs one of the ingest commands (loaded on use), mapping its usage errors to ours. */
 async function ingestCommand(
-  name: 'runDemo' | 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus',
+  name: 'runDemo' | 'runNormalize' | 'runIndex' | 'runSync' | 'runStatus' | 'runPrune',
   ctx: Context,
   args: string[],
   values: Record<string, string | boolean | undefined>,

@@ -113,7 +113,8 @@ describe('object keys', () => {
   test('the sync stage’s derivation (storage/keys.ts): s3Key when recorded, else {prefix}{file name}', () => {
     expect(objectKey({ id: 'photo', file: 'R01/box 3/photo.jpg' }, 'photos/')).toBe('photos/photo.jpg');
     expect(objectKey({ id: 'x', file: 'a.tif', s3Key: 'photos/b.tif' }, 'photos/')).toBe('photos/b.tif');
-    expect(objectKey({ id: 'x', file: 'a.tif' }, '')).toBe('a.tif');
+    expect(objectKey({ id: 'x', file: 'a.tif' }, '')).toBe('x.tif'); // the id names the object (ids are unique, file names are not)
+    expect(objectKey({ file: 'a.tif' }, '')).toBe('a.tif');
     expect(objectKey({ id: 'R01-0021_p001', file: 'R01/写真 1.JPG' }, 'photos/')).toBe('photos/R01-0021_p001.jpg');
   });
 

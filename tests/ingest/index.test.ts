@@ -6,7 +6,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../src/cli.ts';
 import { imageDimensions } from '../../src/lib/ingest/dims.ts';
-import { indexCleanTree } from '../../src/lib/ingest/index.ts';
+import { indexCleanTree } from '../../src/lib/ingest/indexing.ts';
 import { normalize } from '../../src/lib/ingest/normalize.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import { HEADERS, REDIGITISED, SIZES, image, workbook, writeDelivery2024, writeDelivery2025 } from './fixtures/delivery.ts';

@@ -44,7 +44,7 @@ describe('loadBibliographies', () => {
     const store = new RecordingStore();
     const events: LoadProgress[] = [];
     const rep = await loadBibliographies(store, [file], { batchSize: 3, onProgress: (e) => events.push(e) });
-    expect(rep).toEqual({ records: 7, errors: [], inserted: 7, updated: 0, superseded: 0, unknownHeaders: [] });
+    expect(rep).toEqual({ records: 7, errors: [], inserted: 7, updated: 0, superseded: 0, unknownHeaders: [], skippedSheets: [], perFile: expect.any(Array) });
     expect(store.calls.map((c) => c.length)).toEqual([3, 3, 1]);
     expect(events).toEqual([
       { kind: 'file', file, records: 7, errors: 0 },
@@ -78,7 +78,7 @@ describe('loadBibliographies', () => {
     expect(await store.get('B-1')).toMatchObject({ title: { ja: '新題' }, batch: 'R02' });
   });
 
-  it('rejects a record whose image id another record already uses', async () => {
+  it('gives a reused file name of another record a batch-qualified image id; the first holder keeps its id', async () => {
     const store = new RecordingStore();
     const first = await sheet('R01-c.xlsx', [['C-1', '一', 'IMG_1.jpg']]);
     await loadBibliographies(store, [first]);
@@ -89,12 +89,12 @@ describe('loadBibliographies', () => {
     ]);
     const third = await sheet('R03-c.xlsx', [['C-4', '四', 'IMG_3.jpg']]);
     const rep = await loadBibliographies(store, [second, third]);
-    expect(rep.records).toBe(1);
-    expect(rep.errors).toEqual([
-      { file: second, sheet: '書誌', row: 2, message: 'image id IMG_1 already belongs to record C-1 in the store' },
-      { file: third, sheet: '書誌', row: 2, message: `image id IMG_3 is already used by C-3 (${second}:書誌:3)` },
-    ]);
-    expect(await Promise.all(['C-1', 'C-2', 'C-3', 'C-4'].map(async (id) => !!(await store.get(id))))).toEqual([true, false, true, false]);
+    expect(rep).toMatchObject({ records: 3, errors: [] });
+    const ids = await Promise.all(['C-1', 'C-2', 'C-3', 'C-4'].map(async (id) => (await store.get(id))?.images.map((i) => [i.id, i.file])));
+    expect(ids).toEqual([[['IMG_1', 'R01/IMG_1.jpg']], [['R02_IMG_1', 'R02/IMG_1.jpg']], [['IMG_3', 'R02/IMG_3.jpg']], [['R03_IMG_3', 'R03/IMG_3.jpg']]]);
+    // again: nothing changes
+    await loadBibliographies(store, [first, second, third]);
+    expect(await Promise.all(['C-1', 'C-2', 'C-3', 'C-4'].map(async (id) => (await store.get(id))?.images.map((i) => [i.id, i.file])))).toEqual(ids);
   });
 
   it('moves an image between records reloaded together, releasing it first', async () => {

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config.ts';
 import type { SearchStore } from '../search/store.ts';
-import { indexCleanTree, type IndexReport } from '../ingest/index.ts';
+import { indexCleanTree, type IndexReport } from '../ingest/indexing.ts';
 import { normalize, type NormalizeReport } from '../ingest/normalize.ts';
 import { compileRules } from '../ingest/rules.ts';
 import type { SyncReport } from '../ingest/sync.ts';

@@ -18,6 +18,10 @@ const STRINGS = {
     ja: '2文字以上で検索してください（1文字の語は検索できません）',
     en: 'Please search with two or more characters (one-character terms cannot be searched)',
   },
+  queryTooLong: {
+    ja: '検索語が長すぎます。短くして検索してください（途中で切って検索することはしません）',
+    en: 'The query is too long; please shorten it (it is not cut and searched in part)',
+  },
   ignoredTerms: { ja: '短すぎて無視した語', en: 'Ignored (too short)' },
   batch: { ja: '納品回', en: 'Batch' },
   type: { ja: '資料種別', en: 'Type' },

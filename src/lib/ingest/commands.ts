@@ -1,7 +1,7 @@
 /**
  * The ingest stages as CLI commands (`archive normalize | index | sync | status`): argument
  * handling, progress bars, the summary printed at the end, exit codes and run records. src/cli.ts
- * lists them in its command table; the stages themselves live in normalize.ts, index.ts, sync.ts.
+ * lists them in its command table; the stages themselves live in normalize.ts, indexing.ts, sync.ts.
  *
  * Exit codes: 0 done; 1 done, but something was skipped or failed (each printed); 2 usage or
  * configuration error; 3 failure.
@@ -10,11 +10,11 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { SearchStore } from '../search/store.ts';
 import { formatRowError } from './excel.ts';
-import type { IndexReport } from './index.ts';
+import type { IndexReport } from './indexing.ts';
 import { NormalizeError, normalizeProblems, type NormalizeReport } from './normalize.ts';
 import { progressBar } from './progress.ts';
 import { DEFAULT_RULES, RulesError, loadRules, mergeRules, type CompiledRules } from './rules.ts';
-import { appendRun, type RunRecord, type Stage } from './runs.ts';
+import { appendRun, startRun, type RunRecord, type Stage } from './runs.ts';
 import type { SyncReport } from './sync.ts';
 
 export interface StageIO {
@@ -51,7 +51,25 @@ function rulesFor(cfg: Config, values: Values): CompiledRules {
   }
 }
 
-function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summary: string, counts: Record<string, number>, finished = new Date()) {
+/** Writes the start line of a run (a killed run then shows in `status`); undefined when not writable. */
+function begin(cfg: Config, stage: Stage, started: Date): string | undefined {
+  try {
+    return startRun(cfg.dataDir, stage, started);
+  } catch {
+    return undefined; // a read-only DATA_DIR must not stop the run
+  }
+}
+
+function record(
+  cfg: Config,
+  stage: Stage,
+  started: Date,
+  exitCode: number,
+  summary: string,
+  counts: Record<string, number>,
+  finished = new Date(),
+  id?: string,
+) {
   const run: RunRecord = {
     stage,
     startedAt: started.toISOString(),
@@ -61,6 +79,7 @@ function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summ
     summary,
     counts,
   };
+  if (id) run.id = id;
   try {
     appendRun(cfg.dataDir, run);
   } catch {
@@ -129,6 +148,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
   const deliveries = args.length ? args.map((a) => path.resolve(a)) : [cfg.ingest.deliveryDir];
   const dryRun = !!values['dry-run'];
   const started = new Date();
+  const runId = dryRun ? undefined : begin(cfg, 'normalize', started);
   const bar = progressBar(ctx.io.progress, 'normalize');
   const { normalize } = await import('./normalize.ts');
   let report: NormalizeReport;
@@ -141,6 +161,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
       onProgress: (p) => bar.update(p.done, p.phase === 'write' ? p.total : 0),
     });
   } catch (e) {
+    if (runId) record(cfg, 'normalize', started, e instanceof NormalizeError ? EXIT.usage : EXIT.failure, (e as Error).message, {}, undefined, runId);
     if (e instanceof NormalizeError) throw new StageUsageError(e.message);
     throw e;
   } finally {
@@ -156,7 +177,7 @@ export async function runNormalize(ctx: StageContext, args: string[], values: Va
       files: report.files,
       ...report.totals,
       problems: normalizeProblems(report).length,
-    });
+    }, undefined, runId);
   }
   return code;
 }
@@ -172,6 +193,10 @@ export function indexSummary(r: IndexReport): string {
   ];
   if (!r.dryRun) parts.push(`${r.inserted} new, ${r.updated} updated`);
   if (r.superseded) parts.push(`${r.superseded} replaced by a later batch`);
+  if (r.skippedSheets?.length) parts.push(`${plural(r.skippedSheets.length, 'hidden sheet')} skipped`);
+  if (r.withdrawn?.length) parts.push(`${plural(r.withdrawn.length, 'record')} ${r.dryRun ? 'would be ' : ''}withdrawn (archive status lists them; archive prune deletes them)`);
+  if (r.orphans?.length) parts.push(`${plural(r.orphans.length, 'image')} no record uses`);
+  if (r.restored?.length) parts.push(`${plural(r.restored.length, 'withdrawn record')} delivered again`);
   if (r.dimensions.read) parts.push(`${plural(r.dimensions.read, 'image size')} read from the files${r.dimensions.differing ? ` (${r.dimensions.differing} differed from the bibliography)` : ''}`);
   if (skipped) parts.push(`${plural(skipped, 'row')} skipped`);
   if (fileErrors) parts.push(plural(fileErrors, 'file or sheet error'));
@@ -181,6 +206,12 @@ export function indexSummary(r: IndexReport): string {
 export function printIndex(io: StageIO, r: IndexReport): number {
   for (const e of r.errors) io.err(formatRowError(e));
   for (const u of r.unknownHeaders) io.err(`warning: ${u.file}:${u.sheet}: column "${u.header}" is not mapped to any field; ignored`);
+  for (const h of r.skippedSheets ?? []) io.err(`warning: ${h.file}:${h.sheet}: ${h.state} sheet; skipped (not read as data)`);
+  for (const w of r.withdrawn ?? []) io.err(`withdrawn: ${w.id} (batch ${w.batch}): no longer in the batch's workbook`);
+  if (r.orphans?.length) {
+    io.err(`note: ${plural(r.orphans.length, 'image')} in the clean tree no record uses: ${r.orphans.slice(0, 20).join(', ')}${r.orphans.length > 20 ? ', …' : ''}`);
+  }
+  for (const b of r.withdrawalsPostponed ?? []) io.err(`warning: batch ${b}: a workbook or sheet could not be read, so no record of it is withdrawn this time`);
   for (const w of r.warnings.slice(0, 50)) io.err(`warning: ${w}`);
   if (r.warnings.length > 50) io.err(`warning: … and ${r.warnings.length - 50} more`);
   io.out(indexSummary(r));
@@ -192,8 +223,9 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
   const rules = rulesFor(cfg, values);
   const dryRun = !!values['dry-run'];
   const started = new Date();
-  const { IndexError, indexCleanTree } = await import('./index.ts');
+  const { IndexError, indexCleanTree } = await import('./indexing.ts');
   const store = await ctx.store();
+  const runId = dryRun ? undefined : begin(cfg, 'index', started);
   const bar = progressBar(ctx.io.progress, 'index');
   let report: IndexReport;
   try {
@@ -202,9 +234,11 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       rules,
       batches: listOf(values, 'batch'),
       dryRun,
+      dataDir: cfg.dataDir,
       onProgress: (p) => bar.update(p.done, p.total),
     });
   } catch (e) {
+    if (runId) record(cfg, 'index', started, e instanceof IndexError ? EXIT.usage : EXIT.failure, (e as Error).message, {}, undefined, runId);
     if (e instanceof IndexError) throw new StageUsageError(e.message);
     throw e;
   } finally {
@@ -218,7 +252,8 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       updated: report.updated,
       skipped: report.errors.length,
       workbooks: report.files,
-    });
+      withdrawn: report.withdrawn.length,
+    }, undefined, runId);
   }
   return code;
 }
@@ -236,6 +271,9 @@ export function syncSummary(r: SyncReport): string {
   ];
   if (!r.dryRun) parts.push(`${r.marked} upload records written`);
   if (r.requests.retries) parts.push(plural(r.requests.retries, 'retry', 'retries'));
+  if (r.verify) {
+    parts.push(`verified ${r.verify.checked} recorded uploads: ${r.verify.confirmed} in the bucket, ${r.verify.missing.length} missing${r.verify.missing.length ? (r.dryRun ? ' (would upload again)' : ' (uploaded again)') : ''}`);
+  }
   if (r.failed.length) parts.push(`${r.failed.length} failed`);
   if (r.stopped) parts.push(`stopped early${r.fatal ? ` (${r.fatal})` : ''}, ${r.notAttempted} not attempted`);
   return parts.join('; ');
@@ -243,6 +281,7 @@ export function syncSummary(r: SyncReport): string {
 
 export function printSync(io: StageIO, r: SyncReport): number {
   if (r.listing.note) io.err(`note: ${r.listing.note}`);
+  for (const k of r.verify?.missing ?? []) io.err(`missing from the bucket: ${k} (its upload was recorded)${r.dryRun ? '' : '; uploaded again'}`);
   for (const f of r.failed) io.err(`failed: ${f.imageId} ${f.file} -> ${f.key}: ${f.error}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ''}`);
   if (r.fatal) io.err(`sync stopped: ${r.fatal}`);
   io.out(syncSummary(r));
@@ -262,6 +301,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
   const { SyncError, syncToS3 } = await import('./sync.ts');
   const store = await ctx.store();
   const client = createS3Client(cfg.s3, { maxAttempts: 1, maxSockets: Math.max(50, concurrency * 2) });
+  const runId = dryRun ? undefined : begin(cfg, 'sync', started);
   const bar = progressBar(ctx.io.progress, 'sync');
   let report: SyncReport;
   try {
@@ -276,6 +316,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
       flushEvery,
       batches: listOf(values, 'batch'),
       force: !!values.force,
+      verify: !!values.verify,
       dryRun,
       signal: ctx.io.interrupt?.(),
       onProgress: (p) => bar.update(p.done, p.total, p.phase === 'upload' ? p.bytes : undefined),
@@ -284,15 +325,31 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
     bar.end();
     if (e instanceof SyncError) {
       ctx.io.err(`archive sync: ${e.message}`);
-      if (!dryRun) record(cfg, 'sync', started, EXIT.failure, e.message, {});
+      if (!dryRun) record(cfg, 'sync', started, EXIT.failure, e.message, {}, undefined, runId);
       return EXIT.failure;
     }
+    if (runId) record(cfg, 'sync', started, EXIT.failure, (e as Error).message, {}, undefined, runId);
     throw e;
   } finally {
     bar.end();
     client.destroy();
   }
   const code = printSync(ctx.io, report);
+  if (!dryRun && report.verify && !report.stopped) {
+    const { writeVerified } = await import('./status.ts');
+    try {
+      writeVerified(cfg.dataDir, {
+        at: new Date().toISOString(),
+        bucket: cfg.s3.bucket,
+        prefix: cfg.s3.prefix,
+        checked: report.verify.checked,
+        missing: report.verify.missing.length,
+        failed: report.failed.length,
+      });
+    } catch {
+      // a read-only DATA_DIR must not fail the run
+    }
+  }
   if (!dryRun) {
     record(cfg, 'sync', started, code, syncSummary(report), {
       images: report.images,
@@ -303,7 +360,7 @@ export async function runSync(ctx: StageContext, _args: string[], values: Values
       marked: report.marked,
       failed: report.failed.length,
       retries: report.requests.retries,
-    });
+    }, undefined, runId);
   }
   return code;
 }
@@ -319,6 +376,35 @@ export async function runStatus(ctx: StageContext, _args: string[], values: Valu
   if (values.json) ctx.io.out(JSON.stringify(status, null, 2));
   else for (const line of formatStatus(status)) ctx.io.out(line);
   return EXIT.ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// prune
+
+export async function runPrune(ctx: StageContext, _args: string[], values: Values): Promise<number> {
+  const cfg = ctx.config();
+  const dryRun = !!values['dry-run'];
+  const withS3 = !!values.s3;
+  if (withS3 && !cfg.s3.bucket) throw new StageUsageError('--s3: S3 is not configured: set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
+  const store = await ctx.store();
+  const { prune } = await import('./prune.ts');
+  let client: import('@aws-sdk/client-s3').S3Client | undefined;
+  if (withS3) client = (await import('../storage/s3.ts')).createS3Client(cfg.s3);
+  try {
+    const r = await prune({ dataDir: cfg.dataDir, store, dryRun, s3: client ? { client, bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix } : undefined });
+    const verb = dryRun ? 'would prune' : 'pruned';
+    for (const rec of r.records) ctx.io.out(`  ${verb}: ${rec.id} (batch ${rec.batch}, withdrawn ${rec.withdrawnAt})`);
+    for (const k of r.orphanKeys) ctx.io.out(`  ${withS3 ? (dryRun ? 'would delete' : r.deleted.includes(k) ? 'deleted' : 'not deleted') : 'orphaned (kept without --s3)'}: ${k}`);
+    for (const f of r.failed) ctx.io.err(`failed: ${f.key}: ${f.error}`);
+    ctx.io.out(
+      `${verb} ${plural(r.records.length, 'withdrawn record')}; ${plural(r.orphanKeys.length, 'orphaned object')}` +
+        (withS3 ? `, ${r.deleted.length} deleted from the bucket` : ' (not deleted: add --s3)') +
+        (r.keptShared.length ? `; ${r.keptShared.length} kept (still used)` : ''),
+    );
+    return r.failed.length ? EXIT.skipped : EXIT.ok;
+  } finally {
+    client?.destroy();
+  }
 }
 
 /** For the demo: record a stage run done outside the commands above. */

@@ -64,6 +64,10 @@ export interface BibliographyResult {
   errors: RowError[];
   /** Sheets that had a header row and were read. */
   sheets: string[];
+  /** Every id a data row names, good or bad row (what the workbook still holds, for withdrawals). */
+  rowIds: string[];
+  /** Hidden and veryHidden sheets: never read as data (stale rows are often kept in them). */
+  skippedSheets: Array<{ sheet: string; state: 'hidden' | 'veryHidden' }>;
   /** Header cells that matched no field (normalised spelling), per sheet; for warnings. */
   unknownHeaders: Array<{ sheet: string; header: string }>;
 }
@@ -100,7 +104,14 @@ export function cellText(value: ExcelJS.CellValue, address = ''): string | undef
     const t = (value as { text?: unknown }).text;
     s = typeof t === 'string' ? t : cellText(t as ExcelJS.CellValue, address) ?? '';
   } else if ('formula' in value || 'sharedFormula' in value) {
-    return cellText((value as { result?: ExcelJS.CellValue }).result ?? null, address);
+    const result = (value as { result?: ExcelJS.CellValue }).result;
+    if (result === undefined) {
+      const f = (value as { formula?: string; sharedFormula?: string }).formula ?? (value as { sharedFormula?: string }).sharedFormula ?? '';
+      throw new CellProblem(
+        `${address}: formula ${f ? `=${f} ` : ''}has no stored result (the file was not saved by a spreadsheet program); open and save it in Excel, or type the value`,
+      );
+    }
+    return cellText(result, address);
   } else {
     return undefined;
   }
@@ -201,10 +212,11 @@ function readRow(
   row: ExcelJS.Row,
   cols: Columns,
   st: SheetState,
-): { record?: ItemInput; problems: string[]; empty: boolean } {
+): { record?: ItemInput; problems: string[]; empty: boolean; id?: string } {
   const problems: string[] = [];
   const merged = cols.all.filter((c) => row.getCell(c).isMerged).map((c) => row.getCell(c).address);
   const values = new Map<FieldKey, string>();
+  const addresses = new Map<FieldKey, string>();
   for (const [field, columns] of cols.byField) {
     for (const c of columns) {
       const cell = row.getCell(c);
@@ -212,6 +224,7 @@ function readRow(
         const t = cellText(cell.value, cell.address);
         if (t !== undefined) {
           values.set(field, t);
+          addresses.set(field, cell.address);
           break;
         }
       } catch (e) {
@@ -225,9 +238,16 @@ function readRow(
 
   const get = (f: FieldKey) => values.get(f);
   const rawId = get('id');
-  const id = rawId?.normalize('NFKC').replace(/\s+/g, '');
+  // Width is folded (ＲＯ１ → R01) and the ends trimmed; anything else that is not part of an id
+  // (a space inside, a slash) is a row error rather than silently dropped: "R01 0018" is not R010018.
+  const id = rawId?.normalize('NFKC').trim();
   if (!id) problems.push('missing id (資料番号)');
-  else if (!ITEM_ID_RE.test(id)) problems.push(`id "${rawId}" is not a valid id (letters, digits, . _ -; at most ${ID_MAX_LENGTH} characters)`);
+  else if (!ITEM_ID_RE.test(id)) {
+    const bad = [...new Set([...id].filter((c) => !/[A-Za-z0-9._-]/.test(c)))].map((c) => (/\s/.test(c) ? 'a space' : `"${c}"`));
+    problems.push(
+      `${addresses.get('id')}: id "${rawId}" is not a valid id${bad.length ? ` (it contains ${bad.join(', ')})` : ''}; ids are letters, digits, . _ - (at most ${ID_MAX_LENGTH} characters)`,
+    );
+  }
   else {
     const first = st.seenIds.get(id);
     if (first) problems.push(`duplicate id ${id} (first at ${first})`);
@@ -291,7 +311,7 @@ function readRow(
       images.push(ref);
     });
   }
-  if (problems.length > 0 || !id || !batch) return { problems, empty: false };
+  if (problems.length > 0 || !id || !batch) return { problems, empty: false, id };
 
   const lang = (ja?: string, en?: string): LangText | undefined => {
     if (ja === undefined && en === undefined) return undefined;
@@ -322,7 +342,7 @@ function readRow(
   record.source = { file: st.source, sheet: st.sheet, row: row.number };
   st.seenIds.set(id, `${st.sheet}:${row.number}`);
   for (const img of images) st.seenImages.set(img.id, `${id} (${st.sheet}:${row.number})`);
-  return { record, problems, empty: false };
+  return { record, problems, empty: false, id };
 }
 
 function describeReadError(e: Error, file: string): string {
@@ -335,7 +355,7 @@ function describeReadError(e: Error, file: string): string {
 /** Read one bibliography workbook. Never throws for bad input; see `errors`. */
 export async function readBibliography(input: string, opts: ReadOptions = {}): Promise<BibliographyResult> {
   const file = opts.displayName ?? input;
-  const result: BibliographyResult = { file, records: [], errors: [], sheets: [], unknownHeaders: [] };
+  const result: BibliographyResult = { file, records: [], errors: [], sheets: [], rowIds: [], skippedSheets: [], unknownHeaders: [] };
   const lookup = headerLookup(opts.columns ?? DEFAULT_COLUMNS);
   const idHeader = (opts.columns ?? DEFAULT_COLUMNS).id[0] ?? 'id';
 
@@ -368,6 +388,10 @@ export async function readBibliography(input: string, opts: ReadOptions = {}): P
   const headerless: RowError[] = [];
 
   for (const ws of wb.worksheets) {
+    if (ws.state === 'hidden' || ws.state === 'veryHidden') {
+      result.skippedSheets.push({ sheet: ws.name, state: ws.state });
+      continue;
+    }
     if (ws.actualRowCount === 0) {
       headerless.push({ file, sheet: ws.name, message: 'sheet is empty' });
       continue;
@@ -395,6 +419,7 @@ export async function readBibliography(input: string, opts: ReadOptions = {}): P
     });
     for (const row of rows) {
       const r = readRow(row, header.columns, st);
+      if (r.id) result.rowIds.push(r.id);
       if (r.record) result.records.push(r.record);
       else if (!r.empty) result.errors.push({ file, sheet: ws.name, row: row.number, message: r.problems.join('; ') });
     }

@@ -113,6 +113,8 @@ export interface BatchMeta {
   ignored: Array<{ path: string; reason: string }>;
   /** Junk (Thumbs.db, .DS_Store, ~$ lock files) skipped. */
   junk: number;
+  /** Symlinks inside the delivery that were not followed, and why (present only when there are some). */
+  skippedLinks?: SkippedLink[];
   problems: string[];
 }
 
@@ -140,19 +142,61 @@ function readDir(dir: string): fs.Dirent[] {
   return fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => cmp(a.name, b.name));
 }
 
-/** Dirent kind, following a symlink inside a delivery once. */
-function kindOf(dir: string, e: fs.Dirent): 'dir' | 'file' | 'other' {
+/** Dirent kind without following symlinks ('link' for a symlink). */
+function kindOf(e: fs.Dirent): 'dir' | 'file' | 'link' | 'other' {
   if (e.isDirectory()) return 'dir';
   if (e.isFile()) return 'file';
-  if (e.isSymbolicLink()) {
-    try {
-      const st = fs.statSync(path.join(dir, e.name));
-      return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
-    } catch {
-      return 'other';
-    }
-  }
+  if (e.isSymbolicLink()) return 'link';
   return 'other';
+}
+
+/** A symlink met while walking a delivery, and why it was not followed. */
+export interface SkippedLink {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Resolves a symlink found below `root` once. It is followed only when its target stays inside
+ * `root` and was not visited yet (directories: neither already walked nor an ancestor of the link;
+ * files: not already listed); otherwise the reason it is skipped: a loop, outside the folder,
+ * dangling, or the same file or folder as one already taken.
+ */
+function resolveLink(abs: string, root: string, visited: Set<string>, within: string): { real: string; kind: 'dir' | 'file' } | { skip: string } {
+  let real: string;
+  try {
+    real = fs.realpathSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { skip: 'symlink loop' };
+    if (code === 'ENOENT') return { skip: `dangling symlink (target ${safeReadlink(abs)} does not exist)` };
+    return { skip: `unreadable symlink (${code ?? (e as Error).message})` };
+  }
+  if (!inside(real, root)) return { skip: `symlink to ${real}, outside the ${within}; not followed` };
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(real);
+  } catch (e) {
+    return { skip: `unreadable symlink target ${real} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  if (st.isDirectory()) {
+    if (inside(fs.realpathSync(path.dirname(abs)), real)) return { skip: `symlink loop (points to ${real}, a folder containing the link)` };
+    if (visited.has(real)) return { skip: `symlink to ${real}, a folder already included; not followed twice` };
+    return { real, kind: 'dir' };
+  }
+  if (st.isFile()) {
+    if (visited.has(real)) return { skip: `symlink to ${real}, a file already included; not linked twice` };
+    return { real, kind: 'file' };
+  }
+  return { skip: `symlink to ${real}, neither a file nor a folder` };
+}
+
+function safeReadlink(abs: string): string {
+  try {
+    return fs.readlinkSync(abs);
+  } catch {
+    return '?';
+  }
 }
 
 /**
@@ -172,7 +216,7 @@ function findSources(root: string, rules: CompiledRules, problems: string[]): So
     const looseDirs: string[] = [];
     for (const e of readDir(dir)) {
       const abs = path.join(dir, e.name);
-      const kind = kindOf(dir, e);
+      const kind = deliveryKind(dir, e, problems);
       if (kind === 'dir') {
         if (rules.isJunkFolder(e.name)) continue;
         const parsed = rules.parseBatch(e.name);
@@ -205,11 +249,41 @@ function findSources(root: string, rules: CompiledRules, problems: string[]): So
   return out;
 }
 
+/**
+ * Kind of an entry above the batch folders. A symlink there (an operator assembling a delivery
+ * from several places) is followed unless it loops back to a folder containing it or does not
+ * resolve; those are reported. The same folder reached twice is merged once (see normalize()).
+ */
+function deliveryKind(dir: string, e: fs.Dirent, problems?: string[]): 'dir' | 'file' | 'other' {
+  const kind = kindOf(e);
+  if (kind !== 'link') return kind;
+  const abs = path.join(dir, e.name);
+  let real: string;
+  let st: fs.Stats;
+  try {
+    real = fs.realpathSync(abs);
+    st = fs.statSync(real);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problems?.push(`${abs}: ${code === 'ELOOP' ? 'symlink loop' : code === 'ENOENT' ? `dangling symlink (target ${safeReadlink(abs)} does not exist)` : `unreadable symlink (${code})`}; not followed`);
+    return 'other';
+  }
+  if (st.isDirectory()) {
+    if (inside(fs.realpathSync(dir), real)) {
+      problems?.push(`${abs}: symlink loop (points to ${real}, a folder containing the link); not followed`);
+      return 'other';
+    }
+    return 'dir';
+  }
+  return st.isFile() ? 'file' : 'other';
+}
+
 /** Whether a folder (recursively) holds images or spreadsheets. */
-function containsMaterial(dir: string, rules: CompiledRules): boolean {
+function containsMaterial(dir: string, rules: CompiledRules, depth = 0): boolean {
+  if (depth > 32) return false;
   for (const e of readDir(dir)) {
-    const kind = kindOf(dir, e);
-    if (kind === 'dir' && !rules.isJunkFolder(e.name) && containsMaterial(path.join(dir, e.name), rules)) return true;
+    const kind = deliveryKind(dir, e);
+    if (kind === 'dir' && !rules.isJunkFolder(e.name) && containsMaterial(path.join(dir, e.name), rules, depth + 1)) return true;
     if (kind === 'file' && !rules.isJunkFile(e.name)) {
       const ext = extensionOf(e.name);
       if (rules.isImage(ext) || rules.isSpreadsheet(ext)) return true;
@@ -218,25 +292,58 @@ function containsMaterial(dir: string, rules: CompiledRules): boolean {
   return false;
 }
 
-function listFiles(source: Source, rules: CompiledRules, onFile: () => void): { files: RawFile[]; junk: number } {
+/**
+ * Every file of a batch source. Real folders and files are walked first; then each symlink met is
+ * resolved once and followed only when its target stays inside the source folder and was not
+ * already taken (see resolveLink); every other link is returned in `skippedLinks`, so a link never
+ * pulls in another delivery and a loop is never walked.
+ */
+function listFiles(source: Source, rules: CompiledRules, onFile: () => void): { files: RawFile[]; junk: number; skippedLinks: SkippedLink[] } {
   const files: RawFile[] = [];
+  const skippedLinks: SkippedLink[] = [];
   let junk = 0;
+  const root = fs.realpathSync(source.dir);
+  const visited = new Set<string>([root]);
+  const pending: Array<{ abs: string; rel: string; name: string; folders: string[] }> = [];
   const walk = (dir: string, rel: string, folders: string[]) => {
+    const realDir = dir === source.dir ? root : fs.realpathSync(dir);
     for (const e of readDir(dir)) {
-      const kind = kindOf(dir, e);
+      const kind = kindOf(e);
       const r = rel ? `${rel}/${e.name}` : e.name;
+      const abs = path.join(dir, e.name);
       if (kind === 'dir') {
         if (rules.isJunkFolder(e.name)) junk++;
-        else walk(path.join(dir, e.name), r, [...folders, e.name]);
+        else {
+          visited.add(path.join(realDir, e.name));
+          walk(abs, r, [...folders, e.name]);
+        }
       } else if (kind === 'file') {
         onFile();
         if (rules.isJunkFile(e.name)) junk++;
-        else files.push({ abs: path.join(dir, e.name), rel: r, name: e.name, folders });
+        else {
+          visited.add(path.join(realDir, e.name));
+          files.push({ abs, rel: r, name: e.name, folders });
+        }
+      } else if (kind === 'link') {
+        if (rules.isJunkFile(e.name) || rules.isJunkFolder(e.name)) junk++;
+        else pending.push({ abs, rel: r, name: e.name, folders });
       }
     }
   };
   walk(source.dir, '', []);
-  return { files, junk };
+  for (let i = 0; i < pending.length; i++) {
+    const l = pending[i]!;
+    onFile();
+    const res = resolveLink(l.abs, root, visited, 'batch folder');
+    if ('skip' in res) {
+      skippedLinks.push({ path: l.abs, reason: res.skip });
+      continue;
+    }
+    visited.add(res.real);
+    if (res.kind === 'dir') walk(l.abs, l.rel, [...l.folders, l.name]);
+    else files.push({ abs: l.abs, rel: l.rel, name: l.name, folders: l.folders });
+  }
+  return { files, junk, skippedLinks };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -283,8 +390,12 @@ function planBatch(batch: string, sources: Source[], rules: CompiledRules, onFil
   const byCategory = new Map<string, Candidate[]>();
 
   sources.forEach((source, si) => {
-    const { files, junk } = listFiles(source, rules, onFile);
+    const { files, junk, skippedLinks } = listFiles(source, rules, onFile);
     meta.junk += junk;
+    for (const l of skippedLinks) {
+      (meta.skippedLinks ??= []).push(l);
+      meta.problems.push(`${l.path}: ${l.reason}; skipped`);
+    }
     for (const f of files) {
       const ext = extensionOf(f.name);
       if (rules.isSpreadsheet(ext) || rules.isUnsupportedSpreadsheet(ext)) {
@@ -554,6 +665,12 @@ export async function normalize(opts: NormalizeOptions): Promise<NormalizeReport
     const problems: string[] = [];
     for (const s of findSources(root, rules, problems)) {
       const m = byBatch.get(s.parsed.id) ?? new Map<string, Source>();
+      const real = fs.realpathSync(s.dir);
+      const same = [...m.values()].find((o) => o.dir !== s.dir && fs.realpathSync(o.dir) === real);
+      if (same) {
+        problems.push(`${s.dir}: the same folder as ${same.dir} (through a symlink); used once`);
+        continue;
+      }
       m.set(s.dir, s);
       byBatch.set(s.parsed.id, m);
     }

@@ -4,11 +4,14 @@
  * collection, incremental sync and health checks — batches normalized but not indexed, and the
  * last run of each stage. Read through the SearchStore port only (search facets + listImages).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
 import { compareBatchIds, compileRules } from './rules.ts';
-import { lastRuns, STAGES, type RunRecord, type Stage } from './runs.ts';
+import { readWithdrawn } from './withdrawals.ts';
+import { lastRuns, STAGES, unfinishedRuns, type RunRecord, type Stage, type UnfinishedRun } from './runs.ts';
 
 export interface BatchStatus {
   batch: string;
@@ -31,10 +34,45 @@ export interface IngestStatus {
   notUploaded: { total: number; ids: string[] };
   /** Normalized batches of the clean tree that hold no record yet (index not run, or failed). */
   notIndexed: string[];
-  s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string };
+  s3: { configured: boolean; bucket?: string; prefix: string; endpoint?: string; lastVerified?: VerifyRecord };
   runs: Record<Stage, { last?: RunRecord; lastOk?: RunRecord }>;
+  /** Runs that started after their stage's last finished run and never finished (killed), or are running. */
+  unfinished: Partial<Record<Stage, UnfinishedRun>>;
+  /** Images of the clean tree (`<batch>/<name>`) that no record uses: the first `limit`, and how many. */
+  orphans: { total: number; files: string[] };
+  /** Records withdrawn by their provider (out of the store, kept until archive prune): the first `limit`. */
+  withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
+}
+
+/** The last `archive sync --verify` that ran to the end: when, and what it found. */
+export interface VerifyRecord {
+  at: string;
+  bucket: string;
+  prefix: string;
+  /** Recorded uploads checked against the bucket. */
+  checked: number;
+  /** Of those, missing or of another size (uploaded again unless `failed`). */
+  missing: number;
+  failed: number;
+}
+
+const VERIFIED_FILE = 's3-verified.json';
+
+export function writeVerified(dataDir: string, v: VerifyRecord): void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, VERIFIED_FILE);
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, JSON.stringify(v, null, 2) + '\n');
+  fs.renameSync(`${file}.tmp-${process.pid}`, file);
+}
+
+export function readVerified(dataDir: string): VerifyRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dataDir, VERIFIED_FILE), 'utf8')) as VerifyRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function collectStatus(
@@ -63,8 +101,10 @@ export async function collectStatus(
   let images = 0;
   let imagesUploaded = 0;
   let note: string | undefined;
+  const usedFiles = new Set<string>();
   if (store.listImages) {
     for (const img of await store.listImages()) {
+      usedFiles.add(img.file);
       const e = entry(img.batch);
       e.images++;
       images++;
@@ -87,8 +127,30 @@ export async function collectStatus(
     notUploaded: { total: notUp.total, ids: ids.slice(0, limit) },
     notIndexed,
     s3: { configured: !!cfg.s3.bucket, bucket: cfg.s3.bucket, prefix: cfg.s3.prefix, endpoint: cfg.s3.endpoint },
+    // set below when a verification of this bucket and prefix is on record
     runs: lastRuns(cfg.dataDir),
+    unfinished: unfinishedRuns(cfg.dataDir),
+    withdrawn: { total: 0, records: [] },
+    orphans: { total: 0, files: [] },
   };
+  if (store.listImages) {
+    const orphans: string[] = [];
+    for (const b of cleanBatches(cfg.images.root, rules)) {
+      let entries: fs.Dirent[] = [];
+      try {
+        entries = fs.readdirSync(path.join(cfg.images.root, b), { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) if (e.isSymbolicLink() && !usedFiles.has(`${b}/${e.name}`)) orphans.push(`${b}/${e.name}`);
+    }
+    orphans.sort();
+    status.orphans = { total: orphans.length, files: orphans.slice(0, limit) };
+  }
+  const verified = readVerified(cfg.dataDir);
+  if (verified && verified.bucket === cfg.s3.bucket && verified.prefix === cfg.s3.prefix) status.s3.lastVerified = verified;
+  const ledger = [...readWithdrawn(cfg.dataDir).values()];
+  status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
   return status;
 }
@@ -116,12 +178,37 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
   }
   if (s.notIndexed.length) lines.push('', `normalized but not indexed: ${s.notIndexed.join(', ')} (run archive index)`);
   lines.push('', `s3_uploaded:false — ${s.notUploaded.total} record${s.notUploaded.total === 1 ? '' : 's'}${s.s3.configured ? '' : ' (S3 is not configured: S3_BUCKET is empty)'}`);
+  if (s.s3.configured) {
+    const v = s.s3.lastVerified;
+    lines.push(
+      v
+        ? `  bucket last verified ${v.at} (${ago(v.at, now)}): ${v.checked} recorded uploads checked, ${v.missing} missing${v.missing ? ` (${v.missing - v.failed} uploaded again)` : ''}`
+        : '  bucket never verified (archive sync --verify compares the upload records with the bucket)',
+    );
+  }
   if (s.notUploaded.ids.length) {
     lines.push(`  ${s.notUploaded.ids.join(' ')}${s.notUploaded.total > s.notUploaded.ids.length ? ` … (${s.notUploaded.total - s.notUploaded.ids.length} more; --all lists them)` : ''}`);
+  }
+  if (s.orphans?.total) {
+    lines.push('', `images no record uses — ${s.orphans.total} in the clean tree:`);
+    lines.push(`  ${s.orphans.files.join(' ')}${s.orphans.total > s.orphans.files.length ? ` … (${s.orphans.total - s.orphans.files.length} more; --all lists them)` : ''}`);
+  }
+  if (s.withdrawn?.total) {
+    lines.push('', `withdrawn — ${s.withdrawn.total} record${s.withdrawn.total === 1 ? '' : 's'} no longer in their batch's workbook (not served; archive prune deletes them):`);
+    for (const w of s.withdrawn.records) lines.push(`  ${w.id}  batch ${w.batch}  withdrawn ${w.withdrawnAt}`);
+    if (s.withdrawn.total > s.withdrawn.records.length) lines.push(`  … (${s.withdrawn.total - s.withdrawn.records.length} more; --all lists them)`);
   }
   lines.push('', 'last runs:');
   for (const stage of STAGES) {
     const { last, lastOk } = s.runs[stage];
+    const u = s.unfinished?.[stage];
+    if (u) {
+      lines.push(
+        u.state === 'running'
+          ? `  ${stage.padEnd(9)}  running since ${u.startedAt} (${ago(u.startedAt, now)}), process ${u.pid}`
+          : `  ${stage.padEnd(9)}  INTERRUPTED: started ${u.startedAt} (${ago(u.startedAt, now)}), process ${u.pid} on ${u.host} never finished; run archive ${stage === 'demo' ? 'demo' : stage} again`,
+      );
+    }
     if (!last) {
       lines.push(`  ${stage.padEnd(9)}  never`);
       continue;

@@ -66,6 +66,12 @@ export interface SyncOptions {
   headBelow?: number;
   /** Upload every selected image again, ignoring recorded uploads and existing objects. */
   force?: boolean;
+  /**
+   * Also check images whose upload is recorded against the bucket (bounded: one LIST snapshot of
+   * the prefix, HEAD only when there are few or the listing cannot be trusted) and upload again what
+   * is missing or of another size (e.g. deleted behind the archive's back).
+   */
+  verify?: boolean;
   /** Find out what would be uploaded (LIST/HEAD only), upload and record nothing. */
   dryRun?: boolean;
   /** Stop taking new uploads when aborted; in-flight ones finish and are recorded. */
@@ -109,6 +115,8 @@ export interface SyncReport {
   /** Images not attempted because the run stopped early. */
   notAttempted: number;
   fatal?: string;
+  /** With `verify`: recorded uploads checked, confirmed in the bucket, and missing (uploaded again). */
+  verify?: { checked: number; confirmed: number; missing: string[] };
   dryRun: boolean;
   seconds: number;
 }
@@ -124,6 +132,8 @@ interface Task {
   listed?: boolean;
   /** Must be checked with HEAD before deciding. */
   head?: boolean;
+  /** Its upload is recorded already (only with `verify`): confirm it, re-upload when missing. */
+  marked?: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -209,71 +219,121 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, { once: true });
   });
 
-export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
-  const started = performance.now();
-  const { store, client, bucket, prefix } = opts;
-  if (!store.listImages || !store.markUploaded) {
-    throw new SyncError(`the ${store.backend} store cannot list images or record uploads (listImages, markUploaded)`);
+/** Settings, report and request policy of one sync run, shared by its three steps. */
+class SyncRun {
+  readonly opts: SyncOptions;
+  readonly store: SearchStore & Required<Pick<SearchStore, 'listImages' | 'markUploaded'>>;
+  readonly cleanRoot: string;
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly backoff: number;
+  readonly multipartThreshold: number;
+  readonly partSize: number;
+  readonly dryRun: boolean;
+  readonly started = performance.now();
+  readonly report: SyncReport;
+  fatal: string | undefined;
+
+  constructor(opts: SyncOptions) {
+    const { store } = opts;
+    if (!store.listImages || !store.markUploaded) {
+      throw new SyncError(`the ${store.backend} store cannot list images or record uploads (listImages, markUploaded)`);
+    }
+    this.opts = opts;
+    this.store = store as SyncRun['store'];
+    this.cleanRoot = path.resolve(opts.cleanRoot);
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
+    this.attempts = Math.max(1, Math.floor(opts.attempts ?? 5));
+    this.backoff = Math.max(0, opts.backoffMs ?? 200);
+    this.multipartThreshold = opts.multipartThreshold ?? 64 * MIB;
+    this.partSize = Math.max(5 * MIB, opts.partSize ?? 16 * MIB);
+    this.dryRun = !!opts.dryRun;
+    this.report = {
+      images: 0,
+      alreadyMarked: 0,
+      present: 0,
+      uploaded: 0,
+      bytes: 0,
+      marked: 0,
+      failed: [],
+      listing: { used: false, trusted: false, pages: 0, keys: 0 },
+      requests: { list: 0, head: 0, put: 0, retries: 0 },
+      stopped: false,
+      notAttempted: 0,
+      dryRun: this.dryRun,
+      seconds: 0,
+    };
+    if (opts.verify) this.report.verify = { checked: 0, confirmed: 0, missing: [] };
   }
-  const cleanRoot = path.resolve(opts.cleanRoot);
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
-  const attempts = Math.max(1, Math.floor(opts.attempts ?? 5));
-  const backoff = Math.max(0, opts.backoffMs ?? 200);
-  const flushEvery = Math.max(1, Math.floor(opts.flushEvery ?? 256));
-  const flushInterval = Math.max(10, opts.flushIntervalMs ?? 1000);
-  const multipartThreshold = opts.multipartThreshold ?? 64 * MIB;
-  const partSize = Math.max(5 * MIB, opts.partSize ?? 16 * MIB);
-  const headBelow = opts.headBelow ?? 64;
-  const now = opts.now ?? (() => new Date());
-  const dryRun = !!opts.dryRun;
-  const report: SyncReport = {
-    images: 0,
-    alreadyMarked: 0,
-    present: 0,
-    uploaded: 0,
-    bytes: 0,
-    marked: 0,
-    failed: [],
-    listing: { used: false, trusted: false, pages: 0, keys: 0 },
-    requests: { list: 0, head: 0, put: 0, retries: 0 },
-    stopped: false,
-    notAttempted: 0,
-    dryRun,
-    seconds: 0,
-  };
-  let fatal: string | undefined;
-  const stopping = () => fatal !== undefined || !!opts.signal?.aborted;
+
+  stopping(): boolean {
+    return this.fatal !== undefined || !!this.opts.signal?.aborted;
+  }
 
   /** Run one request with retries; throws Fatal for credential/bucket errors. */
-  const attempt = async <T>(kind: 'list' | 'head' | 'put', fn: () => Promise<T>, counter?: { n: number }): Promise<T> => {
+  attempt = async <T>(kind: 'list' | 'head' | 'put', fn: () => Promise<T>, counter?: { n: number }): Promise<T> => {
     for (let i = 1; ; i++) {
-      report.requests[kind]++;
+      this.report.requests[kind]++;
       if (counter) counter.n = i;
       try {
         return await fn();
       } catch (e) {
         if (kind === 'head' && (statusOf(e) === 404 || errorCode(e) === 'NotFound' || errorCode(e) === 'NoSuchKey')) throw e;
         if (isFatal(e)) {
-          fatal ??= `${describe(e)} (${hint(e)})`;
+          this.fatal ??= `${describe(e)} (${hint(e)})`;
           throw new Fatal(describe(e));
         }
-        if (i >= attempts || !isRetryable(e) || opts.signal?.aborted) throw e;
-        report.requests.retries++;
-        const delay = Math.min(10_000, backoff * 2 ** (i - 1));
-        await sleep(Math.random() * delay + delay / 2, opts.signal);
+        if (i >= this.attempts || !isRetryable(e) || this.opts.signal?.aborted) throw e;
+        this.report.requests.retries++;
+        const delay = Math.min(10_000, this.backoff * 2 ** (i - 1));
+        await sleep(Math.random() * delay + delay / 2, this.opts.signal);
       }
     }
   };
 
-  // 1. What the store holds, and what is already done.
+  finish(notAttempted = 0): SyncReport {
+    const r = this.report;
+    r.failed.sort((a, b) => (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0));
+    r.stopped = this.stopping();
+    r.notAttempted = notAttempted;
+    r.fatal = this.fatal;
+    r.seconds = (performance.now() - this.started) / 1000;
+    return r;
+  }
+}
+
+export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
+  const run = new SyncRun(opts);
+  const tasks = await planSync(run);
+  if (!tasks) return run.finish();
+  const recorder = new UploadRecorder(run);
+  let next = 0;
+  try {
+    next = await uploadTasks(run, tasks, recorder);
+  } finally {
+    await recorder.close();
+  }
+  const report = run.finish(tasks.length - next);
+  opts.onProgress?.({ phase: 'upload', done: tasks.length, total: tasks.length, bytes: report.bytes });
+  return report;
+}
+
+/**
+ * Step 1 — plan: the store's images, their files, what is already done (upload recorded under the
+ * same key with the file's size; with `verify`, those too are checked against the bucket), and
+ * which of the rest the bucket holds (a LIST snapshot, or HEAD per object when there are few or the
+ * listing cannot be trusted). Undefined when a fatal error stopped the run.
+ */
+async function planSync(run: SyncRun): Promise<Task[] | undefined> {
+  const { opts, report, store } = run;
   const images = await store.listImages(opts.batches?.length ? { batch: opts.batches } : {});
   report.images = images.length;
   const tasks: Task[] = [];
   const keyOwner = new Map<string, string>();
   let scanned = 0;
   for (const image of images) {
-    const key = objectKey({ id: image.id, file: image.file }, prefix);
-    const abs = path.join(cleanRoot, image.file);
+    const key = objectKey({ id: image.id, file: image.file }, opts.prefix);
+    const abs = path.join(run.cleanRoot, image.file);
     if (++scanned % 4096 === 0) opts.onProgress?.({ phase: 'scan', done: scanned, total: images.length, bytes: 0 });
     const owner = keyOwner.get(key);
     if (owner) {
@@ -298,81 +358,66 @@ export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
       continue;
     }
     if (!opts.force && image.uploadedAt && image.s3Key === key && image.s3Size === size) {
-      report.alreadyMarked++;
+      if (!opts.verify) {
+        report.alreadyMarked++;
+        continue;
+      }
+      report.verify!.checked++;
+      tasks.push({ image, key, abs, size, marked: true });
       continue;
     }
     tasks.push({ image, key, abs, size });
   }
   opts.onProgress?.({ phase: 'scan', done: scanned, total: images.length, bytes: 0 });
 
-  // 2. Which of them are in the bucket already.
-  if (tasks.length > 0 && !opts.force) {
-    if (tasks.length < headBelow) {
-      for (const t of tasks) t.head = true;
-    } else {
-      const listed = await listSnapshot(client, bucket, prefix, report, attempt, (keys) =>
-        opts.onProgress?.({ phase: 'list', done: keys, total: 0, bytes: 0 }),
-      ).catch((e) => {
-        if (e instanceof Fatal) return undefined;
-        report.listing.trusted = false;
-        report.listing.note = `listing failed (${describe(e)}); checking each object with HEAD`;
-        return new Map<string, number>();
-      });
-      if (!listed) {
-        report.stopped = true;
-        report.fatal = fatal;
-        report.seconds = (performance.now() - started) / 1000;
-        return report;
-      }
-      for (const t of tasks) {
-        const size = listed.get(t.key);
-        if (size === t.size) t.listed = true;
-        else if (size === undefined && !report.listing.trusted) t.head = true;
-      }
-    }
+  if (tasks.length === 0 || opts.force) return tasks;
+  if (tasks.length < (opts.headBelow ?? 64)) {
+    for (const t of tasks) t.head = true;
+    return tasks;
   }
+  const listed = await listSnapshot(opts.client, opts.bucket, opts.prefix, report, run.attempt, (keys) =>
+    opts.onProgress?.({ phase: 'list', done: keys, total: 0, bytes: 0 }),
+  ).catch((e) => {
+    if (e instanceof Fatal) return undefined;
+    report.listing.trusted = false;
+    report.listing.note = `listing failed (${describe(e)}); checking each object with HEAD`;
+    return new Map<string, number>();
+  });
+  if (!listed) return undefined;
+  for (const t of tasks) {
+    const size = listed.get(t.key);
+    if (size === t.size) t.listed = true;
+    else if (size === undefined && !report.listing.trusted) t.head = true;
+  }
+  return tasks;
+}
 
-  // 3 + 4. Upload, queue records, flush them in bulk.
-  const queue: ImageUpload[] = [];
-  let flushing: Promise<void> = Promise.resolve();
-  let flushError: unknown;
-  const flush = () => {
-    if (queue.length === 0 || dryRun) return flushing;
-    const batch = queue.splice(0, queue.length);
-    flushing = flushing.then(async () => {
-      try {
-        const r = await store.markUploaded!(batch);
-        report.marked += r.images;
-      } catch (e) {
-        flushError ??= e;
-        queue.unshift(...batch); // retried by the next flush; never lost, never marked early
-      }
-    });
-    return flushing;
-  };
-  const timer = setInterval(() => void flush(), flushInterval);
-  timer.unref?.();
-  const record = (t: Task) => {
-    if (dryRun) return;
-    queue.push({ imageId: t.image.id, key: t.key, size: t.size, at: now().toISOString() });
-    if (queue.length >= flushEvery) void flush();
-  };
-
+/**
+ * Step 3 — upload: a bounded pool of workers confirms (HEAD) or PUTs each task, single or
+ * multipart, and hands every object now known to be in the bucket to the recorder. Returns how many
+ * tasks were taken (the rest were not attempted: the run was stopped).
+ */
+async function uploadTasks(run: SyncRun, tasks: Task[], recorder: UploadRecorder): Promise<number> {
+  const { opts, report } = run;
+  const { client, bucket } = opts;
   const total = tasks.length;
   let done = 0;
   let next = 0;
   const progress = () => opts.onProgress?.({ phase: 'upload', done, total, bytes: report.bytes });
+  const present = (t: Task) => {
+    if (t.marked) report.verify!.confirmed++; // recorded already: nothing to write
+    else {
+      report.present++;
+      recorder.add(t);
+    }
+  };
 
   const work = async (t: Task) => {
     const counter = { n: 0 };
     try {
-      if (t.listed) {
-        report.present++;
-        record(t);
-        return;
-      }
+      if (t.listed) return present(t);
       if (t.head) {
-        const size = await attempt('head', async () => {
+        const size = await run.attempt('head', async () => {
           try {
             const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: t.key }));
             return h.ContentLength;
@@ -381,22 +426,19 @@ export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
             throw e;
           }
         }, counter);
-        if (size === t.size) {
-          report.present++;
-          record(t);
-          return;
-        }
+        if (size === t.size) return present(t);
       }
-      if (dryRun) {
+      if (t.marked) report.verify!.missing.push(t.key); // recorded, but not (or not so) in the bucket
+      if (run.dryRun) {
         report.uploaded++;
         report.bytes += t.size;
         return;
       }
-      if (t.size >= multipartThreshold) await putMultipart(t, counter);
-      else await putSingle(t, counter);
+      if (t.size >= run.multipartThreshold) await putMultipart(run, t, counter);
+      else await putSingle(run, t, counter);
       report.uploaded++;
       report.bytes += t.size;
-      record(t);
+      recorder.add(t);
     } catch (e) {
       report.failed.push({
         imageId: t.image.id,
@@ -411,90 +453,128 @@ export async function syncToS3(opts: SyncOptions): Promise<SyncReport> {
     }
   };
 
-  const putSingle = async (t: Task, counter: { n: number }) => {
-    const body = await fs.promises.readFile(t.abs);
-    if (body.length !== t.size) throw new Error(`${t.abs} changed size while syncing (${t.size} → ${body.length} bytes)`);
-    await attempt(
-      'put',
-      () =>
-        client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: t.key,
-            Body: body,
-            ContentLength: body.length,
-            ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
-          }),
-        ),
-      counter,
-    );
-  };
+  await Promise.all(
+    Array.from({ length: Math.min(run.concurrency, total) }, async () => {
+      while (next < total && !run.stopping()) await work(tasks[next++]!);
+    }),
+  );
+  return next;
+}
 
-  const putMultipart = async (t: Task, counter: { n: number }) => {
-    const created = await attempt(
-      'put',
-      () =>
-        client.send(
-          new CreateMultipartUploadCommand({
-            Bucket: bucket,
-            Key: t.key,
-            ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
-          }),
-        ),
-      counter,
-    );
-    const uploadId = created.UploadId!;
-    const fh = await fs.promises.open(t.abs, 'r');
-    try {
-      const parts: Array<{ ETag: string; PartNumber: number }> = [];
-      for (let off = 0, n = 1; off < t.size; off += partSize, n++) {
-        const len = Math.min(partSize, t.size - off);
-        const buf = Buffer.alloc(len);
-        const { bytesRead } = await fh.read(buf, 0, len, off);
-        if (bytesRead !== len) throw new Error(`${t.abs} changed size while syncing`);
-        const r = await attempt(
-          'put',
-          () => client.send(new UploadPartCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, PartNumber: n, Body: buf, ContentLength: len })),
-          counter,
-        );
-        parts.push({ ETag: r.ETag!, PartNumber: n });
-      }
-      await attempt(
+async function putSingle(run: SyncRun, t: Task, counter: { n: number }): Promise<void> {
+  const body = await fs.promises.readFile(t.abs);
+  if (body.length !== t.size) throw new Error(`${t.abs} changed size while syncing (${t.size} → ${body.length} bytes)`);
+  await run.attempt(
+    'put',
+    () =>
+      run.opts.client.send(
+        new PutObjectCommand({
+          Bucket: run.opts.bucket,
+          Key: t.key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
+        }),
+      ),
+    counter,
+  );
+}
+
+async function putMultipart(run: SyncRun, t: Task, counter: { n: number }): Promise<void> {
+  const { client, bucket } = run.opts;
+  const created = await run.attempt(
+    'put',
+    () =>
+      client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: t.key,
+          ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
+        }),
+      ),
+    counter,
+  );
+  const uploadId = created.UploadId!;
+  const fh = await fs.promises.open(t.abs, 'r');
+  try {
+    const parts: Array<{ ETag: string; PartNumber: number }> = [];
+    for (let off = 0, n = 1; off < t.size; off += run.partSize, n++) {
+      const len = Math.min(run.partSize, t.size - off);
+      const buf = Buffer.alloc(len);
+      const { bytesRead } = await fh.read(buf, 0, len, off);
+      if (bytesRead !== len) throw new Error(`${t.abs} changed size while syncing`);
+      const r = await run.attempt(
         'put',
-        () => client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
+        () => client.send(new UploadPartCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, PartNumber: n, Body: buf, ContentLength: len })),
         counter,
       );
-    } catch (e) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId })).catch(() => {});
-      throw e;
-    } finally {
-      await fh.close();
+      parts.push({ ETag: r.ETag!, PartNumber: n });
     }
-  };
-
-  try {
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, total) }, async () => {
-        while (next < total && !stopping()) await work(tasks[next++]!);
-      }),
+    await run.attempt(
+      'put',
+      () => client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
+      counter,
     );
+  } catch (e) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId })).catch(() => {});
+    throw e;
   } finally {
-    clearInterval(timer);
-    await flush();
-    if (queue.length > 0 && !dryRun) await flush(); // one more try for a batch the store refused
+    await fh.close();
   }
-  if (queue.length > 0 && !dryRun) {
-    throw new SyncError(
-      `${queue.length} uploads could not be recorded in the store (${describe(flushError)}); they are in the bucket and the next sync records them without uploading again`,
-    );
+}
+
+/**
+ * Step 4 — record: upload records queued as objects are confirmed and written to the store in bulk
+ * (`markUploaded`) every `flushEvery` records or `flushIntervalMs`, and at the end. Nothing is
+ * queued before its object is in the bucket; a batch the store refuses stays queued for the next
+ * flush, and `close()` throws SyncError when some could not be recorded at all.
+ */
+class UploadRecorder {
+  readonly #run: SyncRun;
+  readonly #queue: ImageUpload[] = [];
+  readonly #flushEvery: number;
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> = Promise.resolve();
+  #error: unknown;
+
+  constructor(run: SyncRun) {
+    this.#run = run;
+    this.#flushEvery = Math.max(1, Math.floor(run.opts.flushEvery ?? 256));
+    this.#timer = setInterval(() => void this.flush(), Math.max(10, run.opts.flushIntervalMs ?? 1000));
+    this.#timer.unref?.();
   }
-  report.failed.sort((a, b) => (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0));
-  report.stopped = stopping();
-  report.notAttempted = total - next;
-  report.fatal = fatal;
-  report.seconds = (performance.now() - started) / 1000;
-  progress();
-  return report;
+
+  add(t: Task): void {
+    if (this.#run.dryRun) return;
+    this.#queue.push({ imageId: t.image.id, key: t.key, size: t.size, at: (this.#run.opts.now ?? (() => new Date()))().toISOString() });
+    if (this.#queue.length >= this.#flushEvery) void this.flush();
+  }
+
+  flush(): Promise<void> {
+    if (this.#queue.length === 0 || this.#run.dryRun) return this.#flushing;
+    const batch = this.#queue.splice(0, this.#queue.length);
+    this.#flushing = this.#flushing.then(async () => {
+      try {
+        const r = await this.#run.store.markUploaded(batch);
+        this.#run.report.marked += r.images;
+      } catch (e) {
+        this.#error ??= e;
+        this.#queue.unshift(...batch); // retried by the next flush; never lost, never marked early
+      }
+    });
+    return this.#flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+    if (this.#queue.length > 0 && !this.#run.dryRun) await this.flush(); // one more try for a batch the store refused
+    if (this.#queue.length > 0 && !this.#run.dryRun) {
+      throw new SyncError(
+        `${this.#queue.length} uploads could not be recorded in the store (${describe(this.#error)}); they are in the bucket and the next sync records them without uploading again`,
+      );
+    }
+  }
 }
 
 type Attempt = <T>(kind: 'list' | 'head' | 'put', fn: () => Promise<T>) => Promise<T>;

@@ -466,6 +466,21 @@ export class EsStore implements SearchStore {
     return n;
   }
 
+  async deleteRecords(ids: string[]): Promise<number> {
+    await this.ensure();
+    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    let removed = 0;
+    const failures: BulkFailure[] = [];
+    for (const chunk of chunks(unique, 500)) {
+      const res = await this.bulk(chunk.map((id) => ({ id, action: { delete: { _id: id } } })));
+      removed += res.results.filter((r) => r && r.result === 'deleted').length;
+      // Already gone (404) is what was asked for.
+      failures.push(...res.failures.filter((f) => f.status !== 404));
+    }
+    if (failures.length > 0) throw new BulkWriteError('deleteRecords', failures, unique.length);
+    return removed;
+  }
+
   async markUploaded(updates: ImageUpload[]): Promise<MarkUploadedReport> {
     checkUploads(updates);
     if (updates.length === 0) return { images: 0, unknown: [], completed: 0 };

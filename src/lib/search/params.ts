@@ -3,14 +3,24 @@
  * IIIF Collections, so that one URL always means one search.
  */
 import { ITEM_ID_RE } from '../domain.ts';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type SearchRequest } from './store.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, type SearchRequest } from './store.ts';
 
 const FACET_VALUE_RE = /^[\p{L}\p{N}._ -]{1,64}$/u;
 
+/** A whole number in [1, max] from digits of any length (10^20 → max); 0 or anything else: fallback. */
 function positiveInt(raw: string | null, fallback: number, max: number): number {
-  if (raw === null || !/^\d{1,9}$/.test(raw)) return fallback;
-  const n = Number(raw);
+  const t = raw?.trim();
+  if (!t || !/^\+?\d+$/.test(t)) return fallback;
+  const digits = t.replace(/^\+?0*/, '');
+  if (digits.length > 15) return max;
+  const n = Number(digits || '0');
   return n < 1 ? fallback : Math.min(n, max);
+}
+
+/** The query of a request when it is longer than the store searches (see MAX_QUERY_LENGTH). */
+export function queryTooLong(req: SearchRequest): { length: number; max: number } | undefined {
+  const length = [...(req.q ?? '').normalize('NFC')].length;
+  return length > MAX_QUERY_LENGTH ? { length, max: MAX_QUERY_LENGTH } : undefined;
 }
 
 function facetValues(params: URLSearchParams, name: string): string[] | undefined {
@@ -23,7 +33,8 @@ function facetValues(params: URLSearchParams, name: string): string[] | undefine
 }
 
 export function parseSearchParams(params: URLSearchParams): SearchRequest {
-  const q = (params.get('q') ?? '').slice(0, 500).trim();
+  // Never cut: an over-long query is refused with a message (queryTooLong), not searched in part.
+  const q = (params.get('q') ?? '').normalize('NFC').trim();
   const req: SearchRequest = {
     q: q || undefined,
     page: positiveInt(params.get('page'), 1, 100_000),

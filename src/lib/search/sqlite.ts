@@ -495,6 +495,30 @@ export class SqliteStore implements SearchStore {
    * Records that images were uploaded to S3 (key, size, time). A record's `s3_uploaded` becomes
    * true once every one of its images is uploaded. Unknown image ids are reported, not fatal.
    */
+  async deleteRecords(ids: string[]): Promise<number> {
+    this.initSync();
+    return this.transaction('IMMEDIATE', () => {
+      const find = this.stmt(`SELECT n, d, fmask FROM items WHERE id = ?`);
+      const deleteFts = this.stmt(`DELETE FROM items_fts WHERE rowid = ?`);
+      const deleteImages = this.stmt(`DELETE FROM images WHERE item_n = ?`);
+      const deleteJson = this.stmt(`DELETE FROM records WHERE n = ?`);
+      const deleteItem = this.stmt(`DELETE FROM items WHERE n = ?`); // facet_counts follow (trigger)
+      let removed = 0;
+      for (const id of new Set(ids)) {
+        const r = find.get(id) as Row | undefined;
+        if (!r) continue;
+        const n = r.n as number;
+        const d = r.d as number;
+        for (let f = 0; f < FTS_FIELDS.length; f++) if ((r.fmask as number) & (1 << f)) deleteFts.run(d * FIELD_SPAN + f);
+        deleteImages.run(n);
+        deleteJson.run(n);
+        deleteItem.run(n);
+        removed++;
+      }
+      return removed;
+    });
+  }
+
   async markUploaded(updates: ImageUpload[]): Promise<MarkUploadedReport> {
     return this.markUploadedSync(updates);
   }

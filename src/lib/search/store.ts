@@ -49,8 +49,10 @@ export interface SearchResponse {
   facets: { batch: FacetBucket[]; type: FacetBucket[] };
   /** Terms ignored because they were shorter than two characters. */
   tooShort: string[];
-  /** The query had text but nothing searchable in it (every term too short). */
+  /** The query had text but nothing searchable in it (every term too short, or the query too long). */
   unsearchable: boolean;
+  /** Set when the query was longer than MAX_QUERY_LENGTH characters: not searched (never cut). */
+  tooLong?: { length: number; max: number };
 }
 
 export interface UpsertReport {
@@ -136,6 +138,13 @@ export interface SearchStore {
    * so that test doubles of the port stay valid; every real backend implements it.
    */
   listImages?(filter?: ImageListFilter): Promise<ImageState[]>;
+  /**
+   * Takes records (and their images) out of the store: no longer served, searched or counted.
+   * Used by the index stage for withdrawn records, whose data it keeps in the withdrawals ledger
+   * (src/lib/ingest/withdrawals.ts) until `archive prune`. Ids not in the store are ignored;
+   * resolves to the number removed. Optional only so that test doubles of the port stay valid.
+   */
+  deleteRecords?(ids: string[]): Promise<number>;
 }
 
 /**
@@ -175,6 +184,8 @@ export function searchableValues(item: ItemInput): Record<SearchField, string[]>
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
+/** Longest query searched, in characters (after NFC); a longer one is refused with a message, not cut. */
+export const MAX_QUERY_LENGTH = 500;
 export const MAX_PAGE_SIZE = 100;
 
 // --- Rules every backend applies the same way (the shared query suite checks them) -------------
@@ -221,7 +232,16 @@ export function validateUploads(updates: unknown): asserts updates is ImageUploa
 /** The parsed query and the empty answer a search starts from (page, size, too-short terms). */
 export function startSearch(req: SearchRequest | undefined): { raw: string; parsed: ParsedQuery; empty: SearchResponse } {
   const { page, pageSize } = pageOf(req);
-  const raw = typeof req?.q === 'string' ? req.q : '';
+  const raw = typeof req?.q === 'string' ? req.q.normalize('NFC') : '';
+  const length = [...raw].length;
+  if (length > MAX_QUERY_LENGTH) {
+    // Cutting it would search for something else (false positives): nothing is searched.
+    return {
+      raw,
+      parsed: { terms: [], display: [], tooShort: [] },
+      empty: { total: 0, page, pageSize, hits: [], facets: { batch: [], type: [] }, tooShort: [], unsearchable: false, tooLong: { length, max: MAX_QUERY_LENGTH } },
+    };
+  }
   const parsed = parseQuery(raw);
   return {
     raw,

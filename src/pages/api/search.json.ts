@@ -1,13 +1,15 @@
 import type { APIRoute } from 'astro';
 import { store } from '../../lib/runtime.ts';
-import { json } from '../../lib/http.ts';
-import { parseSearchParams } from '../../lib/search/params.ts';
+import { json, jsonError } from '../../lib/http.ts';
+import { parseSearchParams, queryTooLong } from '../../lib/search/params.ts';
 import { config } from '../../lib/config.ts';
 import { manifestUrl, itemUrl } from '../../lib/iiif/manifest.ts';
 
 /** JSON search API: the same parameters and results as the search page. */
 export const GET: APIRoute = async ({ url }) => {
   const req = parseSearchParams(url.searchParams);
+  const long = queryTooLong(req);
+  if (long) return jsonError(400, `the query is ${long.length} characters long; at most ${long.max} are searched`);
   const res = await (await store()).search(req);
   const base = config().publicBaseUrl;
   return json(

@@ -31,6 +31,7 @@ export const GET: APIRoute = async ({ url, request }) => {
   const s = await store();
   // Top level: fetch the first page to learn the total (and the items when it fits in one document).
   const res = await s.search({ ...req, page: page ?? 1, pageSize: COLLECTION_PAGE_SIZE });
+  if (res.tooLong) return jsonError(400, `the query is ${res.tooLong.length} characters long; at most ${res.tooLong.max} are searched`);
   if (res.unsearchable) return jsonError(400, 'the query has no term of two or more characters');
   if (page && (page - 1) * COLLECTION_PAGE_SIZE >= Math.max(res.total, 1)) return jsonError(404, `no page ${page} in this collection`);
   const doc = buildCollection({

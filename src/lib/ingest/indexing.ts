@@ -16,12 +16,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BATCH_ID_RE, type ItemInput } from '../domain.ts';
-import type { SearchStore } from '../search/store.ts';
+import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
 import { imageDimensions } from './dims.ts';
 import { loadBibliographies, type LoadFile, type LoadReport } from './load.ts';
 import { cleanBatches, readBatchMeta, type BatchMeta } from './normalize.ts';
 import { compileRules, foldKeyword, type CompiledRules } from './rules.ts';
+import { readWithdrawn, reservedImageIds, writeWithdrawn, type WithdrawnRecord } from './withdrawals.ts';
 
 export interface IndexOptions {
   cleanRoot: string;
@@ -36,6 +37,11 @@ export interface IndexOptions {
   now?: Date;
   batchSize?: number;
   onProgress?: (p: { phase: 'read' | 'upsert'; done: number; total: number }) => void;
+  /**
+   * Where the withdrawals ledger lives (DATA_DIR). When given, records of a batch that its chosen
+   * workbooks no longer hold are withdrawn (see withdrawals.ts); without it nothing is withdrawn.
+   */
+  dataDir?: string;
 }
 
 export interface IndexReport extends LoadReport {
@@ -53,6 +59,14 @@ export interface IndexReport extends LoadReport {
   };
   /** Not errors: records whose 回次 names another batch than the folder they came in, etc. */
   warnings: string[];
+  /** Records withdrawn by this run (in a dry run: that would be), with their batch. */
+  withdrawn: Array<{ id: string; batch: string }>;
+  /** Withdrawn records delivered again, back in the store. */
+  restored: string[];
+  /** Batches whose withdrawals were not decided because a workbook or sheet could not be read. */
+  withdrawalsPostponed: string[];
+  /** Images of the batches read (`<batch>/<name>` in the clean tree) that no record in the store uses. */
+  orphans: string[];
   dryRun: boolean;
 }
 
@@ -127,13 +141,54 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     reportBatches.push({ batch, files: links });
   }
 
+  /** Listing of any batch of the clean tree (earlier rounds are looked in for corrections). */
+  const listingOf = (b: string): BatchFiles | undefined => {
+    let bf = listing.get(b);
+    if (!bf) {
+      const meta = readBatchMeta(cleanRoot, b);
+      if (!meta) return undefined;
+      bf = batchFiles(cleanRoot, b, meta);
+      listing.set(b, bf);
+    }
+    return bf;
+  };
+  const allBatches = cleanBatches(cleanRoot, rules);
+  /** The clean name of `rel` in a batch listing: exactly, by its clean name, or folded. */
+  const findName = (bf: BatchFiles, rel: string): { name?: string; several?: string[] } => {
+    if (bf.exact.has(rel)) return { name: rel };
+    const base = path.posix.basename(rel);
+    const clean = rules.cleanImageName(base);
+    if (bf.exact.has(clean)) return { name: clean };
+    const candidates = bf.folded.get(foldName(base)) ?? [];
+    if (candidates.length === 1) return { name: candidates[0] };
+    if (candidates.length > 1) return { several: candidates };
+    return {};
+  };
+  /**
+   * A correction row delivered in a later round may name an image that came in an earlier round
+   * of the same record: the earlier rounds where the record was (in this run, or in the store),
+   * latest first.
+   */
+  const earlierRound = async (rec: ItemInput, batch: string, rel: string): Promise<{ batch: string; name: string } | undefined> => {
+    const before = allBatches.slice(0, Math.max(0, allBatches.indexOf(batch))).reverse();
+    const stored = await store.get(rec.id);
+    const storedBatches = new Set([stored?.batch, ...(stored?.images ?? []).map((i) => i.file.split('/')[0])]);
+    for (const b of before) {
+      if (!firstSeen.get(b)?.has(rec.id) && !storedBatches.has(b)) continue;
+      const bf = listingOf(b);
+      const found = bf && findName(bf, rel);
+      if (found?.name) return { batch: b, name: found.name };
+    }
+    return undefined;
+  };
+
   const dims = { read: 0, unreadable: 0, differing: 0 };
   /** batch → record id → where it was first read: an id twice in one batch is a row error. */
   const firstSeen = new Map<string, Map<string, string>>();
   const warnings: string[] = [];
   const readDims = opts.readDimensions !== false;
   let filesRead = 0;
-  const prepare = (rec: ItemInput, lf: LoadFile): string | undefined => {
+  const prepare = async (rec: ItemInput, lf: LoadFile): Promise<string | undefined> => {
     const batch = lf.imageDir!;
     const bf = listing.get(batch)!;
     const problems: string[] = [];
@@ -145,19 +200,18 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     seen.set(rec.id, here);
     for (const img of rec.images) {
       const rel = img.file.slice(batch.length + 1);
-      let name: string | undefined;
-      if (bf.exact.has(rel)) name = rel;
-      else {
-        const base = path.posix.basename(rel);
-        const clean = rules.cleanImageName(base);
-        if (bf.exact.has(clean)) name = clean;
-        else {
-          const candidates = bf.folded.get(foldName(base)) ?? [];
-          if (candidates.length === 1) name = candidates[0];
-          else if (candidates.length > 1) {
-            problems.push(`image file "${rel}" matches several files of batch ${batch} (${candidates.join(', ')}); name it exactly`);
-            continue;
-          }
+      const found = findName(bf, rel);
+      if (found.several) {
+        problems.push(`image file "${rel}" matches several files of batch ${batch} (${found.several.join(', ')}); name it exactly`);
+        continue;
+      }
+      let name = found.name;
+      let from = batch;
+      if (!name) {
+        const earlier = await earlierRound(rec, batch, rel);
+        if (earlier) {
+          ({ name, batch: from } = earlier);
+          warnings.push(`${here}: ${rec.id}: image file "${rel}" is not in batch ${batch}; taken from the earlier round ${from} (${from}/${name})`);
         }
       }
       if (!name) {
@@ -165,12 +219,12 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
         problems.push(`image file "${rel}" is not in batch ${batch} of the clean tree${why ? `: ${why}` : ''}`);
         continue;
       }
-      img.file = `${batch}/${name}`;
+      img.file = `${from}/${name}`;
       if (!readDims) continue;
-      const d = imageDimensions(path.join(cleanRoot, batch, name));
+      const d = imageDimensions(path.join(cleanRoot, from, name));
       if (!d) {
         dims.unreadable++;
-        warnings.push(`${path.join(cleanRoot, batch, name)}: image size unreadable from the file header${img.width && img.height ? '; using the bibliography\'s' : ''}`);
+        warnings.push(`${path.join(cleanRoot, from, name)}: image size unreadable from the file header${img.width && img.height ? '; using the bibliography\'s' : ''}`);
         continue;
       }
       dims.read++;
@@ -183,7 +237,10 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     return undefined;
   };
 
+  const ledger = opts.dataDir ? readWithdrawn(opts.dataDir) : new Map<string, WithdrawnRecord>();
   const rep = await loadBibliographies(store, files, {
+    reservedImages: reservedImageIds(ledger),
+    priorRecord: (id) => ledger.get(id)?.record,
     columns: opts.columns,
     batchSize: opts.batchSize,
     now: opts.now,
@@ -194,5 +251,75 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
       else opts.onProgress?.({ phase: 'upsert', done: e.done, total: e.total });
     },
   });
-  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun };
+  const w = await applyWithdrawals(store, opts, rep.perFile ?? [], reportBatches, ledger);
+  // Orphans: images normalize linked that no record uses (after a dry run: as the store is now).
+  const used = new Set(((await store.listImages?.()) ?? []).map((i) => i.file));
+  const orphans: string[] = [];
+  if (store.listImages) {
+    for (const { batch } of reportBatches) {
+      for (const name of [...(listing.get(batch)?.exact ?? [])].sort()) if (!used.has(`${batch}/${name}`)) orphans.push(`${batch}/${name}`);
+    }
+  }
+  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w, orphans };
+}
+
+/** Ids of the records the store holds for a batch. */
+async function recordIdsOfBatch(store: SearchStore, batch: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  // Search pages (Elasticsearch answers at most 10,000 deep), completed by the images' owners.
+  for (let page = 1; page * MAX_PAGE_SIZE <= 10_000; page++) {
+    const res = await store.search({ filters: { batch: [batch] }, sort: 'id', pageSize: MAX_PAGE_SIZE, page });
+    for (const h of res.hits) ids.add(h.record.id);
+    if (res.hits.length < MAX_PAGE_SIZE || ids.size >= res.total) return ids;
+  }
+  for (const img of (await store.listImages?.({ batch: [batch] })) ?? []) ids.add(img.itemId);
+  return ids;
+}
+
+/**
+ * Withdrawals: a record the store holds for a batch that was read in full (every workbook and
+ * sheet readable) and that no row of this run names — in any batch — has been withdrawn by the
+ * provider. Its data goes to the ledger first, then it leaves the store. A record of the ledger
+ * that was indexed again leaves the ledger.
+ */
+async function applyWithdrawals(
+  store: SearchStore,
+  opts: IndexOptions,
+  perFile: NonNullable<LoadReport['perFile']>,
+  batches: IndexReport['batches'],
+  ledger: Map<string, WithdrawnRecord>,
+): Promise<Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'>> {
+  const out: Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'> = { withdrawn: [], restored: [], withdrawalsPostponed: [] };
+  if (!opts.dataDir || !store.deleteRecords) return out;
+  const named = new Set(perFile.flatMap((f) => f.ids));
+  const at = (opts.now ?? new Date()).toISOString();
+  const next = new Map(ledger);
+  for (const id of ledger.keys()) {
+    if (named.has(id) && (opts.dryRun || (await store.get(id)))) {
+      next.delete(id);
+      out.restored.push(id);
+    }
+  }
+  const gone: string[] = [];
+  for (const { batch, files } of batches) {
+    const read = perFile.filter((f) => f.file.imageDir === batch);
+    if (files.length === 0) continue;
+    const missing = [...(await recordIdsOfBatch(store, batch))].filter((id) => !named.has(id)).sort();
+    if (missing.length && read.some((f) => f.incomplete)) {
+      out.withdrawalsPostponed.push(batch); // its rows may be in what could not be read
+      continue;
+    }
+    for (const id of missing) {
+      out.withdrawn.push({ id, batch });
+      if (opts.dryRun) continue;
+      const record = await store.get(id);
+      if (!record) continue;
+      next.set(id, { id, batch, withdrawnAt: at, workbooks: read.map((f) => f.file.displayName ?? f.file.file), record });
+      gone.push(id);
+    }
+  }
+  if (opts.dryRun) return out;
+  writeWithdrawn(opts.dataDir, next); // the data is safe in the ledger before it leaves the store
+  if (gone.length) await store.deleteRecords(gone);
+  return out;
 }

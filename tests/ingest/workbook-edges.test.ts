@@ -1,0 +1,90 @@
+/**
+ * Workbooks as providers really send them (issue 12, items 2 and 4): hidden and veryHidden sheets
+ * (set in the file) are skipped and listed; a formula cell without a stored result and an id whose
+ * characters would be dropped are row errors naming file:sheet:row and the cell; good rows load.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatRowError, readBibliography } from '../../src/lib/ingest/excel.ts';
+import { HEADERS } from './fixtures/delivery.ts';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ingest-workbook-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+type Cell = ExcelJS.CellValue;
+
+async function write(file: string, sheets: Array<{ name: string; state?: 'visible' | 'hidden' | 'veryHidden'; rows: Cell[][] }>): Promise<string> {
+  const wb = new ExcelJS.Workbook();
+  for (const sh of sheets) {
+    const ws = wb.addWorksheet(sh.name, { state: sh.state ?? 'visible' });
+    ws.addRow(HEADERS);
+    for (const r of sh.rows) ws.addRow(r);
+  }
+  const abs = path.join(tmp, file);
+  await writeFile(abs, Buffer.from(await wb.xlsx.writeBuffer()));
+  return abs;
+}
+
+// 資料番号, 回次, 題名, 題名（英）, 撮影地, 公開区分, 画像ファイル
+const row = (id: Cell, title: Cell, access = '公開'): Cell[] => [id, 'R01', title, null, null, access, null];
+
+describe('workbook edges', () => {
+  it('skips hidden and veryHidden sheets (listed), so stale rows neither win duplicates nor get indexed', async () => {
+    const file = await write('hidden_R01.xlsx', [
+      { name: '旧データ', state: 'hidden', rows: [row('R01-0001', '古い題名'), row('R01-0099', '非公開の行', '職員')] },
+      { name: '書誌', rows: [row('R01-0001', '新しい題名'), row('R01-0002', '二')] },
+      { name: '作業用', state: 'veryHidden', rows: [row('R01-0003', '作業中')] },
+    ]);
+    const r = await readBibliography(file);
+    expect(r.errors).toEqual([]);
+    expect(r.records.map((x) => [x.id, x.title.ja])).toEqual([
+      ['R01-0001', '新しい題名'],
+      ['R01-0002', '二'],
+    ]);
+    expect(r.sheets).toEqual(['書誌']);
+    expect(r.skippedSheets).toEqual([
+      { sheet: '旧データ', state: 'hidden' },
+      { sheet: '作業用', state: 'veryHidden' },
+    ]);
+  });
+
+  it('a formula cell without a stored result is a row error naming the cell; with a result it is read', async () => {
+    const file = await write('formula_R01.xlsx', [
+      {
+        name: '書誌',
+        rows: [
+          row('R01-0001', { formula: 'CONCAT("東京","駅")' } as Cell),
+          row('R01-0002', { formula: 'CONCAT("大阪","駅")', result: '大阪駅' } as Cell),
+          row({ formula: 'A2' } as Cell, '番号が式'),
+        ],
+      },
+    ]);
+    const r = await readBibliography(file);
+    expect(r.records.map((x) => [x.id, x.title.ja])).toEqual([['R01-0002', '大阪駅']]);
+    expect(r.errors.map(formatRowError)).toEqual([
+      expect.stringMatching(new RegExp(`^${file}:書誌:2: C2: formula =CONCAT\\("東京","駅"\\) has no stored result`)),
+      expect.stringMatching(new RegExp(`^${file}:書誌:4: A4: formula =A2 has no stored result`)),
+    ]);
+  });
+
+  it('an id whose space or other character would be dropped is a row error, not a silently different id', async () => {
+    const file = await write('ids_R01.xlsx', [
+      { name: '書誌', rows: [row('R01 0018', '空白'), row('R01/0019', '斜線'), row('ＲＯ１－００２０'.replace('Ｏ', '0'), '全角'), row('  R01-0021 ', '前後の空白')] },
+    ]);
+    const r = await readBibliography(file);
+    // Width folding and trimming are not dropping: those rows load.
+    expect(r.records.map((x) => x.id)).toEqual(['R01-0020', 'R01-0021']);
+    expect(r.errors.map(formatRowError)).toEqual([
+      `${file}:書誌:2: A2: id "R01 0018" is not a valid id (it contains a space); ids are letters, digits, . _ - (at most 64 characters)`,
+      `${file}:書誌:3: A3: id "R01/0019" is not a valid id (it contains "/"); ids are letters, digits, . _ - (at most 64 characters)`,
+    ]);
+  });
+});
