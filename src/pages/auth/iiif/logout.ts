@@ -10,9 +10,13 @@ import { t } from '../../../lib/i18n/strings.ts';
 
 export const prerender = false;
 
-export const GET: APIRoute = ({ locals }) => {
+export const GET: APIRoute = async ({ locals }) => {
   const gate = access();
-  if (locals.user) gate.tokens.revoke(locals.user.id);
+  if (locals.user) {
+    // Revoked in this process at once; a store that cannot record it for the other processes is
+    // logged (their tokens still expire within IIIF_AUTH_TOKEN_TTL).
+    await gate.tokens.revoke(locals.user.id).catch((e: unknown) => console.error(`[auth] sign-out of ${locals.user!.id} not shared through the store: ${(e as Error).message}`));
+  }
   const headers = { 'Cache-Control': 'no-store' };
   if (gate.logoutUrl) return new Response(null, { status: 303, headers: { ...headers, Location: gate.logoutUrl } });
   const lang = locals.lang;
