@@ -81,6 +81,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
     if (e instanceof StoreUnavailableError) response = storeUnavailableResponse(e, context.url, { lang, method });
     else response = internalErrorResponse(e, context.url, { lang, method });
   }
+  // The audit trail: first access per user, restricted item and day (src/lib/access/audit.ts).
+  if (response.status === 200 && (method === 'GET' || method === 'HEAD')) gate.audit?.noteRequest(context.url.pathname, who.user);
 
   try {
     response.headers.set('X-Content-Type-Options', 'nosniff');

@@ -114,6 +114,8 @@ export class AccessGate {
   readonly #vouchSecret = Buffer.from(randomBytes(24).toString('base64url'));
   /** Stored grants, consulted on every identification (set once by runtime.ts; absent: rules only). */
   grants: GrantLookup | undefined;
+  /** Records allowed consultations of restricted items (audit.ts; set by runtime.ts). Synchronous, never throws. */
+  audit: { noteRequest(path: string, user: User | null | undefined): void } | undefined;
 
   constructor(opts: AccessGateOptions) {
     this.#cfg = opts.access;

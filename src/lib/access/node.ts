@@ -88,7 +88,10 @@ export function iiifAuthorizer(
       method,
       headers: req.headers as Record<string, string | undefined>,
     });
-    if (!answer) return true;
+    if (!answer) {
+      gate.audit?.noteRequest(`/iiif/${rawPath}`, outcome.user);
+      return true;
+    }
     await write(res, answer, method === 'GET');
     return false;
   };
