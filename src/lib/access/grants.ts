@@ -52,6 +52,9 @@ export function parseInstant(value: unknown, field: string): string {
     throw new GrantInputError(`${field}: expected an ISO 8601 date or date-time such as 2026-12-31 or 2026-12-31T00:00:00Z, got ${JSON.stringify(value)}`);
   }
   const v = value.trim();
+  const [y, m, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) throw new GrantInputError(`${field}: ${JSON.stringify(value)} is not a valid date`);
   const ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v);
   if (!Number.isFinite(ms)) throw new GrantInputError(`${field}: ${JSON.stringify(value)} is not a valid date`);
   return new Date(ms).toISOString();
