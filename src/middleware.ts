@@ -4,6 +4,7 @@ import { access, deniedImageServer, rawStore } from './lib/runtime.ts';
 import { VOUCH_HEADER } from './lib/access/gate.ts';
 import { runInAccessScope } from './lib/access/scope.ts';
 import { deniedImageAnswer } from './lib/access/images.ts';
+import { missingPage, staffOnlyPath } from './lib/access/admin-http.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
 import { internalErrorResponse } from './lib/http.ts';
@@ -60,6 +61,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
   // The route, inside the user's access scope; an image the user may not see ends here.
   const route = async (): Promise<Response> => {
     const path = context.url.pathname;
+    // Grant and audit administration: anyone but staff gets the site's answer for a missing page.
+    if (staffOnlyPath(path) && context.locals.user?.level !== 'staff') return missingPage();
     if (path.startsWith('/iiif/') && (method === 'GET' || method === 'HEAD')) {
       const denied = await deniedImageAnswer(path.slice('/iiif/'.length), levels, async (id) => (await rawStore()).getImage(id), await deniedImageServer(), {
         method,

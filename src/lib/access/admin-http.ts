@@ -21,6 +21,22 @@ export const MAX_BODY = 16 * 1024;
 export const CSRF_COOKIE = 'archive_csrf';
 export const CSRF_FIELD = 'csrf';
 
+/**
+ * The site's answer for a missing page, for the request as made: an empty 404 carrying the header
+ * by which Astro's app asks itself to render its error page (src/pages/404.astro) for the original
+ * request — the mechanism Astro uses for routes that turn out not to exist. A `rewrite('/404')`
+ * would render the same page for the URL /404, which a user could tell apart (the page's language
+ * link names the URL). tests/security/grants.test.ts compares the two answers byte for byte.
+ */
+export function missingPage(): Response {
+  return new Response(null, { status: 404, headers: { 'X-Astro-Error': '404' } });
+}
+
+/** Paths only staff may know exist (the middleware answers anyone else with the site's 404). */
+export function staffOnlyPath(path: string): boolean {
+  return /^\/(admin\/access|api\/admin\/grants|api\/admin\/audit)(\/|$|\.)/.test(path);
+}
+
 export function isStaff(user: User | null | undefined): user is User {
   return user?.level === 'staff';
 }

@@ -4,18 +4,18 @@
  * actor, type, since, limit. Staff only (src/lib/access/admin-http.ts).
  */
 import type { APIRoute } from 'astro';
-import { auditApi } from '../../../lib/access/admin-http.ts';
+import { auditApi, missingPage } from '../../../lib/access/admin-http.ts';
 import { config } from '../../../lib/config.ts';
 import { jsonError } from '../../../lib/http.ts';
 import { accessAudit, accessStore } from '../../../lib/runtime.ts';
 
 export const prerender = false;
 
-export const GET: APIRoute = async ({ request, url, locals, rewrite }) => {
-  if (locals.user?.level !== 'staff') return rewrite('/404');
+export const GET: APIRoute = async ({ request, url, locals }) => {
+  if (locals.user?.level !== 'staff') return missingPage();
   const store = await accessStore();
   if (!store) return jsonError(503, 'this store keeps no audit trail');
   // What this process has queued is part of the answer.
   await accessAudit().flush().catch(() => {});
-  return (await auditApi(request, url, { user: locals.user, store, ownOrigin: new URL(config().publicBaseUrl).origin })) ?? rewrite('/404');
+  return (await auditApi(request, url, { user: locals.user, store, ownOrigin: new URL(config().publicBaseUrl).origin })) ?? missingPage();
 };
