@@ -61,8 +61,9 @@ export const onRequest = defineMiddleware(async (context, next) => {
   // The route, inside the user's access scope; an image the user may not see ends here.
   const route = async (): Promise<Response> => {
     const path = context.url.pathname;
-    // Grant and audit administration: anyone but staff gets the site's answer for a missing page.
-    if (staffOnlyPath(path) && context.locals.user?.level !== 'staff') return missingPage();
+    // Grant and audit administration: anyone but staff gets the site's answer for a missing page
+    // (which Astro renders through this middleware again, as the /404 route: let that through).
+    if (staffOnlyPath(path) && context.routePattern !== '/404' && context.locals.user?.level !== 'staff') return missingPage();
     if (path.startsWith('/iiif/') && (method === 'GET' || method === 'HEAD')) {
       const denied = await deniedImageAnswer(path.slice('/iiif/'.length), levels, async (id) => (await rawStore()).getImage(id), await deniedImageServer(), {
         method,
