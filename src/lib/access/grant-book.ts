@@ -35,7 +35,7 @@ export class GrantBook {
   readonly #rules: AccessRules;
   readonly #now: () => number;
   readonly #log: (message: string) => void;
-  #cached: { grants: Grant[]; until: number } | undefined;
+  #cached: { grants: Grant[]; index: Map<string, Grant[]>; until: number } | undefined;
   #loading: Promise<Grant[]> | undefined;
   #generation = 0;
   /** Store reads so far (the benchmark and tests count them). */
@@ -85,7 +85,10 @@ export class GrantBook {
       grants = [];
     }
     if (generation === this.#generation) {
-      this.#cached = { grants, until: this.#now() + this.ttlMs };
+      // By pattern: a lookup checks only the grants of the identity itself and of its domain.
+      const index = new Map<string, Grant[]>();
+      for (const g of grants) index.set(g.pattern, [...(index.get(g.pattern) ?? []), g]);
+      this.#cached = { grants, index, until: this.#now() + this.ttlMs };
       this.#loading = undefined;
     }
     return grants;
@@ -94,6 +97,12 @@ export class GrantBook {
   /** The level of an identity now: the rules, raised by any active grant. */
   async resolve(identity: string): Promise<Resolved> {
     const grants = await this.current();
-    return resolveLevel(identity, this.#rules, grants, this.#now());
+    const index = this.#cached?.grants === grants ? this.#cached.index : undefined;
+    if (!index) return resolveLevel(identity, this.#rules, grants, this.#now());
+    const id = identity.trim().toLowerCase();
+    const at = id.indexOf('@');
+    const own = index.get(id) ?? [];
+    const domain = at > 0 && at === id.lastIndexOf('@') ? (index.get(`*${id.slice(at)}`) ?? []) : [];
+    return resolveLevel(id, this.#rules, own.length && domain.length ? [...own, ...domain] : own.length ? own : domain, this.#now());
   }
 }
