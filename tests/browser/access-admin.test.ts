@@ -26,7 +26,7 @@ describe.skipIf(!hasChromium)('grants on /admin/access (browser)', () => {
     browser = await launchBrowser();
     curator = await browser.newContext({ extraHTTPHeaders: { 'X-Auth-Request-Email': STAFF }, locale: 'en-GB' });
     reader = await browser.newContext({ extraHTTPHeaders: { 'X-Auth-Request-Email': READER }, locale: 'en-GB' });
-  });
+  }, 420_000); // a build, the demo corpus and a server, on a loaded machine
 
   afterAll(async () => {
     await browser?.close();

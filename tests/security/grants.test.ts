@@ -28,7 +28,7 @@ beforeAll(async () => {
   // A second process on the same DATA_DIR (the same SQLite file) and the same public address, as
   // two processes behind one proxy on a two-core VPS.
   b = await startServer({ ...env, DEMO: 'false', PUBLIC_BASE_URL: a.baseUrl }, { dataDir: a.dataDir });
-});
+}, 420_000); // a build, the demo corpus and two servers, on a loaded machine
 
 afterAll(async () => {
   await b?.stop();
