@@ -177,3 +177,35 @@ test('auditCsv: a header, one row per event, quoting, no formula injection, BOM 
   expect(lines[1]).toBe(`2026-12-01T00:00:00.000Z,grant.add,curator@example.org,,,,g1,*@lab.example.org,members,,,"'=HYPERLINK(""x""), ""quoted""\nline",`);
   expect(lines[2]).toBe('2026-12-01T01:00:00.000Z,access,reader@lab.example.org,資料-1,page,members,g1,,,,,,');
 });
+
+describe('AccessAudit', () => {
+  test('tiles: one lookup per user, image and day, one event per user, item and day; open items not logged; retention', async () => {
+    const { SqliteStore } = await import('../../src/lib/search/sqlite.ts');
+    const { accessStoreFor } = await import('../../src/lib/access/access-store.ts');
+    const { AccessAudit } = await import('../../src/lib/access/audit.ts');
+    const items = new SqliteStore(':memory:');
+    await items.init();
+    const store = (await accessStoreFor(items))!;
+    await store.appendAudit([{ id: 'old', at: '2020-01-01T00:00:00.000Z', type: 'access', actor: 'x@example.org', item_id: 'A' }]);
+    let now = new Date('2026-12-01T09:00:00Z');
+    const images: Record<string, { itemId: string; access: 'open' | 'members' }> = { 'A-1': { itemId: 'A', access: 'members' }, 'A-2': { itemId: 'A', access: 'members' }, 'O-1': { itemId: 'O', access: 'open' } };
+    const audit = new AccessAudit({ store: async () => store, item: async () => null, image: async (id) => images[id] ?? null, retentionDays: 365, now: () => now, flushMs: 60_000 });
+    const reader = { id: 'reader@lab.example.org', level: 'members' as const, grant: 'g1' };
+    for (let i = 0; i < 500; i++) audit.noteRequest(`/iiif/3/A-1/${i * 256},0,256,256/256,/0/default.jpg`, reader);
+    audit.noteRequest('/iiif/3/A-2/info.json', reader);
+    audit.noteRequest('/iiif/3/O-1/info.json', reader);
+    audit.noteRequest('/iiif/3/NOPE/info.json', reader);
+    audit.noteRequest('/iiif/3/A-1/info.json', null);
+    expect(audit.lookups).toBe(4);
+    await audit.flush();
+    now = new Date('2026-12-02T09:00:00Z');
+    audit.noteRequest('/iiif/3/A-1/info.json', reader);
+    await audit.flush();
+    const events = await store.listAudit({});
+    expect(events.map((e) => [e.at, e.item_id, e.kind, e.grant_id])).toEqual([
+      ['2026-12-02T09:00:00.000Z', 'A', 'image', 'g1'],
+      ['2026-12-01T09:00:00.000Z', 'A', 'image', 'g1'],
+    ]);
+    await items.close();
+  });
+});
