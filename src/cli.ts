@@ -147,6 +147,32 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, args, values) => ingestCommand('runSync', ctx, args, values),
   },
 
+  grants: {
+    usage: 'grants list|add|extend|revoke',
+    summary:
+      'stored access grants (docs/access.md): list [--all] [--json]; add <pattern> --level members|staff --reason <text> ' +
+      '[--from <date>] [--until <date>]; extend <id> --until <date>|none; revoke <id> (each change is audited; --by names who)',
+    options: {
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      level: { type: 'string' },
+      reason: { type: 'string' },
+      from: { type: 'string' },
+      until: { type: 'string' },
+      by: { type: 'string' },
+    },
+    args: [1, 2],
+    async run(ctx, args, values) {
+      const { GrantsUsageError, runGrantsCommand } = await import('./lib/access/grants-cli.ts');
+      ctx.config();
+      try {
+        return await runGrantsCommand(await ctx.store(), args, values, ctx.io);
+      } catch (e) {
+        throw e instanceof GrantsUsageError ? new UsageError(e.message) : e;
+      }
+    },
+  },
+
   prune: {
     usage: 'prune [--dry-run] [--s3]',
     summary: 'delete withdrawn records (listed by status) for good; with --s3 also the bucket objects of their images no record uses',

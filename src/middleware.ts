@@ -3,6 +3,7 @@ import { negotiateLang } from './lib/i18n/strings.ts';
 import { access } from './lib/runtime.ts';
 import { VOUCH_HEADER } from './lib/access/gate.ts';
 import { runInAccessScope } from './lib/access/scope.ts';
+import { missingPage, staffOnlyPath } from './lib/access/admin-http.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
 import { internalErrorResponse } from './lib/http.ts';
@@ -55,14 +56,23 @@ export const onRequest = defineMiddleware(async (context, next) => {
     context.cookies.set(LANG_COOKIE, explicit, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', httpOnly: false });
   }
 
+  // The route, inside the user's access scope. Grant and audit administration: anyone but staff
+  // gets the site's answer for a missing page (which Astro renders through this middleware again,
+  // as the /404 route: let that through).
+  const route = async (): Promise<Response> => {
+    if (staffOnlyPath(context.url.pathname) && context.routePattern !== '/404' && context.locals.user?.level !== 'staff') return missingPage();
+    return next();
+  };
   let response: Response;
   try {
-    response = await runInAccessScope({ levels }, () => next());
+    response = await runInAccessScope({ levels }, route);
   } catch (e) {
     // The search store cannot be reached (Elasticsearch down, ...): 503, not a stack trace.
     if (e instanceof StoreUnavailableError) response = storeUnavailableResponse(e, context.url, { lang, method });
     else response = internalErrorResponse(e, context.url, { lang, method });
   }
+  // The audit trail: first access per user, restricted item and day (src/lib/access/audit.ts).
+  if (response.status === 200 && (method === 'GET' || method === 'HEAD')) gate.audit?.noteRequest(context.url.pathname, who.user);
 
   // The security policy of every answer (src/lib/http/headers.ts): CSP on pages, no-store and
   // Vary for private content in the gated modes, credentialed CORS for an allowed IIIF client

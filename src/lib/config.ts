@@ -115,6 +115,13 @@ export interface Config {
     /** Parallel uploads of `archive sync`. */
     syncConcurrency: number;
   };
+  /** Stored grants and the audit trail (src/lib/access/grant-book.ts, audit.ts). */
+  grants: {
+    /** How long a process keeps the stored grants before reading them again (GRANTS_CACHE_SECONDS). */
+    cacheSeconds: number;
+    /** Audit events older than this many days are deleted (AUDIT_RETENTION_DAYS). */
+    auditRetentionDays: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -425,6 +432,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       deliveryDir: path.resolve(dataDir, str(env, 'DELIVERY_DIR', 'delivery')),
       rulesFile: env.NORMALIZE_RULES?.trim() ? path.resolve(dataDir, env.NORMALIZE_RULES.trim()) : undefined,
       syncConcurrency: int(env, 'SYNC_CONCURRENCY', 16, 1, 256),
+    },
+    grants: {
+      cacheSeconds: int(env, 'GRANTS_CACHE_SECONDS', 10, 0, 60),
+      auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 1825, 1, 36500),
     },
   };
 }

@@ -12,6 +12,10 @@ import type { ImageServer } from './images/server.ts';
 import { AccessGate } from './access/gate.ts';
 import { scopedStore } from './access/scope.ts';
 import { probeService, AUTH_CONTEXT } from './access/iiif-auth.ts';
+import { accessStoreFor, type AccessStore } from './access/access-store.ts';
+import { GrantBook } from './access/grant-book.ts';
+import { GrantAdmin } from './access/grants-admin.ts';
+import { AccessAudit } from './access/audit.ts';
 
 /**
  * `make()` once, shared; but a FAILED attempt is not kept: the next call after a back-off (1 s,
@@ -64,8 +68,59 @@ const GATE = Symbol.for('iiif-archive.access-gate');
  */
 export function access(): AccessGate {
   const g = globalThis as { [GATE]?: AccessGate };
-  g[GATE] ??= new AccessGate({ access: config().access, publicBaseUrl: config().publicBaseUrl });
+  if (!g[GATE]) {
+    const gate = new AccessGate({ access: config().access, publicBaseUrl: config().publicBaseUrl });
+    // Stored grants raise users above the rules; sign-outs are shared through the store.
+    gate.grants = grantBook();
+    gate.tokens.useStore(accessStore);
+    gate.audit = accessAudit();
+    g[GATE] = gate;
+  }
   return g[GATE];
+}
+
+const ACCESS_STORE = Symbol.for('iiif-archive.access-store');
+const GRANT_BOOK = Symbol.for('iiif-archive.grant-book');
+const ACCESS_AUDIT = Symbol.for('iiif-archive.access-audit');
+
+/**
+ * Grants, audit trail and token revocations (src/lib/access/access-store.ts), beside the records
+ * in the same store. One per process (globalThis, like the gate), opened on first use.
+ */
+export function accessStore(): Promise<AccessStore | null> {
+  const g = globalThis as { [ACCESS_STORE]?: Promise<AccessStore | null> };
+  g[ACCESS_STORE] ??= rawStore()
+    .then(accessStoreFor)
+    .catch((e: unknown) => {
+      g[ACCESS_STORE] = undefined; // tried again by the next use
+      throw e;
+    });
+  return g[ACCESS_STORE];
+}
+
+/** The stored grants as the gate consults them, cached for GRANTS_CACHE_SECONDS (grant-book.ts). */
+export function grantBook(): GrantBook {
+  const g = globalThis as { [GRANT_BOOK]?: GrantBook };
+  g[GRANT_BOOK] ??= new GrantBook({ store: accessStore, rules: config().access.rules, ttlMs: config().grants.cacheSeconds * 1000 });
+  return g[GRANT_BOOK];
+}
+
+/** Grant management for the staff page and the JSON API; null when the store keeps no grants. */
+export async function grantAdmin(): Promise<GrantAdmin | null> {
+  const store = await accessStore();
+  return store && new GrantAdmin({ store, book: grantBook() });
+}
+
+/** The access audit (audit.ts): first access per user, restricted item and day. */
+export function accessAudit(): AccessAudit {
+  const g = globalThis as { [ACCESS_AUDIT]?: AccessAudit };
+  g[ACCESS_AUDIT] ??= new AccessAudit({
+    store: accessStore,
+    item: async (id) => (await rawStore()).get(id),
+    image: async (id) => (await rawStore()).getImage(id),
+    retentionDays: config().grants.auditRetentionDays,
+  });
+  return g[ACCESS_AUDIT];
 }
 
 /** IIIF Auth 2.0 probe services, when the gate advertises the flow (not in ACCESS_MODE=none). */

@@ -47,6 +47,13 @@ export interface User {
   /** Every level this user may see, lowest first. */
   levels: AccessLevel[];
   via: AccessMode;
+  /** The stored grant that raised the level above the rules (grants.ts), if one did. */
+  grant?: string;
+}
+
+/** Stored grants as the gate consults them (grant-book.ts). */
+export interface GrantLookup {
+  resolve(identity: string): Promise<{ level: AccessLevel; levels: AccessLevel[]; grant?: string }>;
 }
 
 type HeaderBag = Headers | Record<string, string | string[] | undefined>;
@@ -127,6 +134,10 @@ export class AccessGate {
   readonly #proxies: AddressList | undefined;
   /** Per-process secret of the identity hand-over from the node:http server to the middleware. */
   readonly #vouchSecret = Buffer.from(randomBytes(24).toString('base64url'));
+  /** Stored grants, consulted on every identification (set once by runtime.ts; absent: rules only). */
+  grants: GrantLookup | undefined;
+  /** Records allowed consultations of restricted items (audit.ts; set by runtime.ts). Synchronous, never throws. */
+  audit: { noteRequest(path: string, user: User | null | undefined): void } | undefined;
 
   constructor(opts: AccessGateOptions) {
     this.#cfg = opts.access;
@@ -185,6 +196,14 @@ export class AccessGate {
     return { id, ...(email ? { email } : {}), level, levels: levelsUpTo(level), via };
   }
 
+  /** userFor, raised by the stored grants (not in ACCESS_MODE=none: there is nobody to grant to). */
+  async gradedUser(id: string, email: string | undefined, via: AccessMode): Promise<User> {
+    const user = this.userFor(id, email, via);
+    if (via === 'none' || !this.grants) return user;
+    const r = await this.grants.resolve(id);
+    return r.grant ? { ...user, level: r.level, levels: r.levels, grant: r.grant } : user;
+  }
+
   /** Who the request is, without any path logic. */
   async identify(req: Pick<GateRequest, 'headers' | 'remoteAddress'>): Promise<Identification> {
     if (this.mode === 'none') return { user: this.userFor('anonymous', undefined, 'none') };
@@ -192,11 +211,11 @@ export class AccessGate {
       const token = cloudflareToken(firstValue(headerValue(req.headers, 'cf-access-jwt-assertion')), firstValue(headerValue(req.headers, 'cookie')));
       const r = await this.#cloudflare.verify(token);
       if (!r.ok) return { user: null, reason: r.reason, detail: r.detail };
-      return { user: this.userFor(r.identity.id, r.identity.email, 'cloudflare') };
+      return { user: await this.gradedUser(r.identity.id, r.identity.email, 'cloudflare') };
     }
     const r = headerIdentity(headerValue(req.headers, this.#cfg.header!.name), req.remoteAddress, this.#proxies!);
     if (!r.ok) return { user: null, reason: r.reason, detail: r.detail };
-    return { user: this.userFor(r.id, r.id, 'header') };
+    return { user: await this.gradedUser(r.id, r.id, 'header') };
   }
 
   /**

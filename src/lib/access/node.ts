@@ -77,6 +77,8 @@ export function imageAuthorizer(
   getImage: (id: string) => Promise<ImageEntry | null>,
   denied: () => Promise<ImageAnswerer>,
   write: (res: ServerResponse, r: IiifResponse, withBody: boolean) => Promise<void>,
+  /** Called with the path after /iiif/ of a request let through (the audit trail). */
+  onAllowed?: (rawPath: string) => void,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   return async (req, res) => {
     const method = (req.method ?? 'GET').toUpperCase();
@@ -86,7 +88,10 @@ export function imageAuthorizer(
       method,
       headers: req.headers as Record<string, string | undefined>,
     });
-    if (!answer) return true;
+    if (!answer) {
+      onAllowed?.(rawPath);
+      return true;
+    }
     await write(res, answer, method === 'GET');
     return false;
   };
@@ -105,6 +110,6 @@ export function iiifAuthorizer(
   return async (req, res) => {
     const outcome = await authenticateNode(gate, req, res);
     if (!outcome) return false;
-    return imageAuthorizer(outcome.user?.levels ?? [], getImage, denied, write)(req, res);
+    return imageAuthorizer(outcome.user?.levels ?? [], getImage, denied, write, (p) => gate.audit?.noteRequest(`/iiif/${p}`, outcome.user))(req, res);
   };
 }

@@ -33,7 +33,8 @@ export function normalizeEmail(value: unknown): string | undefined {
   return m && DOMAIN_RE.test(m[1]!) ? v : undefined;
 }
 
-function checkPattern(pattern: unknown, where: string): string {
+/** A validated, lower-cased pattern (module comment); throws an Error naming `where` and the problem. */
+export function checkPattern(pattern: unknown, where: string): string {
   if (typeof pattern !== 'string' || pattern.trim() === '') throw new Error(`${where}: a pattern must be a non-empty string`);
   const p = pattern.trim().toLowerCase();
   if (p === '*') return p;
@@ -71,7 +72,8 @@ export function parseRules(text: string): AccessRules {
   return rules;
 }
 
-function matches(pattern: string, identity: string): boolean {
+/** Whether a validated pattern matches a trimmed, lower-cased identity. */
+export function matches(pattern: string, identity: string): boolean {
   if (pattern === '*') return true;
   if (pattern.startsWith('*@')) {
     const at = identity.indexOf('@');

@@ -7,8 +7,11 @@
  * The key comes from IIIF_AUTH_TOKEN_SECRET (hashed to 256 bits) or is generated at start; with a
  * generated key, tokens die with the process, which only means clients fetch a new one.
  *
- * Logging out revokes every token of that identity issued before that moment (kept in memory for
- * one token lifetime, which is all the revocation has to outlive).
+ * Logging out revokes every token of that identity issued before that moment. The revocation is
+ * kept in this process's memory (checked first, no I/O) and, once `useStore()` is given the
+ * archive's store (runtime.ts), in the store too (src/lib/access/access-store.ts), so a sign-out
+ * through one web process refuses the token on every other process on the same store at its next
+ * check. Revocations are kept for one token lifetime, which is all they have to outlive.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
@@ -18,6 +21,13 @@ export interface AccessTokenClaims {
   id: string;
   /** The client origin it was issued to. */
   origin: string;
+}
+
+/** Where revocations are shared between processes (the AccessStore's token methods). */
+export interface RevocationStore {
+  revokeTokens(identity: string, atMs: number): Promise<void>;
+  tokensRevokedAt(identity: string): Promise<number | undefined>;
+  pruneRevocations(beforeMs: number): Promise<void>;
 }
 
 export type TokenCheck = { ok: true; claims: AccessTokenClaims } | { ok: false; detail: string };
@@ -32,11 +42,17 @@ export class AccessTokens {
   readonly ttlSeconds: number;
   /** identity -> epoch ms before which its tokens are void. */
   readonly #revoked = new Map<string, number>();
+  #shared: (() => Promise<RevocationStore | null>) | undefined;
 
   constructor(opts: { secret?: string; issuer: string; ttlSeconds: number }) {
     this.#key = opts.secret ? createHash('sha256').update(`iiif-access-token\0${opts.secret}`).digest() : randomBytes(32);
     this.#issuer = opts.issuer;
     this.ttlSeconds = opts.ttlSeconds;
+  }
+
+  /** Shares revocations through the store (null: this process only). */
+  useStore(shared: () => Promise<RevocationStore | null>): void {
+    this.#shared = shared;
   }
 
   async issue(claims: AccessTokenClaims): Promise<string> {
@@ -79,12 +95,34 @@ export class AccessTokens {
     if (requestOrigin !== null && requestOrigin !== undefined && requestOrigin !== origin) return { ok: false, detail: 'token used from another origin' };
     const revokedAt = this.#revoked.get(id);
     if (revokedAt !== undefined && issuedMs <= revokedAt) return { ok: false, detail: 'token revoked (signed out)' };
+    if (this.#shared) {
+      // Fail closed: a store that cannot say whether the token was revoked refuses it.
+      let sharedAt: number | undefined;
+      try {
+        sharedAt = await (await this.#shared())?.tokensRevokedAt(id);
+      } catch (e) {
+        return { ok: false, detail: `revocations cannot be checked (${(e as Error).message})` };
+      }
+      if (sharedAt !== undefined && issuedMs <= sharedAt) return { ok: false, detail: 'token revoked (signed out)' };
+    }
     return { ok: true, claims: { id, origin } };
   }
 
-  /** Voids every token of `id` issued up to now. */
-  revoke(id: string): void {
+  /**
+   * Voids every token of `id` issued up to now: at once in this process, and in the store for the
+   * others (the promise rejects when the store could not record it; this process refuses the tokens
+   * anyway).
+   */
+  async revoke(id: string): Promise<void> {
     const now = Date.now();
+    this.#revokeLocally(id, now);
+    const shared = await this.#shared?.();
+    if (!shared) return;
+    await shared.revokeTokens(id, now);
+    await shared.pruneRevocations(now - (this.ttlSeconds + 10) * 1000);
+  }
+
+  #revokeLocally(id: string, now: number): void {
     this.#revoked.delete(id);
     this.#revoked.set(id, now);
     const horizon = now - (this.ttlSeconds + 10) * 1000;

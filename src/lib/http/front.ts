@@ -83,6 +83,7 @@ export function createFront(opts: FrontOptions): RequestListener {
         server: opts.images,
         authorize: imageAuthorizer(outcome.user?.levels ?? [], opts.getImage, opts.denied, (r, answer, withBody) =>
           writeIiifResponse(r, { ...answer, headers: secure(answer.headers) }, withBody),
+          (p) => opts.gate.audit?.noteRequest(`/iiif/${p}`, outcome.user),
         ),
         secure,
       });

@@ -939,6 +939,14 @@ export class SqliteStore implements SearchStore {
     this.stmts.clear();
     this.db.close();
   }
+
+  /**
+   * The open connection, for the access layer's tables in the same file (grants, audit, token
+   * revocations: src/lib/access/access-sqlite.ts), so that one module still opens the database.
+   */
+  connection(): DatabaseSync {
+    return this.db;
+  }
 }
 
 // -------------------------------------------------------------------------------------------------

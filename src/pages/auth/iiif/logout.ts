@@ -39,13 +39,18 @@ function sameOrigin(request: Request, own: string): boolean {
   return request.headers.get('sec-fetch-site') === 'same-origin';
 }
 
-export const POST: APIRoute = ({ locals, request }) => {
+export const POST: APIRoute = async ({ locals, request }) => {
   const gate = access();
   const lang = locals.lang;
   if (!sameOrigin(request, new URL(gate.publicBaseUrl).origin)) {
     return new Response('Sign-out is accepted only from the archive’s own pages\n', { status: 403, headers: { ...NO_STORE, 'Content-Type': 'text/plain; charset=utf-8' } });
   }
-  if (locals.user) gate.tokens.revoke(locals.user.id);
+  if (locals.user) {
+    // Revoked in this process at once; a store that cannot record it for the other processes is
+    // logged (their tokens still expire within IIIF_AUTH_TOKEN_TTL).
+    const id = locals.user.id;
+    await gate.tokens.revoke(id).catch((e: unknown) => console.error(`[auth] sign-out of ${id} not shared through the store: ${(e as Error).message}`));
+  }
   const headers = { ...NO_STORE, 'Clear-Site-Data': '"cache", "cookies"' };
   if (gate.logoutUrl) return new Response(null, { status: 303, headers: { ...headers, Location: gate.logoutUrl } });
   const res = page(lang, t(lang, 'loggedOutTitle'), `<p data-testid="logged-out">${t(lang, 'loggedOutText')}</p>`);

@@ -35,7 +35,7 @@ async function levelsOf(request: Request, locals: App.Locals): Promise<AccessLev
   if (authorization) {
     const bearer = /^Bearer\s+([A-Za-z0-9._~+/=-]{1,4096})$/.exec(authorization.trim())?.[1];
     const check = await gate.tokens.check(bearer, request.headers.get('origin'));
-    return check.ok ? gate.userFor(check.claims.id, undefined, gate.mode).levels : undefined;
+    return check.ok ? (await gate.gradedUser(check.claims.id, undefined, gate.mode)).levels : undefined;
   }
   return locals.user?.levels;
 }
