@@ -64,6 +64,21 @@ const STRINGS = {
   openCollection: { ja: 'この検索結果をIIIFビューアで開く', en: 'Open these results in a IIIF viewer' },
   collectionUrl: { ja: 'IIIFコレクション', en: 'IIIF Collection' },
   citeThis: { ja: 'この資料の引用', en: 'Cite this item' },
+  // Citations export, loading states, compare limits, paging and 404 (issue 19 / 15.6).
+  citeImage: { ja: 'この画像の引用', en: 'Cite this image' },
+  exportCitation: { ja: '文献管理ソフト用に書き出す', en: 'Export for reference managers' },
+  exportResults: { ja: 'この検索結果の引用情報を書き出す', en: 'Export these results for reference managers' },
+  image: { ja: '画像', en: 'image' },
+  loading: { ja: '読み込み中…', en: 'Loading…' },
+  compareFull: {
+    ja: '並べて比較できるのは最大 8 件です（画面が狭くなりすぎるため）。追加するには、どれかを外してください。',
+    en: 'At most 8 items can be compared side by side (more would be too small to see); remove one to add another.',
+  },
+  compareCount: { ja: '件選択中（最大 8 件）', en: 'selected (at most 8)' },
+  pageBeyond: { ja: 'このページに結果はありません。最後のページは', en: 'There are no results on this page. The last page is' },
+  pageNotFound: { ja: 'ページが見つかりません', en: 'Page not found' },
+  pageNotFoundText: { ja: 'このアドレスのページはありません。アドレスを確かめるか、検索から探してください。', en: 'There is no page at this address. Check the address, or find what you need by searching.' },
+  home: { ja: 'トップへ', en: 'Home' },
   badLink: { ja: 'このリンクは開けません', en: 'This link cannot be opened' },
   copyView: { ja: 'この表示へのリンクをコピー', en: 'Copy link to this view' },
   copyWindow: { ja: 'このウィンドウへのリンクをコピー', en: 'Copy link to this window' },
@@ -127,8 +142,22 @@ export function negotiateLang(explicit: string | null | undefined, acceptLanguag
   return 'ja';
 }
 
+/** "1 image", "3 images", "3 画像": a count with its noun in the page's language. */
+export function countOf(lang: Lang, n: number, key: 'image' = 'image'): string {
+  const num = new Intl.NumberFormat(lang === 'ja' ? 'ja-JP' : 'en-GB').format(n);
+  if (lang === 'ja') return `${num} ${STRINGS[key].ja}`;
+  return `${num} ${STRINGS[key].en}${n === 1 ? '' : 's'}`;
+}
+
 /** The record's text in the wanted language, falling back to the other one. */
 export function pick(text: { ja?: string; en?: string } | undefined, lang: Lang): string {
   if (!text) return '';
   return (lang === 'en' ? text.en || text.ja : text.ja || text.en) ?? '';
+}
+
+/** Like pick(), with the language the chosen text is in (for `lang` attributes). */
+export function pickLang(text: { ja?: string; en?: string } | undefined, lang: Lang): { text: string; lang: Lang } | undefined {
+  const order: Lang[] = lang === 'en' ? ['en', 'ja'] : ['ja', 'en'];
+  for (const l of order) if (text?.[l]) return { text: text[l]!, lang: l };
+  return undefined;
 }

@@ -14,7 +14,7 @@ import type { IndexReport } from './index.ts';
 import { NormalizeError, normalizeProblems, type NormalizeReport } from './normalize.ts';
 import { progressBar } from './progress.ts';
 import { DEFAULT_RULES, RulesError, loadRules, mergeRules, type CompiledRules } from './rules.ts';
-import { appendRun, type RunRecord, type Stage } from './runs.ts';
+import { appendRun, MAX_PROBLEMS, type RunRecord, type Stage } from './runs.ts';
 import type { SyncReport } from './sync.ts';
 
 export interface StageIO {
@@ -51,7 +51,16 @@ function rulesFor(cfg: Config, values: Values): CompiledRules {
   }
 }
 
-function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summary: string, counts: Record<string, number>, finished = new Date()) {
+function record(
+  cfg: Config,
+  stage: Stage,
+  started: Date,
+  exitCode: number,
+  summary: string,
+  counts: Record<string, number>,
+  finished = new Date(),
+  problems?: RunRecord['problems'],
+) {
   const run: RunRecord = {
     stage,
     startedAt: started.toISOString(),
@@ -61,6 +70,7 @@ function record(cfg: Config, stage: Stage, started: Date, exitCode: number, summ
     summary,
     counts,
   };
+  if (problems?.length) run.problems = problems.slice(0, MAX_PROBLEMS);
   try {
     appendRun(cfg.dataDir, run);
   } catch {
@@ -218,7 +228,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       updated: report.updated,
       skipped: report.errors.length,
       workbooks: report.files,
-    });
+    }, undefined, report.errors);
   }
   return code;
 }

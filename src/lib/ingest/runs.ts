@@ -21,7 +21,12 @@ export interface RunRecord {
   /** One line, as printed at the end of the run. */
   summary: string;
   counts: Record<string, number>;
+  /** Rows skipped and files that could not be read (the first MAX_PROBLEMS), for the admin page. */
+  problems?: Array<{ file: string; sheet?: string; row?: number; message: string }>;
 }
+
+/** Most problems kept in one run record. */
+export const MAX_PROBLEMS = 100;
 
 export const RUNS_FILE = 'ingest-runs.jsonl';
 const KEEP = 500;
