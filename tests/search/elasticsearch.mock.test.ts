@@ -16,7 +16,7 @@ import { BulkWriteError, EsStore, createEsClient, describeNode } from '../../src
 import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput } from '../../src/lib/search/es-docs.ts';
 import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMappingRules } from '../../src/lib/search/es-settings.ts';
 import { openStore, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
-import { WIDTH_MAPPINGS } from '../../src/lib/search/text.ts';
+import { KANA_MAPPINGS, WIDTH_MAPPINGS, normalize } from '../../src/lib/search/text.ts';
 import { FIXTURE, TOKYO_RANKING } from './fixture.ts';
 import { Harness, httpError, recorded, refused } from './es-harness.ts';
 import { T0, T1, ranked } from './query-suite.ts';
@@ -52,6 +52,18 @@ function parseEsMappingRule(rule: string): [string, string] {
 /** One weighted-field clause of a term, as the backend must send it. */
 const clause = (field: string, phrase: string, boost: number) => ({
   constant_score: { filter: { match_phrase: { [`search.${field}`]: { query: phrase } } }, boost },
+});
+/** The whole-word bonus clause of one Latin word. */
+const wholeWord = (word: string) => ({
+  constant_score: {
+    filter: {
+      bool: {
+        should: ['id', 'title', 'creator', 'subjects', 'place', 'collection', 'description', 'notes'].map((f) => ({ term: { [`search.${f}.word`]: word } })),
+        minimum_should_match: 1,
+      },
+    },
+    boost: 100,
+  },
 });
 const term = (phrase: string) => ({
   bool: {
@@ -113,19 +125,59 @@ describe('index settings and mappings', () => {
     const { analysis } = indexBody().settings;
     expect(analysis.tokenizer).toEqual({
       archive_bigram: { type: 'ngram', min_gram: 2, max_gram: 2, token_chars: ['letter', 'digit'] },
+      archive_unigram: { type: 'ngram', min_gram: 1, max_gram: 1, token_chars: ['letter', 'digit'] },
+      archive_word: { type: 'pattern', pattern: '[^\\p{L}\\p{Nd}]+' },
     });
+    const chars = ['archive_width', 'archive_kana'];
     expect(analysis.analyzer).toEqual({
-      archive_bigram: { type: 'custom', char_filter: ['archive_width'], tokenizer: 'archive_bigram', filter: ['cjk_width', 'lowercase'] },
+      archive_unigram: { type: 'custom', char_filter: chars, tokenizer: 'archive_unigram', filter: ['lowercase'] },
+      archive_word: { type: 'custom', char_filter: chars, tokenizer: 'archive_word', filter: ['lowercase'] },
+      archive_bigram: { type: 'custom', char_filter: chars, tokenizer: 'archive_bigram', filter: ['cjk_width', 'lowercase'] },
     });
-    expect(Object.keys(analysis.char_filter)).toEqual(['archive_width']);
+    expect(Object.keys(analysis.char_filter)).toEqual(chars);
     expect(analysis.char_filter.archive_width.type).toBe('mapping');
   });
 
+  it('folds kana with a char filter generated from the embedded store’s table (parity)', () => {
+    const rules = indexBody().settings.analysis.char_filter.archive_kana;
+    expect(rules.type).toBe('mapping');
+    // Elasticsearch's reading of every rule gives back KANA_MAPPINGS exactly, in order.
+    expect(rules.mappings.map(parseEsMappingRule)).toEqual(KANA_MAPPINGS.map(([a, b]) => [a, b]));
+    // Applied the way the char filters run (width, then kana), the tables give normalize()'s text.
+    const apply = (text: string) => {
+      let out = text;
+      for (const table of [WIDTH_MAPPINGS, KANA_MAPPINGS]) {
+        const sorted = [...table].sort((x, y) => y[0].length - x[0].length);
+        let next = '';
+        for (let i = 0; i < out.length; ) {
+          const hit = sorted.find(([from]) => out.startsWith(from, i));
+          if (hit) {
+            next += hit[1];
+            i += hit[0].length;
+          } else next += out[i++];
+        }
+        out = next;
+      }
+      return out.toLowerCase();
+    };
+    for (const s of ['ホテル', 'ほてる', 'ﾎﾃﾙ', 'ｶﾞｽﾄｰﾌﾞ', 'ヴァイオリン', 'ヽヾ', 'ＡＢＣ　東京']) expect(apply(s), s).toBe(normalize(s));
+  });
+
   it('maps facets and filters as exact values, searchable fields as bigram text, the record unindexed', () => {
-    const text = { type: 'text', analyzer: 'archive_bigram', norms: false, index_options: 'positions', position_increment_gap: 100 };
+    const text = {
+      type: 'text',
+      analyzer: 'archive_bigram',
+      norms: false,
+      index_options: 'positions',
+      position_increment_gap: 100,
+      fields: {
+        uni: { type: 'text', analyzer: 'archive_unigram', norms: false, index_options: 'docs' },
+        word: { type: 'text', analyzer: 'archive_word', norms: false, index_options: 'docs' },
+      },
+    };
     expect(indexMappings()).toEqual({
       dynamic: 'strict',
-      _meta: { mapping_version: 1, app: 'iiif-private-archive' },
+      _meta: { mapping_version: 2, app: 'iiif-private-archive' },
       properties: {
         id: { type: 'keyword' },
         batch: { type: 'keyword' },
@@ -153,8 +205,8 @@ describe('index settings and mappings', () => {
     });
   });
 
-  it('creates the index with exactly the recorded body of mapping version 1 (a change needs a new version)', () => {
-    const golden = recorded('index-v1.json');
+  it('creates the index with exactly the recorded body of mapping version 2 (a change needs a new version)', () => {
+    const golden = recorded('index-v2.json');
     expect(indexBody()).toEqual(golden);
     expect(golden.mappings._meta.mapping_version).toBe(MAPPING_VERSION);
     expect(golden.settings.index).toEqual({ number_of_shards: 1, auto_expand_replicas: '0-1', max_result_window: 10000, refresh_interval: '1s' });
@@ -162,15 +214,15 @@ describe('index settings and mappings', () => {
 });
 
 describe('first use', () => {
-  it('creates <alias>-v1 together with the alias when nothing exists', async () => {
+  it('creates <alias>-v2 together with the alias when nothing exists', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')));
-    h.on('PUT', '/archive-v1', recorded('create-index.json'));
+    h.on('PUT', '/archive-v2', recorded('create-index.json'));
     const store = h.store();
     await store.init();
     await store.init(); // once only
-    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v1']);
-    expect(h.requests[1]!.body).toEqual({ ...recorded('index-v1.json'), aliases: { archive: { is_write_index: true } } });
+    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v2']);
+    expect(h.requests[1]!.body).toEqual({ ...recorded('index-v2.json'), aliases: { archive: { is_write_index: true } } });
   });
 
   it('uses the index the alias points at when its mapping version is this one', async () => {
@@ -183,13 +235,13 @@ describe('first use', () => {
 
   it('refuses an index of another mapping version, naming the command that migrates it', async () => {
     h = new Harness();
-    const old = recorded('mapping-v1.json');
-    old['archive-v1'].mappings._meta.mapping_version = 0;
-    h.on('GET', '/archive/_mapping', { 'archive-v0': old['archive-v1'] });
+    const old = recorded('mapping-v2.json');
+    old['archive-v2'].mappings._meta.mapping_version = 0;
+    h.on('GET', '/archive/_mapping', { 'archive-v0': old['archive-v2'] });
     const err = await h.store().count().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).reason).toBe(
-      'index archive-v0 (alias archive) has mapping version 0, this program needs 1: run `archive es migrate`',
+      'index archive-v0 (alias archive) has mapping version 0, this program needs 2: run `archive es migrate`',
     );
   });
 
@@ -201,12 +253,12 @@ describe('first use', () => {
 
   it('accepts the index another process created at the same moment', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')), recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')), recorded('mapping-v2.json'));
     h.on(
       'PUT',
-      '/archive-v1',
+      '/archive-v2',
       httpError(400, {
-        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v1/x1Yq] already exists', index: 'archive-v1' },
+        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v2/x1Yq] already exists', index: 'archive-v2' },
         status: 400,
       }),
     );
@@ -215,7 +267,7 @@ describe('first use', () => {
 
   it('retries the first use after a failure instead of keeping the error', async () => {
     h = new Harness();
-    h.on('GET', '/archive/_mapping', refused(), recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', refused(), recorded('mapping-v2.json'));
     h.on('GET', '/archive/_count', recorded('count.json'));
     const store = h.store();
     await expect(store.count()).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -279,7 +331,8 @@ describe('query bodies', () => {
     await store.search({ q: '東京・大阪 ｓｔａｔｉｏｎ' });
     const [a, b] = h.to('POST', '/archive/_search').map((r) => r.body as { query: unknown });
     expect(a!.query).toEqual({ bool: { must: [term('東京'), term('大阪')] } });
-    expect(b!.query).toEqual({ bool: { must: [term('東京 大阪'), term('st ta at ti io on')] } });
+    // "station" is one Latin word: the whole-word bonus rides along as an optional clause.
+    expect(b!.query).toEqual({ bool: { must: [term('東京 大阪'), term('st ta at ti io on')], should: [wholeWord('station')] } });
   });
 
   it('a quoted phrase is one term: the bigrams of both words in one match_phrase', async () => {
@@ -296,10 +349,10 @@ describe('query bodies', () => {
     h.on('POST', '/archive/_search', NONE, NONE, NONE, NONE, NONE);
     for (const q of ['ＡＢＣ', 'abc', 'ABC', 'ｱｲｳ', 'アイウ']) await store.search({ q });
     const queries = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
-    expect(queries[0]).toEqual({ bool: { must: [term('ab bc')] } });
+    expect(queries[0]).toEqual({ bool: { must: [term('ab bc')], should: [wholeWord('abc')] } });
     expect(queries[1]).toEqual(queries[0]);
     expect(queries[2]).toEqual(queries[0]);
-    expect(queries[3]).toEqual({ bool: { must: [term('アイ イウ')] } });
+    expect(queries[3]).toEqual({ bool: { must: [term('あい いう')] } });
     expect(queries[4]).toEqual(queries[3]);
   });
 
@@ -379,14 +432,63 @@ describe('query bodies', () => {
   it('sends nothing for a query with nothing searchable in it', async () => {
     h = new Harness();
     const store = h.store();
-    for (const q of ['東', '春 秋', '・', '"a"']) {
+    for (const q of ['の', 'の ぬ', '・', '"a"']) {
       const res = await store.search({ q, filters: { batch: ['R01'] } });
       expect(res.unsearchable).toBe(true);
       expect(res.total).toBe(0);
       expect(res.facets).toEqual({ batch: [], type: [] });
     }
-    expect((await store.search({ q: '春 秋' })).tooShort).toEqual(['春', '秋']);
+    expect((await store.search({ q: 'の ぬ' })).tooShort).toEqual(['の', 'ぬ']);
     expect(h.requests).toEqual([]);
+  });
+
+  it('forgiving search: one Han character is a term query on the unigram sub-fields at the unigram weights', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE);
+    await store.search({ q: '港' });
+    await store.search({ q: '港 横浜' });
+    const [a, b] = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    const uni = {
+      bool: {
+        should: [
+          ['id', 4],
+          ['title', 5],
+          ['creator', 3],
+          ['subjects', 2],
+          ['place', 2],
+          ['collection', 1],
+          ['description', 1],
+          ['notes', 1],
+        ].map(([f, w]) => ({ constant_score: { filter: { term: { [`search.${f}.uni`]: '港' } }, boost: w } })),
+        minimum_should_match: 1,
+      },
+    };
+    expect(a).toEqual({ bool: { must: [uni] } });
+    // Not dropped from a longer query any more.
+    expect(b).toEqual({ bool: { must: [uni, term('横浜')] } });
+  });
+
+  it('forgiving search: katakana, hiragana and half-width katakana send the same query', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE, NONE);
+    for (const q of ['ほてる', 'ホテル', 'ﾎﾃﾙ']) await store.search({ q });
+    const queries = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    expect(queries[0]).toEqual({ bool: { must: [term('ほて てる')] } });
+    expect(queries[1]).toEqual(queries[0]);
+    expect(queries[2]).toEqual(queries[0]);
+  });
+
+  it('forgiving search: a Latin word adds one whole-word bonus (100) over every field’s word sub-field, once per word', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE);
+    await store.search({ q: 'port PORT' });
+    await store.search({ q: 'r02-0003' });
+    const [a, b] = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    expect(a).toEqual({ bool: { must: [term('po or rt'), term('po or rt')], should: [wholeWord('port')] } });
+    expect(b).toEqual({ bool: { must: [term('r0 02 00 00 03')] } });
   });
 
   it('walks past max_result_window with search_after: total and facets, sort-key hops, then the page', async () => {
@@ -641,7 +743,7 @@ describe('bulk upsert', () => {
     h = new Harness();
     const store = h.ready();
     const items: ItemInput[] = Array.from({ length: 1001 }, (_, i) => ({ id: `X-${String(i).padStart(4, '0')}`, batch: 'R01', title: { ja: '題' }, images: [] }));
-    const ok = (id: string) => ({ update: { _index: 'archive-v1', _id: id, _version: 1, result: 'created', status: 201 } });
+    const ok = (id: string) => ({ update: { _index: 'archive-v2', _id: id, _version: 1, result: 'created', status: 201 } });
     const refusedItem = recorded('bulk-upsert-partial.json').items[2];
     h.on(
       'POST',
@@ -860,7 +962,7 @@ describe('an unreachable or refusing cluster', () => {
     await expect(store.search({})).rejects.toThrow('http://es.test:9200 answered 503 search_phase_execution_exception');
     await expect(store.count()).rejects.toThrow('index archive does not exist on http://es.test:9200');
     // The next call checks the alias again (and would create the index if it were missing).
-    h.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    h.on('GET', '/archive/_mapping', recorded('mapping-v2.json'));
     expect(await store.count()).toBe(30);
   });
 
@@ -901,10 +1003,10 @@ describe('an unreachable or refusing cluster', () => {
 describe('a store bound to a concrete index (rebuilds)', () => {
   it('writes without require_alias, with the requested refresh, and creates nothing', async () => {
     h = new Harness();
-    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v1-20240601000000', refresh: true, ownsClient: false });
-    h.on('POST', '/archive-v1-20240601000000/_search', recorded('search-no-owners.json'));
-    h.on('POST', '/archive-v1-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
+    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v2-20240601000000', refresh: true, ownsClient: false });
+    h.on('POST', '/archive-v2-20240601000000/_search', recorded('search-no-owners.json'));
+    h.on('POST', '/archive-v2-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
     await store.upsert([item('R01-0001'), item('R01-0002')], T0);
-    expect(h.to('POST', '/archive-v1-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
+    expect(h.to('POST', '/archive-v2-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
   });
 });

@@ -108,9 +108,9 @@ export class Harness {
     });
   }
 
-  /** A store whose alias already points at archive-v1 (mapping version 1). */
+  /** A store whose alias already points at archive-v2 (mapping version 2). */
   ready(opts: Partial<EsStoreOptions> = {}): EsStore {
-    this.on('GET', '/archive/_mapping', recorded('mapping-v1.json'));
+    this.on('GET', '/archive/_mapping', recorded('mapping-v2.json'));
     return this.store(opts);
   }
 }
