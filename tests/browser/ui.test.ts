@@ -58,7 +58,7 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       await waitForIslands(page);
       const sist = (await page.locator('[data-testid=citation-ja]').innerText()).replace(/^SIST 02:\s*/, '');
       await page.locator('.citation .copyline', { has: page.locator('[data-testid=citation-ja]') }).getByRole('button').click();
-      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(sist);
+      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 20_000 }).toBe(sist);
       // A page of a multi-image item is cited as that page.
       await page.goto(`${base}/items/${album}?lang=en&canvas=2`);
       const pageCite = await page.locator('[data-testid=citation-en]').innerText();
@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       const ris = await (await fetch(base + href)).text();
       expect(ris).toMatch(/^TY {2}- ART/);
       await ctx.close();
-    });
+    }, 180_000);
 
     test(`admin page at ${width} px: staff language, states and next commands, bad rows, local times, no sideways scrolling`, async () => {
       const runs = path.join(dataDir, 'ingest-runs.jsonl');
@@ -97,7 +97,7 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
         await page.goto(`${base}/admin?lang=ja`);
         await waitForIslands(page);
         const status = page.locator('[data-testid=ingest-status]');
-        await expect.poll(() => status.isVisible()).toBe(true);
+        await status.waitFor({ state: 'visible', timeout: 30_000 });
         // No S3 here: honest figures (no "not in S3" columns), a state per batch in Japanese.
         expect(await page.locator('[data-testid=s3-line]').innerText()).toContain('アップロード待ちの資料はありません');
         expect(await page.locator('[data-testid=batches] thead').innerText()).not.toContain('S3');
@@ -128,7 +128,7 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       } finally {
         writeFileSync(runs, saved);
       }
-    });
+    }, 120_000);
   }
 
   test('compare: a toggle on item pages, a compact tray that states its maximum, back links that keep the search', async () => {
@@ -144,11 +144,11 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
     await page.waitForURL(`**/items/${id}**`);
     await waitForIslands(page);
     const back = page.locator('[data-testid=back-link]');
-    await expect.poll(() => back.getAttribute('href')).toBe(`/?q=${encodeURIComponent('東京')}&batch=R01`);
+    await expect.poll(() => back.getAttribute('href'), { timeout: 20_000 }).toBe(`/?q=${encodeURIComponent('東京')}&batch=R01`);
     // The item page's own compare toggle marks it; the mark shows in the search results.
     const toggle = page.locator(`[data-testid=compare-toggle][data-id="${id}"]`);
     await toggle.click();
-    await expect.poll(() => toggle.getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => toggle.getAttribute('aria-pressed'), { timeout: 20_000 }).toBe('true');
     await back.click();
     await page.waitForURL('**/?q=**');
     await waitForIslands(page);
@@ -163,9 +163,9 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       if (n >= 8) break;
       const tg = page.locator(`[data-testid=compare-toggle][data-id="${item.id}"]`);
       if ((await tg.getAttribute('aria-pressed')) !== 'true') await tg.click();
-      await expect.poll(() => tg.getAttribute('aria-pressed')).toBe('true');
+      await expect.poll(() => tg.getAttribute('aria-pressed'), { timeout: 20_000 }).toBe('true');
     }
-    await expect.poll(() => page.locator('[data-testid=compare-count]').innerText()).toContain('8 selected (at most 8)');
+    await expect.poll(() => page.locator('[data-testid=compare-count]').innerText(), { timeout: 20_000 }).toContain('8 selected (at most 8)');
     const full = page.locator('[data-testid=compare-full]');
     expect(await full.innerText()).toContain('At most 8 items');
     const refused = toggles.and(page.locator('[aria-pressed=false]')).first();
@@ -179,7 +179,7 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'h5-compare-tray-390.png') });
     await page.locator('[data-testid=compare-tray] button', { hasText: 'Clear selection' }).click();
     await ctx.close();
-  });
+  }, 180_000);
 
   test('Japanese is not broken inside words at 390 px; unknown paths get the site’s 404 page', async () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ja-JP' });
@@ -194,5 +194,5 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
     expect(await page.locator('header.site').isVisible()).toBe(true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'h5-404-390.png') });
     await ctx.close();
-  });
+  }, 120_000);
 });
