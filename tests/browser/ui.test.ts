@@ -188,6 +188,11 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
     const style = await page.locator('dl.record dd').first().evaluate((el) => ({ wb: getComputedStyle(el).wordBreak, lb: getComputedStyle(el).lineBreak }));
     expect(style).toEqual({ wb: 'keep-all', lb: 'strict' });
     expect(await overflowX(page)).toBeLessThanOrEqual(0);
+    // Mirador's own Japanese table says "1 of 4"; ours says "1 / 4".
+    await page.goto(`${base}/items/${album}?lang=ja`);
+    const viewer = page.locator('.mirador-viewer');
+    await expect.poll(async () => ((await viewer.count()) ? viewer.innerText() : ''), { timeout: 60_000 }).toMatch(/1 \/ \d+/);
+    expect(await viewer.innerText()).not.toMatch(/\d+ of \d+/);
     const r = await page.goto(`${base}/no/such/page?lang=ja`);
     expect(r?.status()).toBe(404);
     expect(await page.locator('[data-testid=not-found]').innerText()).toBe('ページが見つかりません');
