@@ -147,6 +147,12 @@ describe('issue 19.11', () => {
     expect(html).toMatch(/data-testid="page-beyond">There are no results on this page\. The last page is <a href="\/\?q=%E6%9D%B1%E4%BA%AC">Page 1<\/a>/);
   });
 
+  test('/view tabs name what is compared, with years', async () => {
+    const html = await (await fetch(`${base}/view?items=R01-0001,R01-0002&lang=en`)).text();
+    expect(html).toMatch(/<title>Tokyo Station, Marunouchi entrance \(1914\) \/ [^<]+ — Comparison — Private Image Archive<\/title>/);
+    expect(html).toContain('data-testid="back-link"');
+  });
+
   test('"1 image", "4 images"; the collection URL shown decoded', async () => {
     const html = await (await fetch(`${base}/?q=${encodeURIComponent('東京')}&lang=en`)).text();
     const counts = [...html.matchAll(/data-testid="image-count">([^<]+)</g)].map((m) => m[1]);
