@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { copyText } from './clipboard.ts';
 
 interface Props {
@@ -9,16 +9,21 @@ interface Props {
   what: string;
 }
 
-/** A button copying a text to the clipboard, announcing that it did. */
+/**
+ * A button copying a text to the clipboard, announcing that it did. Until its script has run it
+ * is shown busy and disabled (it could not copy yet), so it never looks usable while it is not.
+ */
 export default function CopyButton({ text, label, copiedLabel, what }: Props) {
+  const [ready, setReady] = useState(false);
   const [done, setDone] = useState(false);
+  useEffect(() => setReady(true), []);
   const copy = async () => {
     await copyText(text);
     setDone(true);
     setTimeout(() => setDone(false), 2000);
   };
   return (
-    <button type="button" class="secondary" onClick={copy} aria-label={`${label}: ${what}`} data-copy={text}>
+    <button type="button" class="secondary" onClick={copy} aria-label={`${label}: ${what}`} data-copy={text} disabled={!ready} aria-busy={!ready}>
       {done ? copiedLabel : label}
       <span role="status" class="sr-only">{done ? copiedLabel : ''}</span>
     </button>

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Lang } from '../lib/i18n/strings.ts';
+import { MIRADOR_TRANSLATIONS } from '../lib/i18n/mirador.ts';
 import { encodeTargets, type Region, type ViewTarget } from '../lib/iiif/content-state.ts';
 import { copyText } from './clipboard.ts';
 
@@ -135,6 +136,7 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
         const viewer = window.Mirador.viewer({
           id: elId,
           language: lang,
+          translations: MIRADOR_TRANSLATIONS,
           windows: windows.map((w) => ({
             manifestId: w.manifestId,
             ...(w.canvasId && { canvasId: w.canvasId }),

@@ -8,6 +8,7 @@ import { main, type CliIO } from '../../src/cli.ts';
 import { imageDimensions } from '../../src/lib/ingest/dims.ts';
 import { indexCleanTree } from '../../src/lib/ingest/indexing.ts';
 import { normalize } from '../../src/lib/ingest/normalize.ts';
+import { lastRuns } from '../../src/lib/ingest/runs.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import { HEADERS, REDIGITISED, SIZES, image, workbook, writeDelivery2024, writeDelivery2025 } from './fixtures/delivery.ts';
 
@@ -241,6 +242,10 @@ describe('index error rows', () => {
     const s = await cli(['status'], env);
     expect(s.out).toMatch(/^ {2}index {6}\S+ \(\d+ s ago\), [\d.]+ s, exit 1: indexed 4 records/m);
     expect(fs.existsSync(path.join(data, 'ingest-runs.jsonl'))).toBe(true);
+    // ...and keeps the skipped rows for the admin page (file, sheet, row, message)
+    const run = lastRuns(data).index.last!;
+    expect(run.problems).toHaveLength(13);
+    expect(run.problems![1]).toEqual({ file: f, sheet: '書誌', row: 4, message: 'missing id (資料番号)' });
   });
 
   it('says what to do when the clean tree is empty or a batch is unknown, exit 2', async () => {

@@ -53,12 +53,31 @@ describe('search', () => {
     expect(full.body.items.map((i: any) => i.id)).toEqual(half.body.items.map((i: any) => i.id));
   });
 
-  test('a one-character query gets a clear message, not an error', async () => {
-    const r = await fetch(`${base}/?q=${encodeURIComponent('東')}`);
+  test('a one-character query (other than one kanji) gets a clear message, not an error', async () => {
+    const r = await fetch(`${base}/?q=${encodeURIComponent('の')}`);
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('data-testid="too-short"');
-    const api = await getJson(`/api/search.json?q=${encodeURIComponent('東')}`);
+    const api = await getJson(`/api/search.json?q=${encodeURIComponent('の')}`);
     expect(api.body).toMatchObject({ total: 0, unsearchable: true });
+  });
+
+  test('forgiving search: one kanji is answered, kana fold, "port" ranks the ports first', async () => {
+    const one = await getJson(`/api/search.json?size=100&q=${encodeURIComponent('港')}`);
+    expect(one.body.unsearchable).toBe(false);
+    expect(one.body.total).toBeGreaterThan(0);
+    const two = await getJson(`/api/search.json?size=100&q=${encodeURIComponent('港 横浜')}`);
+    expect(two.body.tooShort).toEqual([]);
+    expect(two.body.total).toBeGreaterThan(0);
+    expect(two.body.total).toBeLessThanOrEqual(one.body.total);
+    const kata = await getJson(`/api/search.json?size=100&q=${encodeURIComponent('アルバム')}`);
+    const hira = await getJson(`/api/search.json?size=100&q=${encodeURIComponent('あるばむ')}`);
+    expect(hira.body.items.map((i: any) => i.id)).toEqual(kata.body.items.map((i: any) => i.id));
+    const port = await getJson('/api/search.json?size=100&q=port');
+    const titles = port.body.items.map((i: any) => i.title.en as string);
+    const firstInner = titles.findIndex((t: string) => /sports|portable/i.test(t) && !/\bport\b/i.test(t));
+    const lastWhole = titles.map((t: string, i: number) => (port.body.items[i].score >= 100 ? i : -1)).reduce((a: number, b: number) => Math.max(a, b), -1);
+    expect(lastWhole).toBeGreaterThanOrEqual(0);
+    if (firstInner >= 0) expect(lastWhole).toBeLessThan(firstInner);
   });
 
   test('a batch facet filters the results', async () => {

@@ -18,7 +18,7 @@ import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput } from '..
 import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMappingRules } from '../../src/lib/search/es-settings.ts';
 import { openStore } from '../../src/lib/search/open.ts';
 import { FIELD_WEIGHTS, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
-import { WIDTH_MAPPINGS } from '../../src/lib/search/text.ts';
+import { KANA_MAPPINGS, WIDTH_MAPPINGS, normalize } from '../../src/lib/search/text.ts';
 import { FIXTURE, TOKYO_RANKING } from './fixture.ts';
 import { Harness, httpError, mappingOf, recorded, refused } from './es-harness.ts';
 import { T0, T1, ranked } from './query-suite.ts';
@@ -54,6 +54,18 @@ function parseEsMappingRule(rule: string): [string, string] {
 /** One weighted-field clause of a term, as the backend must send it. */
 const clause = (field: string, phrase: string, boost: number) => ({
   constant_score: { filter: { match_phrase: { [`search.${field}`]: { query: phrase } } }, boost },
+});
+/** The whole-word bonus clause of one Latin word. */
+const wholeWord = (word: string) => ({
+  constant_score: {
+    filter: {
+      bool: {
+        should: ['id', 'title', 'creator', 'subjects', 'place', 'collection', 'description', 'notes'].map((f) => ({ term: { [`search.${f}.word`]: word } })),
+        minimum_should_match: 1,
+      },
+    },
+    boost: 100,
+  },
 });
 const term = (phrase: string) => ({
   bool: {
@@ -115,17 +127,58 @@ describe('index settings and mappings', () => {
     const { analysis } = indexBody().settings;
     expect(analysis.tokenizer).toEqual({
       archive_bigram: { type: 'ngram', min_gram: 2, max_gram: 2, token_chars: ['letter', 'digit'] },
+      archive_unigram: { type: 'ngram', min_gram: 1, max_gram: 1, token_chars: ['letter', 'digit'] },
+      archive_word: { type: 'pattern', pattern: '[^\\p{L}\\p{Nd}]+' },
     });
+    const chars = ['archive_width', 'archive_kana'];
     expect(analysis.analyzer).toEqual({
-      archive_bigram: { type: 'custom', char_filter: ['archive_width'], tokenizer: 'archive_bigram', filter: ['cjk_width', 'lowercase'] },
+      archive_unigram: { type: 'custom', char_filter: chars, tokenizer: 'archive_unigram', filter: ['lowercase'] },
+      archive_word: { type: 'custom', char_filter: chars, tokenizer: 'archive_word', filter: ['lowercase'] },
+      archive_bigram: { type: 'custom', char_filter: chars, tokenizer: 'archive_bigram', filter: ['cjk_width', 'lowercase'] },
     });
-    expect(Object.keys(analysis.char_filter)).toEqual(['archive_width']);
+    expect(Object.keys(analysis.char_filter)).toEqual(chars);
     expect(analysis.char_filter.archive_width.type).toBe('mapping');
+  });
+
+  it('folds kana with a char filter generated from the embedded store’s table (parity)', () => {
+    const rules = indexBody().settings.analysis.char_filter.archive_kana;
+    expect(rules.type).toBe('mapping');
+    // Elasticsearch's reading of every rule gives back KANA_MAPPINGS exactly, in order.
+    expect(rules.mappings.map(parseEsMappingRule)).toEqual(KANA_MAPPINGS.map(([a, b]) => [a, b]));
+    // Applied the way the char filters run (width, then kana), the tables give normalize()'s text.
+    const apply = (text: string) => {
+      let out = text;
+      for (const table of [WIDTH_MAPPINGS, KANA_MAPPINGS]) {
+        const sorted = [...table].sort((x, y) => y[0].length - x[0].length);
+        let next = '';
+        for (let i = 0; i < out.length; ) {
+          const hit = sorted.find(([from]) => out.startsWith(from, i));
+          if (hit) {
+            next += hit[1];
+            i += hit[0].length;
+          } else next += out[i++];
+        }
+        out = next;
+      }
+      return out.toLowerCase();
+    };
+    for (const s of ['ホテル', 'ほてる', 'ﾎﾃﾙ', 'ｶﾞｽﾄｰﾌﾞ', 'ヴァイオリン', 'ヽヾ', 'ＡＢＣ　東京']) expect(apply(s), s).toBe(normalize(s));
   });
 
   it('maps facets and filters as exact values, every searchable field as bigram text, the record unindexed', () => {
     // Expected from the code's own field list (FIELD_WEIGHTS), not a copy of the mapping.
-    const text = { type: 'text', analyzer: 'archive_bigram', norms: false, index_options: 'positions', position_increment_gap: 100 };
+    const text = {
+      type: 'text',
+      analyzer: 'archive_bigram',
+      norms: false,
+      index_options: 'positions',
+      position_increment_gap: 100,
+      // One-character terms (single kanji) and Latin whole words, for ranking (text.ts, es-query.ts).
+      fields: {
+        uni: { type: 'text', analyzer: 'archive_unigram', norms: false, index_options: 'docs' },
+        word: { type: 'text', analyzer: 'archive_word', norms: false, index_options: 'docs' },
+      },
+    };
     const m = indexMappings();
     expect(m.dynamic).toBe('strict');
     expect(m._meta).toEqual({ mapping_version: MAPPING_VERSION, app: 'iiif-private-archive' });
@@ -144,7 +197,10 @@ describe('index settings and mappings', () => {
     // migrate`), so a changed body under the same version would leave existing indices behind.
     const canon = (v: unknown): unknown =>
       Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-    const FINGERPRINTS: Record<number, string> = { 1: '67de6d3125171f9e40f8c82a905c886af47b1a9fa75285bf2a183361ac91944c' };
+    const FINGERPRINTS: Record<number, string> = {
+      1: '67de6d3125171f9e40f8c82a905c886af47b1a9fa75285bf2a183361ac91944c',
+      2: 'FILLME',
+    };
     const now = createHash('sha256').update(JSON.stringify(canon(indexBody()))).digest('hex');
     expect(now, `the index body changed: raise MAPPING_VERSION and add its fingerprint ${now}`).toBe(FINGERPRINTS[MAPPING_VERSION]);
     expect(indexBody().settings.index).toEqual({ number_of_shards: 1, auto_expand_replicas: '0-1', max_result_window: 10000, refresh_interval: '1s' });
@@ -152,14 +208,14 @@ describe('index settings and mappings', () => {
 });
 
 describe('first use', () => {
-  it('creates <alias>-v1 together with the alias when nothing exists', async () => {
+  it('creates <alias>-v2 together with the alias when nothing exists', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')));
-    h.on('PUT', '/archive-v1', recorded('create-index.json'));
+    h.on('PUT', '/archive-v2', recorded('create-index.json'));
     const store = h.store();
     await store.init();
     await store.init(); // once only
-    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v1']);
+    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v2']);
     expect(h.requests[1]!.body).toEqual({ ...indexBody(), aliases: { archive: { is_write_index: true } } });
   });
 
@@ -177,7 +233,7 @@ describe('first use', () => {
     const err = await h.store().count().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).reason).toBe(
-      'index archive-v0 (alias archive) has mapping version 0, this program needs 1: run `archive es migrate`',
+      'index archive-v0 (alias archive) has mapping version 0, this program needs 2: run `archive es migrate`',
     );
   });
 
@@ -192,9 +248,9 @@ describe('first use', () => {
     h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')), mappingOf());
     h.on(
       'PUT',
-      '/archive-v1',
+      '/archive-v2',
       httpError(400, {
-        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v1/x1Yq] already exists', index: 'archive-v1' },
+        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v2/x1Yq] already exists', index: 'archive-v2' },
         status: 400,
       }),
     );
@@ -267,7 +323,8 @@ describe('query bodies', () => {
     await store.search({ q: '東京・大阪 ｓｔａｔｉｏｎ' });
     const [a, b] = h.to('POST', '/archive/_search').map((r) => r.body as { query: unknown });
     expect(a!.query).toEqual({ bool: { must: [term('東京'), term('大阪')] } });
-    expect(b!.query).toEqual({ bool: { must: [term('東京 大阪'), term('st ta at ti io on')] } });
+    // "station" is one Latin word: the whole-word bonus rides along as an optional clause.
+    expect(b!.query).toEqual({ bool: { must: [term('東京 大阪'), term('st ta at ti io on')], should: [wholeWord('station')] } });
   });
 
   it('a quoted phrase is one term: the bigrams of both words in one match_phrase', async () => {
@@ -284,10 +341,10 @@ describe('query bodies', () => {
     h.on('POST', '/archive/_search', NONE, NONE, NONE, NONE, NONE);
     for (const q of ['ＡＢＣ', 'abc', 'ABC', 'ｱｲｳ', 'アイウ']) await store.search({ q });
     const queries = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
-    expect(queries[0]).toEqual({ bool: { must: [term('ab bc')] } });
+    expect(queries[0]).toEqual({ bool: { must: [term('ab bc')], should: [wholeWord('abc')] } });
     expect(queries[1]).toEqual(queries[0]);
     expect(queries[2]).toEqual(queries[0]);
-    expect(queries[3]).toEqual({ bool: { must: [term('アイ イウ')] } });
+    expect(queries[3]).toEqual({ bool: { must: [term('あい いう')] } });
     expect(queries[4]).toEqual(queries[3]);
   });
 
@@ -367,14 +424,63 @@ describe('query bodies', () => {
   it('sends nothing for a query with nothing searchable in it', async () => {
     h = new Harness();
     const store = h.store();
-    for (const q of ['東', '春 秋', '・', '"a"']) {
+    for (const q of ['の', 'の ぬ', '・', '"a"']) {
       const res = await store.search({ q, filters: { batch: ['R01'] } });
       expect(res.unsearchable).toBe(true);
       expect(res.total).toBe(0);
       expect(res.facets).toEqual({ batch: [], type: [] });
     }
-    expect((await store.search({ q: '春 秋' })).tooShort).toEqual(['春', '秋']);
+    expect((await store.search({ q: 'の ぬ' })).tooShort).toEqual(['の', 'ぬ']);
     expect(h.requests).toEqual([]);
+  });
+
+  it('forgiving search: one Han character is a term query on the unigram sub-fields at the unigram weights', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE);
+    await store.search({ q: '港' });
+    await store.search({ q: '港 横浜' });
+    const [a, b] = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    const uni = {
+      bool: {
+        should: [
+          ['id', 4],
+          ['title', 5],
+          ['creator', 3],
+          ['subjects', 2],
+          ['place', 2],
+          ['collection', 1],
+          ['description', 1],
+          ['notes', 1],
+        ].map(([f, w]) => ({ constant_score: { filter: { term: { [`search.${f}.uni`]: '港' } }, boost: w } })),
+        minimum_should_match: 1,
+      },
+    };
+    expect(a).toEqual({ bool: { must: [uni] } });
+    // Not dropped from a longer query any more.
+    expect(b).toEqual({ bool: { must: [uni, term('横浜')] } });
+  });
+
+  it('forgiving search: katakana, hiragana and half-width katakana send the same query', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE, NONE);
+    for (const q of ['ほてる', 'ホテル', 'ﾎﾃﾙ']) await store.search({ q });
+    const queries = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    expect(queries[0]).toEqual({ bool: { must: [term('ほて てる')] } });
+    expect(queries[1]).toEqual(queries[0]);
+    expect(queries[2]).toEqual(queries[0]);
+  });
+
+  it('forgiving search: a Latin word adds one whole-word bonus (100) over every field’s word sub-field, once per word', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', NONE, NONE);
+    await store.search({ q: 'port PORT' });
+    await store.search({ q: 'r02-0003' });
+    const [a, b] = h.to('POST', '/archive/_search').map((r) => (r.body as { query: unknown }).query);
+    expect(a).toEqual({ bool: { must: [term('po or rt'), term('po or rt')], should: [wholeWord('port')] } });
+    expect(b).toEqual({ bool: { must: [term('r0 02 00 00 03')] } });
   });
 
   it('walks past max_result_window with search_after: total and facets, sort-key hops, then the page', async () => {
@@ -629,7 +735,7 @@ describe('bulk upsert', () => {
     h = new Harness();
     const store = h.ready();
     const items: ItemInput[] = Array.from({ length: 1001 }, (_, i) => ({ id: `X-${String(i).padStart(4, '0')}`, batch: 'R01', title: { ja: '題' }, images: [] }));
-    const ok = (id: string) => ({ update: { _index: 'archive-v1', _id: id, _version: 1, result: 'created', status: 201 } });
+    const ok = (id: string) => ({ update: { _index: 'archive-v2', _id: id, _version: 1, result: 'created', status: 201 } });
     const refusedItem = recorded('bulk-upsert-partial.json').items[2];
     h.on(
       'POST',
@@ -888,10 +994,10 @@ describe('an unreachable or refusing cluster', () => {
 describe('a store bound to a concrete index (rebuilds)', () => {
   it('writes without require_alias, with the requested refresh, and creates nothing', async () => {
     h = new Harness();
-    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v1-20240601000000', refresh: true, ownsClient: false });
-    h.on('POST', '/archive-v1-20240601000000/_search', recorded('search-no-owners.json'));
-    h.on('POST', '/archive-v1-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
+    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v2-20240601000000', refresh: true, ownsClient: false });
+    h.on('POST', '/archive-v2-20240601000000/_search', recorded('search-no-owners.json'));
+    h.on('POST', '/archive-v2-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
     await store.upsert([item('R01-0001'), item('R01-0002')], T0);
-    expect(h.to('POST', '/archive-v1-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
+    expect(h.to('POST', '/archive-v2-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
   });
 });

@@ -118,7 +118,7 @@ export class Harness {
     });
   }
 
-  /** A store whose alias already points at archive-v1 (mapping version 1). */
+  /** A store whose alias already points at archive-v2 (mapping version 2). */
   ready(opts: Partial<EsStoreOptions> = {}): EsStore {
     this.on('GET', '/archive/_mapping', mappingOf());
     return this.store(opts);

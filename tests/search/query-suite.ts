@@ -92,8 +92,9 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
       });
 
       it('finds Latin words case-insensitively, in any language value', async () => {
-        expect(ranked(await search({ q: 'harbour' }))).toEqual([['R01-0010', 12]]);
-        expect(ranked(await search({ q: 'HARBOUR' }))).toEqual([['R01-0010', 12]]);
+        // A whole word scores WHOLE_WORD_BONUS (100) on top of its fields; part of a word does not.
+        expect(ranked(await search({ q: 'harbour' }))).toEqual([['R01-0010', 112]]);
+        expect(ranked(await search({ q: 'HARBOUR' }))).toEqual([['R01-0010', 112]]);
         expect(ranked(await search({ q: 'arbou' }))).toEqual([['R01-0010', 12]]);
       });
 
@@ -105,8 +106,8 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
         expect(ranked(await search({ q: 'ＡＢＣ' }))).toEqual(expected);
         expect(ranked(await search({ q: 'abc' }))).toEqual(expected);
         expect(ranked(await search({ q: 'ｓｔａｔｉｏｎ' }))).toEqual([
-          ['R01-0002', 10],
-          ['R02-0007', 10],
+          ['R01-0002', 110],
+          ['R02-0007', 110],
         ]);
       });
 
@@ -158,8 +159,8 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
       it('keeps quoted phrases whole', async () => {
         expect(ranked(await search({ q: '"tokyo station"' }))).toEqual([['R01-0002', 10]]);
         expect(ranked(await search({ q: 'tokyo station' }))).toEqual([
-          ['R01-0002', 20],
-          ['R02-0007', 20],
+          ['R01-0002', 220],
+          ['R02-0007', 220],
         ]);
         expect(ranked(await search({ q: '"station tokyo"' }))).toEqual([]);
       });
@@ -240,22 +241,22 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
     });
 
     describe('short and empty queries', () => {
-      it('ignores terms shorter than two characters and reports them', async () => {
-        const res = await search({ q: '梅林 春' });
-        expect(res.tooShort).toEqual(['春']);
+      it('ignores terms shorter than two characters (other than one Han character) and reports them', async () => {
+        const res = await search({ q: '梅林 の' });
+        expect(res.tooShort).toEqual(['の']);
         expect(res.unsearchable).toBe(false);
         expect(res.total).toBe(7);
       });
 
       it('answers a query with nothing searchable as unsearchable, without results', async () => {
-        for (const q of ['東', '春 秋', '・', '"a"']) {
+        for (const q of ['の', 'の ぬ', '・', '"a"', 'x']) {
           const res = await search({ q });
           expect(res.unsearchable).toBe(true);
           expect(res.total).toBe(0);
           expect(res.hits).toEqual([]);
           expect(res.facets).toEqual({ batch: [], type: [] });
         }
-        expect((await search({ q: '春 秋' })).tooShort).toEqual(['春', '秋']);
+        expect((await search({ q: 'の ぬ' })).tooShort).toEqual(['の', 'ぬ']);
       });
 
       it('returns an empty result for a query that matches nothing', async () => {
@@ -279,6 +280,81 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
           expect(res.hits.every((h) => h.score === 0)).toBe(true);
           expect(res.unsearchable).toBe(false);
         }
+      });
+    });
+
+    describe('forgiving search (issue 19.6)', () => {
+      // Records of their own, in a fresh store: the shared fixture's counts stay as they are.
+      const item = (id: string, title: { ja?: string; en?: string }, more: Partial<ItemInput> = {}): ItemInput => ({
+        id,
+        batch: 'F1',
+        title,
+        images: [{ id: `${id}-01`, file: `F1/${id}-01.jpg` }],
+        ...more,
+      });
+      const RECORDS: ItemInput[] = [
+        item('F-0001', { ja: '小学校の運動会', en: 'Sports day at a school' }),
+        item('F-0002', { ja: '村祭りの神輿', en: 'Portable shrine' }),
+        item('F-0003', { ja: 'ホテルの玄関', en: 'Hotel entrance' }),
+        item('F-0004', { ja: 'ほてるの看板' }),
+        item('F-0005', { ja: '港' }, { description: { ja: '小さな漁港。' } }),
+        item('F-0006', { ja: '東京駅' }, { place: { ja: '東京' } }),
+        item('F-0007', { ja: 'ｶﾀｶﾅのﾎﾃﾙ' }),
+        item('F-0009', { ja: '横浜港の風景', en: 'Port of Yokohama' }, { place: { ja: '横浜', en: 'Yokohama' } }),
+      ];
+      let f: SearchStore;
+      beforeAll(async () => {
+        f = await fresh();
+        await f.upsert(structuredClone(RECORDS), T0);
+      });
+      const find = async (q: string) => ranked(await f.search({ q, pageSize: 100 }));
+
+      it('folds hiragana and katakana (and half-width katakana) both ways', async () => {
+        const hotels: Array<[string, number]> = [
+          ['F-0003', 10],
+          ['F-0004', 10],
+          ['F-0007', 10],
+        ];
+        expect(await find('ほてる')).toEqual(hotels);
+        expect(await find('ホテル')).toEqual(hotels);
+        expect(await find('ﾎﾃﾙ')).toEqual(hotels);
+        expect(await find('かたかな')).toEqual([['F-0007', 10]]);
+      });
+
+      it('answers one Han character from the unigram field, at the unigram weights', async () => {
+        // title 5 (half of 10), description 1 (half of 2, rounded up)
+        expect(await find('港')).toEqual([
+          ['F-0005', 6],
+          ['F-0009', 5],
+        ]);
+        expect(await find('駅')).toEqual([['F-0006', 5]]);
+        const res = await f.search({ q: '東' });
+        expect(ranked(res)).toEqual([['F-0006', 7]]); // title 5 + place 2
+        expect(res.tooShort).toEqual([]);
+        expect(res.unsearchable).toBe(false);
+      });
+
+      it('keeps a one-kanji term in a longer query, ranked below the longer term', async () => {
+        const res = await f.search({ q: '港 横浜' });
+        expect(res.tooShort).toEqual([]);
+        // 横浜: title 10 + place 3; 港: title 5
+        expect(ranked(res)).toEqual([['F-0009', 18]]);
+        expect(await find('東京 駅')).toEqual([['F-0006', 18]]); // 東京 title 10 + place 3, 駅 title 5
+      });
+
+      it('ranks Latin whole-word matches above inner-word substrings', async () => {
+        expect(await find('port')).toEqual([
+          ['F-0009', 110],
+          ['F-0001', 10],
+          ['F-0002', 10],
+        ]);
+        expect(await find('PORT')).toEqual(await find('port'));
+        // An inner-word query gets no bonus anywhere.
+        expect(await find('ort')).toEqual([
+          ['F-0001', 10],
+          ['F-0002', 10],
+          ['F-0009', 10],
+        ]);
       });
     });
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore, ftsFieldText, ftsPhrase } from '../../src/lib/search/sqlite.ts';
-import { FIELD_WEIGHTS, searchableValues, type ItemInput, type SearchField } from '../../src/lib/search/store.ts';
-import { bigrams, parseQuery } from '../../src/lib/search/text.ts';
+import { FIELD_WEIGHTS, UNIGRAM_WEIGHTS, WHOLE_WORD_BONUS, searchableValues, type ItemInput, type SearchField } from '../../src/lib/search/store.ts';
+import { bigrams, latinWordOf, normalize, parseQuery } from '../../src/lib/search/text.ts';
 import { FIXTURE } from './fixture.ts';
 import { T0, T1, querySuite, ranked } from './query-suite.ts';
 
@@ -15,28 +15,40 @@ querySuite('sqlite', async () => {
   return store;
 });
 
-/** The definition of a match, written out naively: [id, score] in result order. */
+/**
+ * The definition of a match, written out naively: [id, score] in result order. A term is a bigram
+ * phrase inside one value (field weight), or one Han character anywhere in a value (unigram
+ * weight); a Latin one-word term found as a whole word (between non-letters/digits) in any value
+ * adds WHOLE_WORD_BONUS once.
+ */
 function oracle(items: ItemInput[], q: string): Array<[string, number]> {
-  const { terms } = parseQuery(q);
+  const { terms, display } = parseQuery(q);
   if (terms.length === 0) return [];
   const out: Array<[string, number]> = [];
   for (const item of items) {
     const values = searchableValues(item);
     let score = 0;
     let all = true;
-    for (const term of terms) {
+    terms.forEach((term, k) => {
       let s = 0;
+      const uni = term.length === 1 && [...term[0]!].length === 1;
       for (const field of Object.keys(values) as SearchField[]) {
         const hit = values[field].some((v) => {
+          if (uni) return normalize(v).includes(term[0]!);
           const grams = bigrams(v);
           for (let i = 0; i + term.length <= grams.length; i++) if (term.every((g, j) => grams[i + j] === g)) return true;
           return false;
         });
-        if (hit) s += FIELD_WEIGHTS[field];
+        if (hit) s += uni ? UNIGRAM_WEIGHTS[field] : FIELD_WEIGHTS[field];
       }
       if (s === 0) all = false;
+      const word = latinWordOf(display[k]!);
+      if (s > 0 && word) {
+        const whole = new RegExp(`(^|[^\\p{L}\\p{Nd}])${word}($|[^\\p{L}\\p{Nd}])`, 'u');
+        if (Object.values(values).some((vs) => vs.some((v) => whole.test(normalize(v))))) s += WHOLE_WORD_BONUS;
+      }
       score += s;
-    }
+    });
     if (all) out.push([item.id, score]);
   }
   return out.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -60,8 +72,11 @@ describe('SqliteStore', () => {
     });
 
     it('indexes the values of a field with a gap token between them', () => {
-      expect(ftsFieldText(['東京都', '大阪'])).toBe('東京 京都 zzz 大阪');
-      expect(ftsFieldText(['東', '大阪', ''])).toBe('大阪');
+      // Then, after one more gap, the distinct Han characters and the Latin words ("w" + word).
+      expect(ftsFieldText(['東京都', '大阪'])).toBe('東京 京都 zzz 大阪 zzz 東 京 都 大 阪');
+      expect(ftsFieldText(['東', '大阪', ''])).toBe('大阪 zzz 東 大 阪');
+      expect(ftsFieldText(['Port of Yokohama', 'ホテル'])).toBe('po or rt of yo ok ko oh ha am ma zzz ほて てる zzz wport wof wyokohama');
+      expect(ftsFieldText(['a'])).toBe('');
       expect(ftsFieldText([])).toBe('');
     });
 
@@ -189,6 +204,32 @@ describe('SqliteStore', () => {
         expect(ranked(await s.search({ q, pageSize: 100 })), q).toEqual(oracle(items, q));
       }
       await s.close();
+    });
+  });
+
+  describe('text rules', () => {
+    it('re-cuts the FTS rows of a store indexed with older text rules when it is opened', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-rules-'));
+      try {
+        const file = path.join(dir, 'old.sqlite');
+        const s1 = new SqliteStore(file);
+        await s1.init();
+        await s1.upsert(structuredClone(FIXTURE), T0);
+        const before = ranked(await s1.search({ q: '東', pageSize: 100 }));
+        expect(before.length).toBeGreaterThan(0);
+        await s1.close();
+        // What a store of the previous rules looks like: bigram rows only, no text_rules mark.
+        const db = new DatabaseSync(file);
+        db.exec(`INSERT INTO items_fts (items_fts) VALUES ('delete-all'); DELETE FROM meta WHERE key = 'text_rules';`);
+        db.close();
+        const s2 = new SqliteStore(file);
+        await s2.init();
+        expect(ranked(await s2.search({ q: '東', pageSize: 100 }))).toEqual(before);
+        expect(ranked(await s2.search({ q: '東京', pageSize: 100 }))).toEqual(oracle(FIXTURE, '東京'));
+        await s2.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -85,18 +85,18 @@ describe('citations', () => {
   test('Chicago style in English with the access date', () => {
     const c = citations(record, ctx).find((x) => x.lang === 'en')!;
     expect(c.text).toBe(
-      'Seizaburo Nakamura. “Tokyo photograph 7.” 1914. Donated photographs, Private Image Archive. R01-0007. https://archive.example.org/items/R01-0007 (accessed 21 November 2026).',
+      'Seizaburo Nakamura. “Tokyo photograph 7.” 1914. Donated photographs, R01-0007. Private Image Archive. https://archive.example.org/items/R01-0007. Accessed November 21, 2026.',
     );
   });
 
-  test('the Japanese form with the access date in Japanese', () => {
+  test('the Japanese form (SIST 02) with the access date as (参照 yyyy-mm-dd)', () => {
     const c = citations(record, ctx).find((x) => x.lang === 'ja')!;
-    expect(c.text).toBe('中村清三郎「東京の写真 7」、1914、寄贈写真資料、非公開画像アーカイブ、R01-0007。https://archive.example.org/items/R01-0007（2026年11月21日閲覧）');
+    expect(c.text).toBe('中村清三郎. "東京の写真 7". 非公開画像アーカイブ. 1914. 寄贈写真資料, R01-0007. https://archive.example.org/items/R01-0007, (参照 2026-11-21).');
   });
 
   test('missing creator and date are left out, not printed empty', () => {
     const c = citations(rec(8), ctx);
-    expect(c[0]!.text.startsWith('“Tokyo photograph 8.” Private')).toBe(true);
-    expect(c[1]!.text.startsWith('「東京の写真 8」、非公開画像アーカイブ')).toBe(true);
+    expect(c[0]!.text.startsWith('“Tokyo photograph 8.” R01-0008. Private')).toBe(true);
+    expect(c[1]!.text.startsWith('"東京の写真 8". 非公開画像アーカイブ. R01-0008.')).toBe(true);
   });
 });

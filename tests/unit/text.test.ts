@@ -8,11 +8,11 @@ describe('normalize', () => {
     expect(normalize('Tokyo STATION')).toBe('tokyo station');
   });
 
-  it('maps half-width katakana to full-width, joining voiced and semi-voiced marks', () => {
-    expect(normalize('ｱｲｳ')).toBe('アイウ');
-    expect(normalize('ｶﾞｷﾞ')).toBe('ガギ');
-    expect(normalize('ﾊﾟﾝ')).toBe('パン');
-    expect(normalize('ｳﾞｧｲｵﾘﾝ')).toBe('ヴァイオリン');
+  it('maps half-width katakana to full-width, joining voiced and semi-voiced marks (then folds them to hiragana)', () => {
+    expect(normalize('ｱｲｳ')).toBe('あいう');
+    expect(normalize('ｶﾞｷﾞ')).toBe('がぎ');
+    expect(normalize('ﾊﾟﾝ')).toBe('ぱん');
+    expect(normalize('ｳﾞｧｲｵﾘﾝ')).toBe('ゔぁいおりん');
     expect(normalize('ｰ')).toBe('ー');
     expect(normalize('｡｢｣､･')).toBe('。「」、・');
   });
@@ -21,9 +21,9 @@ describe('normalize', () => {
     expect(normalize('東京\u3000大阪')).toBe('東京 大阪');
   });
 
-  it('leaves diacritics, kanji and full-width kana alone', () => {
+  it('leaves diacritics and kanji alone, folds katakana to hiragana', () => {
     expect(normalize('ÀÉ')).toBe('àé');
-    expect(normalize('東京アイウあいう')).toBe('東京アイウあいう');
+    expect(normalize('東京アイウあいう')).toBe('東京あいうあいう');
   });
 
   it('is idempotent', () => {
@@ -41,7 +41,7 @@ describe('bigrams', () => {
   it('cuts overlapping bigrams of a run', () => {
     expect(bigrams('abc')).toEqual(['ab', 'bc']);
     expect(bigrams('東京都')).toEqual(['東京', '京都']);
-    expect(bigrams('ラーメン')).toEqual(['ラー', 'ーメ', 'メン']);
+    expect(bigrams('ラーメン')).toEqual(['らー', 'ーめ', 'めん']);
     expect(bigrams('佐々木')).toEqual(['佐々', '々木']);
   });
 
@@ -107,8 +107,10 @@ describe('parseQuery', () => {
   });
 
   it('reports terms too short to search', () => {
-    expect(parseQuery('東 京都')).toEqual({ terms: [['京都']], display: ['京都'], tooShort: ['東'] });
-    expect(parseQuery('東')).toEqual({ terms: [], display: [], tooShort: ['東'] });
+    // One Han character is a unigram term now (issue 19.6); other one-character terms are too short.
+    expect(parseQuery('東 京都')).toEqual({ terms: [['東'], ['京都']], display: ['東', '京都'], tooShort: [] });
+    expect(parseQuery('東')).toEqual({ terms: [['東']], display: ['東'], tooShort: [] });
+    expect(parseQuery('あ 京都')).toEqual({ terms: [['京都']], display: ['京都'], tooShort: ['あ'] });
     expect(parseQuery('・・ 東京')).toEqual({ terms: [['東京']], display: ['東京'], tooShort: ['・・'] });
     expect(parseQuery('a"b c"d')).toEqual({ terms: [], display: [], tooShort: ['a', 'b c', 'd'] });
   });
@@ -124,12 +126,12 @@ describe('parseQuery', () => {
 
   it('normalises width and case', () => {
     expect(parseQuery('ＡＢＣ')).toEqual({ terms: [['ab', 'bc']], display: ['abc'], tooShort: [] });
-    expect(parseQuery('ｱｲｳ')).toEqual({ terms: [['アイ', 'イウ']], display: ['アイウ'], tooShort: [] });
+    expect(parseQuery('ｱｲｳ')).toEqual({ terms: [['あい', 'いう']], display: ['あいう'], tooShort: [] });
   });
 
   it('keeps surrogate pairs whole', () => {
     expect(parseQuery('𠮷田')).toEqual({ terms: [['𠮷田']], display: ['𠮷田'], tooShort: [] });
-    expect(parseQuery('𠮷')).toEqual({ terms: [], display: [], tooShort: ['𠮷'] });
+    expect(parseQuery('𠮷')).toEqual({ terms: [['𠮷']], display: ['𠮷'], tooShort: [] });
   });
 
   it('reads at most 500 characters', () => {

@@ -8,15 +8,15 @@ const STRINGS = {
   siteTitle: { ja: '非公開画像アーカイブ', en: 'Private Image Archive' },
   siteTagline: { ja: '公開せずに公開する — 許可された人のための IIIF', en: 'Publishing without publishing — IIIF for the people allowed in' },
   search: { ja: '検索', en: 'Search' },
-  searchLabel: { ja: 'キーワード（2文字以上）', en: 'Keywords (two or more characters)' },
+  searchLabel: { ja: 'キーワード（漢字は1文字から、かな・英数字は2文字以上）', en: 'Keywords (a single kanji, or two or more kana, letters or digits)' },
   searchPlaceholder: { ja: '例: 東京、祭礼、harbour', en: 'e.g. 東京, 祭礼, harbour' },
   results: { ja: '件', en: 'results' },
   resultsFor: { ja: '検索結果', en: 'Results' },
   allItems: { ja: 'すべての資料', en: 'All items' },
   noResults: { ja: '該当する資料はありません。', en: 'No items match.' },
   tooShort: {
-    ja: '2文字以上で検索してください（1文字の語は検索できません）',
-    en: 'Please search with two or more characters (one-character terms cannot be searched)',
+    ja: '1文字のかな・英数字では検索できません。2文字以上で検索してください（漢字は1文字でも検索できます）',
+    en: 'A single kana, letter or digit cannot be searched; please use two or more (a single kanji is fine)',
   },
   queryTooLong: {
     ja: '検索語が長すぎます。短くして検索してください（途中で切って検索することはしません）',
@@ -68,6 +68,21 @@ const STRINGS = {
   openCollection: { ja: 'この検索結果をIIIFビューアで開く', en: 'Open these results in a IIIF viewer' },
   collectionUrl: { ja: 'IIIFコレクション', en: 'IIIF Collection' },
   citeThis: { ja: 'この資料の引用', en: 'Cite this item' },
+  // Citations export, loading states, compare limits, paging and 404 (issue 19 / 15.6).
+  citeImage: { ja: 'この画像の引用', en: 'Cite this image' },
+  exportCitation: { ja: '文献管理ソフト用に書き出す', en: 'Export for reference managers' },
+  exportResults: { ja: 'この検索結果の引用情報を書き出す', en: 'Export these results for reference managers' },
+  image: { ja: '画像', en: 'image' },
+  loading: { ja: '読み込み中…', en: 'Loading…' },
+  compareFull: {
+    ja: '並べて比較できるのは最大 8 件です（画面が狭くなりすぎるため）。追加するには、どれかを外してください。',
+    en: 'At most 8 items can be compared side by side (more would be too small to see); remove one to add another.',
+  },
+  compareCount: { ja: '件選択中（最大 8 件）', en: 'selected (at most 8)' },
+  pageBeyond: { ja: 'このページに結果はありません。最後のページは', en: 'There are no results on this page. The last page is' },
+  pageNotFound: { ja: 'ページが見つかりません', en: 'Page not found' },
+  pageNotFoundText: { ja: 'このアドレスのページはありません。アドレスを確かめるか、検索から探してください。', en: 'There is no page at this address. Check the address, or find what you need by searching.' },
+  home: { ja: 'トップへ', en: 'Home' },
   badLink: { ja: 'このリンクは開けません', en: 'This link cannot be opened' },
   copyView: { ja: 'この表示へのリンクをコピー', en: 'Copy link to this view' },
   copyWindow: { ja: 'このウィンドウへのリンクをコピー', en: 'Copy link to this window' },
@@ -179,8 +194,22 @@ export function negotiateLang(explicit: string | null | undefined, acceptLanguag
   return 'ja';
 }
 
+/** "1 image", "3 images", "3 画像": a count with its noun in the page's language. */
+export function countOf(lang: Lang, n: number, key: 'image' = 'image'): string {
+  const num = new Intl.NumberFormat(lang === 'ja' ? 'ja-JP' : 'en-GB').format(n);
+  if (lang === 'ja') return `${num} ${STRINGS[key].ja}`;
+  return `${num} ${STRINGS[key].en}${n === 1 ? '' : 's'}`;
+}
+
 /** The record's text in the wanted language, falling back to the other one. */
 export function pick(text: { ja?: string; en?: string } | undefined, lang: Lang): string {
   if (!text) return '';
   return (lang === 'en' ? text.en || text.ja : text.ja || text.en) ?? '';
+}
+
+/** Like pick(), with the language the chosen text is in (for `lang` attributes). */
+export function pickLang(text: { ja?: string; en?: string } | undefined, lang: Lang): { text: string; lang: Lang } | undefined {
+  const order: Lang[] = lang === 'en' ? ['en', 'ja'] : ['ja', 'en'];
+  for (const l of order) if (text?.[l]) return { text: text[l]!, lang: l };
+  return undefined;
 }

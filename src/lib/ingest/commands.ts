@@ -14,7 +14,7 @@ import type { IndexReport } from './indexing.ts';
 import { NormalizeError, normalizeProblems, type NormalizeReport } from './normalize.ts';
 import { progressBar } from './progress.ts';
 import { DEFAULT_RULES, RulesError, loadRules, mergeRules, type CompiledRules } from './rules.ts';
-import { appendRun, startRun, type RunRecord, type Stage } from './runs.ts';
+import { appendRun, MAX_PROBLEMS, startRun, type RunRecord, type Stage } from './runs.ts';
 import type { SyncReport } from './sync.ts';
 
 export interface StageIO {
@@ -69,6 +69,7 @@ function record(
   counts: Record<string, number>,
   finished = new Date(),
   id?: string,
+  problems?: RunRecord['problems'],
 ) {
   const run: RunRecord = {
     stage,
@@ -80,6 +81,7 @@ function record(
     counts,
   };
   if (id) run.id = id;
+  if (problems?.length) run.problems = problems.slice(0, MAX_PROBLEMS);
   try {
     appendRun(cfg.dataDir, run);
   } catch {
@@ -253,7 +255,7 @@ export async function runIndex(ctx: StageContext, _args: string[], values: Value
       skipped: report.errors.length,
       workbooks: report.files,
       withdrawn: report.withdrawn.length,
-    }, undefined, runId);
+    }, undefined, runId, report.errors);
   }
   return code;
 }

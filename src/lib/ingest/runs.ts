@@ -25,6 +25,8 @@ export interface RunRecord {
   counts: Record<string, number>;
   /** Id shared with the run's start line (absent in records written before starts were). */
   id?: string;
+  /** Rows skipped and files that could not be read (the first MAX_PROBLEMS), for the admin page. */
+  problems?: Array<{ file: string; sheet?: string; row?: number; message: string }>;
 }
 
 /** The line written when a run starts. */
@@ -41,6 +43,9 @@ export interface RunStart {
 export interface UnfinishedRun extends Omit<RunStart, 'event'> {
   state: 'running' | 'interrupted';
 }
+
+/** Most problems kept in one run record. */
+export const MAX_PROBLEMS = 100;
 
 export const RUNS_FILE = 'ingest-runs.jsonl';
 const KEEP = 500;

@@ -14,6 +14,8 @@
  */
 import {
   FIELD_WEIGHTS,
+  UNIGRAM_WEIGHTS,
+  WHOLE_WORD_BONUS,
   filterList,
   startSearch,
   type FacetBucket,
@@ -23,6 +25,7 @@ import {
 } from './store.ts';
 import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
+import { isUnigramTerm, latinWordOf } from './text.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
@@ -42,8 +45,21 @@ export interface PlannedSearch {
 
 
 
-/** One term: its bigram phrase in any weighted field, scoring the field's weight. */
+/**
+ * One term: its bigram phrase in any weighted field, scoring the field's weight; a term of one Han
+ * character: that character in any field's unigram sub-field, scoring UNIGRAM_WEIGHTS.
+ */
 export function termClause(grams: readonly string[]): Record<string, unknown> {
+  if (isUnigramTerm(grams)) {
+    return {
+      bool: {
+        should: SEARCH_FIELDS.map((field) => ({
+          constant_score: { filter: { term: { [`search.${field}.uni`]: grams[0] } }, boost: UNIGRAM_WEIGHTS[field] },
+        })),
+        minimum_should_match: 1,
+      },
+    };
+  }
   const phrase = grams.join(' ');
   return {
     bool: {
@@ -54,6 +70,16 @@ export function termClause(grams: readonly string[]): Record<string, unknown> {
         },
       })),
       minimum_should_match: 1,
+    },
+  };
+}
+
+/** The whole-word bonus of one Latin word: WHOLE_WORD_BONUS once when any field has it as a word. */
+export function wholeWordClause(word: string): Record<string, unknown> {
+  return {
+    constant_score: {
+      filter: { bool: { should: SEARCH_FIELDS.map((field) => ({ term: { [`search.${field}.word`]: word } })), minimum_should_match: 1 } },
+      boost: WHOLE_WORD_BONUS,
     },
   };
 }
@@ -86,8 +112,15 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
   const filter = filterClauses(req);
   const hasTerms = parsed.terms.length > 0;
   const byScore = hasTerms && req?.sort !== 'id';
+  const words = [...new Set(parsed.display.map(latinWordOf).filter((w): w is string => !!w))];
   const query: Record<string, unknown> = hasTerms
-    ? { bool: { must: parsed.terms.map(termClause), ...(filter.length ? { filter } : {}) } }
+    ? {
+        bool: {
+          must: parsed.terms.map(termClause),
+          ...(words.length ? { should: words.map(wholeWordClause) } : {}),
+          ...(filter.length ? { filter } : {}),
+        },
+      }
     : filter.length
       ? { bool: { filter } }
       : { match_all: {} };

@@ -11,6 +11,16 @@
  *                               consecutive across runs, nothing for a one-character run;
  *   filters     cjk_width, lowercase.
  *
+ * Forgiving search (mapping version 2, issue 19.6), from the same tables as the embedded store:
+ *
+ *   char_filter archive_kana    `mapping` char filter built FROM KANA_MAPPINGS (katakana ->
+ *                               hiragana), after archive_width, as normalize() applies them;
+ *   search.<field>.uni          multi-field, analyzer archive_unigram (ngram 1..1, letters and
+ *                               digits): one-Han-character terms are `term` queries here;
+ *   search.<field>.word         multi-field, analyzer archive_word (`pattern` tokenizer splitting on
+ *                               everything but letters and digits): the whole-word bonus is a
+ *                               `term` query on the Latin word here.
+ *
  * Only what ships with Elasticsearch is used (no kuromoji or other plugin).
  *
  * `cjk_width` is kept because the issue asks for it and because it is the stock way to fold widths,
@@ -35,10 +45,10 @@
  *   uploads       object, enabled: false   per-image S3 upload state {image, file, key, size, at}
  */
 import { FIELD_WEIGHTS, type SearchField } from './store.ts';
-import { WIDTH_MAPPINGS } from './text.ts';
+import { KANA_MAPPINGS, WIDTH_MAPPINGS } from './text.ts';
 
 /** Bump when settings or mappings change: `archive es migrate` then builds `<alias>-v<N>`. */
-export const MAPPING_VERSION = 1;
+export const MAPPING_VERSION = 2;
 
 /** index.max_result_window, set explicitly: deeper pages are walked with search_after. */
 export const MAX_RESULT_WINDOW = 10_000;
@@ -52,6 +62,9 @@ export const FACET_SIZE = 1024;
 export const ANALYZER = 'archive_bigram';
 export const CHAR_FILTER = 'archive_width';
 export const TOKENIZER = 'archive_bigram';
+export const KANA_CHAR_FILTER = 'archive_kana';
+export const UNIGRAM_ANALYZER = 'archive_unigram';
+export const WORD_ANALYZER = 'archive_word';
 
 /** Searchable fields in FIELD_WEIGHTS order; ES field names are `search.<field>`. */
 export const SEARCH_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
@@ -81,18 +94,29 @@ export function widthMappingRules(): string[] {
   return WIDTH_MAPPINGS.map(([from, to]) => `${escapeMappingSide(from)} => ${escapeMappingSide(to)}`);
 }
 
+/** The `mappings` of the archive_kana char filter: KANA_MAPPINGS, in order, one rule each. */
+export function kanaMappingRules(): string[] {
+  return KANA_MAPPINGS.map(([from, to]) => `${escapeMappingSide(from)} => ${escapeMappingSide(to)}`);
+}
+
 export function analysisSettings() {
+  const charFilters = [CHAR_FILTER, KANA_CHAR_FILTER];
   return {
     char_filter: {
       [CHAR_FILTER]: { type: 'mapping', mappings: widthMappingRules() },
+      [KANA_CHAR_FILTER]: { type: 'mapping', mappings: kanaMappingRules() },
     },
     tokenizer: {
       [TOKENIZER]: { type: 'ngram', min_gram: 2, max_gram: 2, token_chars: ['letter', 'digit'] },
+      [UNIGRAM_ANALYZER]: { type: 'ngram', min_gram: 1, max_gram: 1, token_chars: ['letter', 'digit'] },
+      [WORD_ANALYZER]: { type: 'pattern', pattern: '[^\\p{L}\\p{Nd}]+' },
     },
     analyzer: {
+      [UNIGRAM_ANALYZER]: { type: 'custom', char_filter: charFilters, tokenizer: UNIGRAM_ANALYZER, filter: ['lowercase'] },
+      [WORD_ANALYZER]: { type: 'custom', char_filter: charFilters, tokenizer: WORD_ANALYZER, filter: ['lowercase'] },
       [ANALYZER]: {
         type: 'custom',
-        char_filter: [CHAR_FILTER],
+        char_filter: charFilters,
         tokenizer: TOKENIZER,
         // cjk_width: a no-op after archive_width (see the module comment); lowercase: per code
         // point, Java's Character.toLowerCase (docs/elasticsearch.md lists where that differs from
@@ -110,6 +134,10 @@ const searchText = {
   norms: false,
   index_options: 'positions',
   position_increment_gap: POSITION_INCREMENT_GAP,
+  fields: {
+    uni: { type: 'text', analyzer: UNIGRAM_ANALYZER, norms: false, index_options: 'docs' },
+    word: { type: 'text', analyzer: WORD_ANALYZER, norms: false, index_options: 'docs' },
+  },
 } as const;
 
 export function indexMappings() {

@@ -46,6 +46,8 @@ import {
   validateUploads,
   validateUpsert,
   StoreUnavailableError,
+  UNIGRAM_WEIGHTS,
+  WHOLE_WORD_BONUS,
   type AccessLevel,
   type FacetBucket,
   type ImageUpload,
@@ -62,7 +64,7 @@ import {
   type SearchStore,
   type UpsertReport,
 } from './store.ts';
-import { bigrams } from './text.ts';
+import { bigrams, isUnigramTerm, latinWordOf, latinWords, unigrams } from './text.ts';
 
 /** Searchable fields in FTS row order (the low bits of an FTS rowid). */
 export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
@@ -71,6 +73,16 @@ export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
 const GAP = 'zzz';
 
 const SCHEMA_VERSION = 1;
+
+/**
+ * Version of the text rules the FTS rows were cut with (text.ts): 1 bigrams; 2 adds kana folding,
+ * the Han unigram tail and the Latin word tail. A store cut with other rules rebuilds its FTS rows
+ * from the stored records on open (init), inside one write transaction.
+ */
+const TEXT_RULES = 2;
+
+/** Prefix of whole-word tokens: "w" + word is at least three characters, never a bigram or GAP. */
+const WORD_PREFIX = 'w';
 
 // Bit layout of d and of FTS rowids (d * 8 + field). Everything stays below 2^53, so JavaScript
 // numbers hold them exactly.
@@ -91,6 +103,8 @@ const TYPE_SPAN = 2 ** TYPE_BITS;
 const BATCH_SPAN = 2 ** BATCH_SHIFT;
 /** Weight of the field with FTS row index i. */
 const WEIGHTS = Int32Array.from({ length: FIELD_SPAN }, (_, i) => (i < FTS_FIELDS.length ? FIELD_WEIGHTS[FTS_FIELDS[i]!] : 0));
+/** The same for a one-Han-character term (UNIGRAM_WEIGHTS). */
+const UNI_WEIGHTS = Int32Array.from({ length: FIELD_SPAN }, (_, i) => (i < FTS_FIELDS.length ? UNIGRAM_WEIGHTS[FTS_FIELDS[i]!] : 0));
 
 function makeD(batchCode: number, typeCode: number, n: number): number {
   return batchCode * BATCH_SPAN + typeCode * N_SPAN + n;
@@ -120,15 +134,27 @@ export function ftsPhrase(grams: readonly string[]): string {
   return grams.map((g) => `"${g.replaceAll('"', '""')}"`).join(' + ');
 }
 
-/** The text indexed for one field: its values' bigrams, values separated by GAP. */
+/**
+ * The text indexed for one field: its values' bigrams, values separated by GAP; then, after one
+ * more GAP, the field's distinct Han characters (one-code-point tokens: the unigram field) and its
+ * Latin words as "w<word>" tokens (the whole-word field). Neither kind of tail token can equal a
+ * query bigram (two code points), so phrases still only match bigrams.
+ */
 export function ftsFieldText(values: readonly string[]): string {
   const parts: string[] = [];
+  const tail = new Set<string>();
   for (const v of values) {
     if (typeof v !== 'string') continue;
+    for (const u of unigrams(v)) tail.add(u);
+    for (const w of latinWords(v)) tail.add(WORD_PREFIX + w);
     const grams = bigrams(v);
     if (grams.length === 0) continue;
     if (parts.length > 0) parts.push(GAP);
     parts.push(grams.join(' '));
+  }
+  if (tail.size > 0) {
+    if (parts.length > 0) parts.push(GAP);
+    parts.push([...tail].join(' '));
   }
   return parts.join(' ');
 }
@@ -299,7 +325,39 @@ export class SqliteStore implements SearchStore {
     if (Number(v.value) !== SCHEMA_VERSION) {
       throw new Error(`${this.path}: search store schema ${v.value}, this program expects ${SCHEMA_VERSION}`);
     }
+    this.ensureTextRules();
     this.ready = true;
+  }
+
+  /** Re-cuts every FTS row when the store was indexed with other text rules (see TEXT_RULES). */
+  private ensureTextRules(): void {
+    const current = () => (this.db.prepare(`SELECT value FROM meta WHERE key = 'text_rules'`).get() as Row | undefined)?.value;
+    if (Number(current()) === TEXT_RULES) return;
+    this.transaction('IMMEDIATE', () => {
+      if (Number(current()) === TEXT_RULES) return; // another process did it meanwhile
+      const rows = this.db.prepare(`SELECT i.n, i.d, r.json FROM items i JOIN records r ON r.n = i.n`).all() as Row[];
+      if (rows.length > 0) {
+        this.db.exec(`INSERT INTO items_fts (items_fts) VALUES ('delete-all')`);
+        const insertFts = this.db.prepare(`INSERT INTO items_fts (rowid, text) SELECT value ->> 0, value ->> 1 FROM json_each(?)`);
+        const setMask = this.db.prepare(`UPDATE items SET fmask = ? WHERE n = ?`);
+        let batch: Array<[number, string]> = [];
+        for (const r of rows) {
+          const values = searchableValues(JSON.parse(r.json as string) as ItemInput);
+          const texts = FTS_FIELDS.map((field) => ftsFieldText(values[field]));
+          const d = r.d as number;
+          texts.forEach((text, f) => text && batch.push([d * FIELD_SPAN + f, text]));
+          setMask.run(texts.reduce((m, text, f) => (text ? m | (1 << f) : m), 0), r.n as number);
+          if (batch.length >= 8000) {
+            insertFts.run(JSON.stringify(batch));
+            batch = [];
+          }
+        }
+        if (batch.length) insertFts.run(JSON.stringify(batch));
+      }
+      this.db
+        .prepare(`INSERT INTO meta (key, value) VALUES ('text_rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+        .run(String(TEXT_RULES));
+    });
   }
 
   private transaction<T>(mode: 'IMMEDIATE' | 'DEFERRED', fn: () => T): T {
@@ -680,7 +738,7 @@ export class SqliteStore implements SearchStore {
     return this.transaction('DEFERRED', () =>
       parsed.terms.length === 0
         ? this.browse(out, filter, offset)
-        : this.query(out, parsed.terms, filter, offset, req?.sort === 'id'),
+        : this.query(out, parsed.terms, filter, offset, req?.sort === 'id', parsed.display.map(latinWordOf)),
     );
   }
 
@@ -755,7 +813,7 @@ export class SqliteStore implements SearchStore {
    * scores, the AND of terms and the facet counts are then collected here, per record, in typed
    * arrays indexed by n. Only the page's candidates go back to SQL, to be ordered by id.
    */
-  private query(out: SearchResponse, terms: string[][], f: Filter, offset: number, byId: boolean): SearchResponse {
+  private query(out: SearchResponse, terms: string[][], f: Filter, offset: number, byId: boolean, words: ReadonlyArray<string | null> = []): SearchResponse {
     const acc = this.accumulator();
     const { gen, score, step, dv } = acc;
     const G = acc.gen_;
@@ -767,6 +825,8 @@ export class SqliteStore implements SearchStore {
     let list: number[] = [];
     for (let k = 0; k < ordered.length; k++) {
       const phrase = ftsPhrase(ordered[k]!);
+      // A one-Han-character term matches the unigram tail and scores the unigram weights.
+      const table = isUnigramTerm(ordered[k]!) ? UNI_WEIGHTS : WEIGHTS;
       const text = ((k === 0 ? first.get(phrase, ...fparams) : next.get(phrase)) as Row).r as string | null;
       if (!text) return out;
       let cur = 0;
@@ -777,7 +837,7 @@ export class SqliteStore implements SearchStore {
           continue;
         }
         const d = Math.floor(cur / FIELD_SPAN);
-        const w = WEIGHTS[cur - d * FIELD_SPAN]!;
+        const w = table[cur - d * FIELD_SPAN]!;
         const n = d % N_SPAN;
         cur = 0;
         if (k === 0) {
@@ -804,6 +864,20 @@ export class SqliteStore implements SearchStore {
         const gone = new Set(excluded.map((r) => r.n as number));
         list = list.filter((n) => !gone.has(n));
         if (list.length === 0) return out;
+      }
+    }
+
+    // Whole-word bonus: once per Latin-word term found as a whole word in any field of a match.
+    for (const word of new Set(words.filter((w): w is string => !!w))) {
+      const hits = (next.get(ftsPhrase([WORD_PREFIX + word])) as Row).r as string | null;
+      if (!hits) continue;
+      const bonusGen = new Set<number>();
+      for (const part of hits.split(',')) {
+        const n = Math.floor(Number(part) / FIELD_SPAN) % N_SPAN;
+        if (gen[n] === G && step[n] === ordered.length - 1 && !bonusGen.has(n)) {
+          bonusGen.add(n);
+          score[n]! += WHOLE_WORD_BONUS;
+        }
       }
     }
 

@@ -165,6 +165,21 @@ export const FIELD_WEIGHTS = {
 export type SearchField = keyof typeof FIELD_WEIGHTS;
 
 /**
+ * What a term of one Han character (searched in the unigram field, see text.ts) scores per field:
+ * half the field's weight, rounded up, so it ranks below the longer terms of the same query.
+ */
+export const UNIGRAM_WEIGHTS: Readonly<Record<SearchField, number>> = Object.fromEntries(
+  Object.entries(FIELD_WEIGHTS).map(([f, w]) => [f, Math.ceil(w / 2)]),
+) as Record<SearchField, number>;
+
+/**
+ * Added once per Latin-word term that occurs as a whole word in any searchable field: more than any
+ * sum of field weights, so whole-word matches rank above inner-word substrings ("port" finds
+ * "Port of Yokohama" before "Sports day").
+ */
+export const WHOLE_WORD_BONUS = 100;
+
+/**
  * The values of each searchable field of a record. A field may hold several values (both
  * languages, several subjects); a phrase never matches across two values (backends keep a gap
  * between them, as Elasticsearch's position_increment_gap does for arrays).

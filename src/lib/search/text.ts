@@ -15,6 +15,14 @@
  * A search term matches when its bigrams occur at consecutive positions in a field (a phrase).
  * Consequences, identical on both backends: punctuation and spaces inside a term act as separators,
  * so "東京・大阪" also finds "東京、大阪"; a term needs at least two letters or digits in a row.
+ *
+ * Forgiving search (issue 19.6), the same on both backends:
+ *   - kana folding: after the width table, katakana are folded to hiragana (KANA_MAPPINGS, also the
+ *     Elasticsearch `archive_kana` char filter), so ほてる finds ホテル and the other way round;
+ *   - a term of ONE Han character (港, 駅) is searched in a unigram field (`unigrams()`), scoring
+ *     UNIGRAM_WEIGHTS (about half the field weights: below longer matches) instead of being dropped;
+ *   - a Latin-script term of one word that occurs as a whole word (`latinWords()`) scores
+ *     WHOLE_WORD_BONUS once more, so "port" ranks "Port of Yokohama" above "Sports day".
  */
 
 /** Half-width katakana (U+FF61..U+FF9F) to full-width, with voiced and semi-voiced combinations. */
@@ -63,17 +71,31 @@ export const COMBINING_KANA_MAPPINGS: ReadonlyArray<readonly [string, string]> =
   }
   return table;
 })();
+ * Kana folding, katakana -> hiragana (U+30A1..U+30F6 -> U+3041..U+3096, ヽヾ -> ゝゞ). Data like the
+ * width table: normalize() applies it after the width table, and Elasticsearch gets it as the
+ * `archive_kana` mapping char filter, run after `archive_width`. The prolonged sound mark ー and
+ * the katakana-only ヷヸヹヺ have no hiragana and stay as they are.
+ */
+export const KANA_MAPPINGS: ReadonlyArray<readonly [string, string]> = (() => {
+  const table: Array<[string, string]> = [];
+  for (let cp = 0x30a1; cp <= 0x30f6; cp++) table.push([String.fromCodePoint(cp), String.fromCodePoint(cp - 0x60)]);
+  table.push(['ヽ', 'ゝ'], ['ヾ', 'ゞ']);
+  return table;
+})();
+const KANA = new Map(KANA_MAPPINGS.map(([a, b]) => [a, b] as [string, string]));
+const KANA_RE = /[\u30a1-\u30f6\u30fd\u30fe]/g;
 
 const SINGLE = new Map<string, string>();
 const DOUBLE = new Map<string, string>();
 for (const [from, to] of WIDTH_MAPPINGS) ([...from].length === 1 ? SINGLE : DOUBLE).set(from, to);
 const WIDTH_RE = /[\uff61-\uff9f][\uff9e\uff9f]?|[\uff01-\uff5e\u3000]/g;
 
-/** NFC (as the ingest stores data), width normalisation, then lower case. Pure; used for indexing and querying alike. */
+/** NFC (as the ingest stores data), width normalisation, kana folding, then lower case. Pure; used for indexing and querying alike. */
 export function normalize(text: string): string {
   return text
     .normalize('NFC')
     .replace(WIDTH_RE, (m) => DOUBLE.get(m) ?? [...m].map((c) => SINGLE.get(c) ?? c).join(''))
+    .replace(KANA_RE, (c) => KANA.get(c) ?? c)
     .toLowerCase();
 }
 
@@ -89,9 +111,40 @@ export function bigrams(text: string): string[] {
   return out;
 }
 
+const HAN_RE = /\p{Script=Han}/gu;
+const LATIN_WORD_RE = /^[\p{Script=Latin}\p{Nd}]*\p{Script=Latin}[\p{Script=Latin}\p{Nd}]*$/u;
+
+/** The distinct Han characters of a text (after normalize()), in first-seen order: the unigram field. */
+export function unigrams(text: string): string[] {
+  return [...new Set(normalize(text).match(HAN_RE) ?? [])];
+}
+
+/**
+ * The distinct Latin-script words of a text (runs of letters and digits, at least two long, made of
+ * Latin letters and digits only, with at least one letter), normalised: the whole-word field.
+ */
+export function latinWords(text: string): string[] {
+  return [...new Set((normalize(text).match(RUN_RE) ?? []).filter((w) => [...w].length >= 2 && LATIN_WORD_RE.test(w)))];
+}
+
+/** The Latin word a query term (as in ParsedQuery.display) is, for the whole-word bonus, or null. */
+export function latinWordOf(term: string): string | null {
+  const runs = normalize(term).match(RUN_RE) ?? [];
+  return runs.length === 1 && [...runs[0]!].length >= 2 && LATIN_WORD_RE.test(runs[0]!) ? runs[0]! : null;
+}
+
+/** A query term of one Han character: searched in the unigram field. */
+export function isUnigramTerm(grams: readonly string[]): boolean {
+  return grams.length === 1 && [...grams[0]!].length === 1;
+}
+
 export interface ParsedQuery {
-  /** Each term's bigram phrase; every term must match (AND), each in any searchable field. */
+  /**
+   * Each term's bigram phrase; every term must match (AND), each in any searchable field. A term
+   * of one Han character is the one-element list [character] (see isUnigramTerm()).
+   */
   terms: string[][];
+
   /** The terms as the user typed them (quotes removed), for display. */
   display: string[];
   /** Terms that were too short to search (fewer than two letters or digits in a row). */
@@ -112,8 +165,14 @@ export function parseQuery(raw: string): ParsedQuery {
     const term = (m[1] ?? m[0]).trim();
     if (!term) continue;
     const grams = bigrams(term);
-    if (grams.length === 0) tooShort.push(term);
-    else {
+    const runs = term.match(RUN_RE) ?? [];
+    if (grams.length === 0) {
+      // One Han character (港, 駅): the unigram field answers it. Anything else this short is dropped.
+      if (runs.length === 1 && [...runs[0]!].length === 1 && /^\p{Script=Han}$/u.test(runs[0]!)) {
+        terms.push([runs[0]!]);
+        display.push(term);
+      } else tooShort.push(term);
+    } else {
       terms.push(grams);
       display.push(term);
     }
