@@ -177,6 +177,12 @@ export function shortAddress(targets: CurrentTarget[], single: boolean, link?: L
   return single ? itemViewPath(wins[0]!) : shortViewPath(wins, link);
 }
 
+/** A react-mosaic tree of the windows one above the other, in equal parts. */
+export function columnLayout(ids: string[]): unknown {
+  if (ids.length === 1) return ids[0];
+  return { direction: 'column', first: ids[0], second: columnLayout(ids.slice(1)), splitPercentage: 100 / ids.length };
+}
+
 let counter = 0;
 
 /** Client-only island wrapping a Mirador 4 viewer; the address bar always cites what it shows. */
@@ -228,6 +234,8 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
         instance.current = viewer;
         (window.archiveViewers ??= []).push(viewer);
         if (initialLink) viewer.store.dispatch(window.Mirador.archive?.setLinkedViews(true, initialLink));
+        // On a phone, windows stacked one above the other are wider than side by side.
+        let stacked = single || window.innerWidth >= 600;
         let pending = 0;
         const refresh = () => {
           // Viewport updates arrive at animation rate: recompute the link (and the address bar) at most every 300 ms.
@@ -235,6 +243,11 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
           pending = window.setTimeout(() => {
             pending = 0;
             const state = viewer.store.getState();
+            const ids = Object.keys(state.windows);
+            if (!stacked && ids.length > 1) {
+              stacked = true;
+              viewer.store.dispatch({ type: 'mirador/UPDATE_WORKSPACE_MOSAIC_LAYOUT', layout: columnLayout(ids) });
+            }
             const now = currentTargets(state, base);
             const lv = state.linkedViews ?? { enabled: false, mode: 'relative' as LinkMode };
             const mode = !single && lv.enabled && now.length > 1 ? lv.mode : undefined;
@@ -285,7 +298,7 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
         {copied === 'all' ? labels.copied : labels.copyView}
       </button>
       {labels.copyContentState && (
-        <button type="button" class="secondary" disabled={!stateLink} onClick={() => copy('state', stateLink)} data-testid="copy-content-state">
+        <button type="button" class="secondary" disabled={!stateLink} onClick={() => copy('state', stateLink)} data-testid="copy-content-state" data-link={stateLink}>
           {copied === 'state' ? labels.copied : labels.copyContentState}
         </button>
       )}

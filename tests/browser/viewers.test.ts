@@ -332,3 +332,17 @@ describe('a damaged view link is explained in the reader’s language', () => {
     expect(html).not.toContain('does not decode');
   });
 });
+
+describe('the viewer bundle', () => {
+  test('is Mirador with the archive’s plugins (image tools, linked views), served with a validator', async () => {
+    const r = await fetch(`${base}/vendor/mirador.min.js`);
+    expect(r.status).toBe(200);
+    const body = await r.text();
+    expect(body).toContain('imageToolsEnabled');
+    expect(body).toContain('archive/SET_LINKED_VIEWS');
+    const etag = r.headers.get('etag')!;
+    expect(etag).toBeTruthy();
+    const again = await fetch(`${base}/vendor/mirador.min.js`, { headers: { 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+  });
+});
