@@ -48,6 +48,8 @@ export function ensureBuilt(root: string, log: (msg: string) => void = console.l
   const astro = path.join(root, 'node_modules', 'astro', 'bin', 'astro.mjs');
   const r = spawnSync(process.execPath, [astro, 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) return false;
+  // The Mirador bundle with the archive's plugins (a server builds it on demand if this fails).
+  spawnSync(process.execPath, [path.join(root, 'scripts', 'build-vendor.ts')], { cwd: root, stdio: 'inherit' });
   writeFileSync(stampFile(root), buildHash(root) + '\n');
   log(`Built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   return true;

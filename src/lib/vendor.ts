@@ -1,11 +1,17 @@
 /**
  * Third-party browser bundles served by the app itself (no CDN: the archive must work on a closed
- * network). Mirador's self-contained build is read once from node_modules, gzipped once, and
+ * network). The Mirador bundle is Mirador 4 with the archive's plugins (image tools, linked views;
+ * entry: src/components/mirador/bundle-entry.ts), bundled once by esbuild, gzipped once, and
  * served with a validator so browsers revalidate cheaply.
+ *
+ * The bundle is cached in dist/vendor/ under a hash of its inputs (the lockfile and the plugin
+ * sources); `npm run build` writes it, and a server that finds it missing or stale builds it in
+ * memory on first use (and writes the cache if it may).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const MIRADOR_BUNDLE = '/vendor/mirador.min.js';
@@ -17,19 +23,72 @@ export interface StaticAsset {
   contentType: string;
 }
 
-let mirador: StaticAsset | undefined;
+/** The project root, found from where Mirador is installed (works from src/ and from dist/). */
+function projectRoot(): string {
+  const file = createRequire(import.meta.url).resolve('mirador');
+  return path.resolve(path.dirname(file), '..', '..', '..');
+}
 
-export function miradorAsset(): StaticAsset {
-  if (!mirador) {
-    const file = createRequire(import.meta.url).resolve('mirador');
-    const body = readFileSync(file);
-    mirador = {
-      body,
-      gzip: gzipSync(body, { level: 6 }),
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-      contentType: 'text/javascript; charset=utf-8',
-    };
+const ENTRY = path.join('src', 'components', 'mirador', 'bundle-entry.ts');
+
+function inputsHash(root: string): string {
+  const h = createHash('sha256');
+  const dir = path.join(root, 'src', 'components', 'mirador');
+  for (const f of [path.join(root, 'package-lock.json'), ...readdirSync(dir).sort().map((n) => path.join(dir, n))]) {
+    h.update(path.relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
   }
+  return h.digest('hex');
+}
+
+/** Bundles Mirador with the plugins (esbuild, minified, one script). */
+export async function buildMiradorBundle(root = projectRoot()): Promise<Buffer> {
+  const { build } = await import('esbuild');
+  const r = await build({
+    absWorkingDir: root,
+    entryPoints: [ENTRY],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    define: { 'process.env.NODE_ENV': '"production"' },
+    legalComments: 'none',
+    logLevel: 'error',
+  });
+  return Buffer.from(r.outputFiles[0]!.contents);
+}
+
+/** Builds the bundle into dist/vendor/ unless it is current there. Returns its bytes. */
+export async function writeMiradorBundle(root = projectRoot()): Promise<Buffer> {
+  const dir = path.join(root, 'dist', 'vendor');
+  const file = path.join(dir, 'mirador.min.js');
+  const stamp = path.join(dir, 'mirador.hash');
+  const hash = inputsHash(root);
+  if (existsSync(file) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) return readFileSync(file);
+  const body = await buildMiradorBundle(root);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, body);
+    writeFileSync(stamp, hash + '\n');
+  } catch {
+    // A read-only install serves the bundle from memory.
+  }
+  return body;
+}
+
+let mirador: Promise<StaticAsset> | undefined;
+
+/** The Mirador bundle, built or read once per process; pages that show a viewer start it early. */
+export function miradorAsset(): Promise<StaticAsset> {
+  mirador ??= writeMiradorBundle().then((body) => ({
+    body,
+    gzip: gzipSync(body, { level: 6 }),
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+    contentType: 'text/javascript; charset=utf-8',
+  }));
+  // A failed build is retried on the next request rather than remembered.
+  mirador.catch(() => (mirador = undefined));
   return mirador;
 }
 

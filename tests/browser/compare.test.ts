@@ -7,7 +7,7 @@ import { ARTIFACTS, hasChromium, launchBrowser, NO_CHROMIUM_REASON, STATE_TIMEOU
 const base = inject('baseUrl');
 if (!hasChromium) console.warn(`browser tests ${NO_CHROMIUM_REASON}`);
 
-describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', () => {
+describe.skipIf(!hasChromium)('search → compare → Mirador (browser)', { timeout: 180_000 }, () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchBrowser();

@@ -60,10 +60,10 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       await page.locator('.citation .copyline', { has: page.locator('[data-testid=citation-ja]') }).getByRole('button').click();
       await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 20_000 }).toBe(sist);
       // A page of a multi-image item is cited as that page.
-      await page.goto(`${base}/items/${album}?lang=en&canvas=2`);
+      await page.goto(`${base}/items/${album}?lang=en&canvas=${album}_p002`);
       const pageCite = await page.locator('[data-testid=citation-en]').innerText();
       expect(pageCite).toMatch(/Image 2 of \d+\./);
-      expect(pageCite).toContain(`/items/${album}?canvas=2.`);
+      expect(pageCite).toContain(`/items/${album}?canvas=${album}_p002.`);
       // The export links name the three formats and answer with them.
       const links = page.locator('[data-testid=cite-exports] a');
       expect(await links.allInnerTexts()).toEqual(['RIS', 'BibTeX', 'CSL-JSON']);

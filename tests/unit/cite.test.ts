@@ -96,12 +96,12 @@ describe('citations (hand-checked)', () => {
     });
     const c = cite(album, 1);
     expect(c.en).toBe(
-      'Seizaburo Nakamura. “Tokyo Station, Marunouchi entrance.” Image 2 of 5. Album, 1914. Donated Photographs, R01-0007. Private Image Archive. https://archive.example.org/items/R01-0007?canvas=2. Accessed November 21, 2026.',
+      'Seizaburo Nakamura. “Tokyo Station, Marunouchi entrance.” Image 2 of 5. Album, 1914. Donated Photographs, R01-0007. Private Image Archive. https://archive.example.org/items/R01-0007?canvas=R01-0007-02. Accessed November 21, 2026.',
     );
     expect(c.ja).toBe(
-      '中村清三郎. "東京駅丸ノ内口". 非公開画像アーカイブ. 1914, アルバム. 寄贈写真資料, R01-0007, 画像 2/5. https://archive.example.org/items/R01-0007?canvas=2, (参照 2026-11-21).',
+      '中村清三郎. "東京駅丸ノ内口". 非公開画像アーカイブ. 1914, アルバム. 寄贈写真資料, R01-0007, 画像 2/5. https://archive.example.org/items/R01-0007?canvas=R01-0007-02, (参照 2026-11-21).',
     );
-    expect(pageUrl(permalink, album, 4)).toBe(`${permalink}?canvas=5`);
+    expect(pageUrl(permalink, album, 4)).toBe(`${permalink}?canvas=R01-0007-05`);
     // Out of range or a single-image item: the item itself.
     expect(pageUrl(permalink, album, 5)).toBe(permalink);
     expect(cite(rec(), 0).en).not.toContain('Image 1');

@@ -95,20 +95,21 @@ describe('resolveView', () => {
       { manifestId: `${base}/api/iiif/R09-9999/manifest.json` },
     ]);
     const view = await resolveView(new URLSearchParams({ 'iiif-content': encoded }), base, get, []);
-    expect(view.windows).toEqual([{ manifestId: manifest, canvasId: canvas, region: { x: 5, y: 6, w: 70, h: 80 } }]);
+    expect(view.windows).toEqual([{ manifestId: manifest, canvasId: canvas, region: { x: 5, y: 6, w: 70, h: 80 }, images: 1 }]);
     expect(view.missing).toEqual(['https://elsewhere.example.com/manifest.json', 'R09-9999']);
   });
 
   test('an unknown canvas keeps the window but drops canvas and region', async () => {
     const encoded = encodeTargets([{ manifestId: manifest, canvasId: `${base}/api/iiif/R01-0001/canvas/nope`, region: { x: 1, y: 1, w: 1, h: 1 } }]);
     const view = await resolveView(new URLSearchParams({ 'iiif-content': encoded }), base, get, []);
-    expect(view.windows).toEqual([{ manifestId: manifest }]);
+    expect(view.windows).toEqual([{ manifestId: manifest, images: 1 }]);
   });
 
   test('a broken content state is reported, items= still work', async () => {
     const view = await resolveView(new URLSearchParams({ 'iiif-content': '!!' }), base, get, ['R01-0001', 'R02-0404']);
     expect(view.error).toMatch(/base64url/);
-    expect(view.windows).toEqual([{ manifestId: manifest }]);
+    expect(view.errorKey).toBe('csDamaged');
+    expect(view.windows).toEqual([{ manifestId: manifest, images: 1 }]);
     expect(view.missing).toEqual(['R02-0404']);
   });
 
@@ -121,6 +122,7 @@ describe('resolveView', () => {
     const direct = await resolveView(new URLSearchParams({ collection: `${base}/api/iiif/collection-evil` }), base, get, []);
     expect(direct.windows).toEqual([]);
     expect(direct.error).toMatch(/collections/);
+    expect(direct.errorKey).toBe('onlyOwnCollections');
   });
 
   test('itemIdFromManifest only accepts this base', () => {

@@ -32,12 +32,12 @@ export interface CitationContext {
 }
 
 /**
- * The URL of one image (page) of an item: the item's URL with `?canvas=<1-based number>`, which the
- * item page opens at that image. Out-of-range numbers give the item's own URL.
+ * The URL of one image (page) of an item: the item's URL with `?canvas=<image id>`, which the item
+ * page opens at that image (src/lib/iiif/view-link.ts). Out-of-range indices give the item's own URL.
  */
 export function pageUrl(permalink: string, record: Pick<ItemRecord, 'images'>, page: number | undefined): string {
   if (page === undefined || !Number.isInteger(page) || page < 0 || page >= record.images.length || record.images.length < 2) return permalink;
-  return `${permalink}${permalink.includes('?') ? '&' : '?'}canvas=${page + 1}`;
+  return `${permalink}${permalink.includes('?') ? '&' : '?'}canvas=${encodeURIComponent(record.images[page]!.id)}`;
 }
 
 /** The page index a citation is about, or undefined for the whole item. */

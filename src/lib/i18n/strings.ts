@@ -88,6 +88,23 @@ const STRINGS = {
   copyWindow: { ja: 'このウィンドウへのリンクをコピー', en: 'Copy link to this window' },
   linkToView: { ja: '表示中の状態へのリンク', en: 'Link to what is shown' },
   window: { ja: 'ウィンドウ', en: 'Window' },
+  // Viewers: citable links, linked views, the comparison's add-from-selection (src/components/MiradorViewer.tsx).
+  csTooLong: { ja: 'リンクが長すぎます。', en: 'The link is too long.' },
+  csDamaged: {
+    ja: 'リンクが壊れています（文字が欠けているか変わっています）。もう一度コピーしてください。',
+    en: 'The link is damaged (characters are missing or changed). Please copy it again.',
+  },
+  csNothing: { ja: 'リンクに表示できる資料が含まれていません。', en: 'The link names nothing that can be shown.' },
+  onlyOwnCollections: { ja: 'このアーカイブのコレクションだけを開けます。', en: 'Only this archive’s collections can be opened.' },
+  copyContentState: { ja: 'IIIF Content State リンクをコピー', en: 'Copy IIIF Content State link' },
+  linkViews: { ja: '表示を連動', en: 'Link views' },
+  linkRelative: { ja: '同じ相対位置', en: 'Same relative area' },
+  linkAbsolute: { ja: '同じピクセル位置', en: 'Same pixels' },
+  linkModeLabel: { ja: '連動の方法', en: 'How views follow' },
+  viewerLoading: { ja: 'ビューアーを読み込んでいます…', en: 'Loading the viewer…' },
+  itemPage: { ja: '資料ページ', en: 'Item page' },
+  addToView: { ja: 'この比較に追加', en: 'Add to this comparison' },
+  selectionNotShown: { ja: '選択中でまだ表示していない資料', en: 'Selected but not shown' },
   // Sign-in, sign-out and the IIIF Authorization Flow pages (src/pages/auth).
   signedInAs: { ja: 'サインイン中', en: 'Signed in as' },
   signOut: { ja: 'サインアウト', en: 'Sign out' },

@@ -23,10 +23,16 @@ export interface ViewTarget {
   region?: Region;
 }
 
+/** Why a content state was refused, as a key of the UI strings (src/lib/i18n/strings.ts). */
+export type ContentStateProblem = 'csTooLong' | 'csDamaged' | 'csNothing';
+
 export class ContentStateError extends Error {
-  constructor(message: string) {
+  /** The translatable reason, for pages to show in the reader's language. */
+  readonly problem: ContentStateProblem;
+  constructor(message: string, problem: ContentStateProblem = 'csDamaged') {
     super(message);
     this.name = 'ContentStateError';
+    this.problem = problem;
   }
 }
 
@@ -39,7 +45,7 @@ export function encodeContentState(json: string): string {
 }
 
 export function decodeContentState(encoded: string): unknown {
-  if (encoded.length > MAX_ENCODED_LENGTH) throw new ContentStateError('the content state is too long');
+  if (encoded.length > MAX_ENCODED_LENGTH) throw new ContentStateError('the content state is too long', 'csTooLong');
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(encoded)) throw new ContentStateError('the content state is not base64url');
   const b64 = encoded.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
   let text: string;
@@ -147,6 +153,6 @@ export function parseContentState(value: unknown, max = 12): ViewTarget[] {
   const raw = v.type === 'Annotation' ? v.target : v;
   const list = Array.isArray(raw) ? raw : [raw];
   const targets = list.slice(0, max).map(parseTarget).filter((t): t is ViewTarget => !!t);
-  if (targets.length === 0) throw new ContentStateError('the content state names no manifest or canvas');
+  if (targets.length === 0) throw new ContentStateError('the content state names no manifest or canvas', 'csNothing');
   return targets;
 }
