@@ -12,7 +12,7 @@
  * Retention: events older than AUDIT_RETENTION_DAYS are deleted by the writer, at most once an hour.
  */
 import { accessEventId, type AccessKind, type AccessStore, type AuditEvent } from './access-store.ts';
-import type { AccessLevel } from './levels.ts';
+import type { AccessLevel } from '../domain.ts';
 
 export interface AuditUser {
   id: string;

@@ -10,7 +10,7 @@
  * `reason`, who granted it and when; `revoked_at` once revoked. Pure: validation, status and
  * level resolution. Storage is the AccessStore port (access-store.ts), caching is grant-book.ts.
  */
-import { levelsUpTo, type AccessLevel } from './levels.ts';
+import { levelsUpTo, type AccessLevel } from '../domain.ts';
 import { checkPattern, levelFor, matches, type AccessRules } from './rules.ts';
 
 export type GrantLevel = 'members' | 'staff';

@@ -11,7 +11,7 @@ import type { IiifResponse } from '../images/server.ts';
 import type { ImageEntry } from '../domain.ts';
 import { VOUCH_HEADER, type AccessGate, type GateOutcome, type User } from './gate.ts';
 import { deniedImageAnswer, type ImageAnswerer } from './images.ts';
-import type { AccessLevel } from './levels.ts';
+import type { AccessLevel } from '../domain.ts';
 import { iiifPath } from '../images/http.ts';
 
 const users = new WeakMap<IncomingMessage, User>();

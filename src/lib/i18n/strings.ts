@@ -134,7 +134,6 @@ const STRINGS = {
   level_members: { ja: '会員', en: 'members' },
   level_staff: { ja: '職員', en: 'staff' },
   // The staff page for grants and the audit trail (src/pages/admin/access.astro).
-  pageNotFoundText: { ja: 'このページは存在しないか、閲覧できません。', en: 'This page does not exist or you may not view it.' },
   acc_title: { ja: '閲覧許可と監査記録', en: 'Access grants and audit' },
   acc_rules: { ja: '起動時の規則（ACCESS_RULES、読み取り専用）', en: 'Start-up rules (ACCESS_RULES, read-only)' },
   acc_rulesNone: { ja: '規則はありません', en: 'No rules' },

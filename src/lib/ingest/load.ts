@@ -9,7 +9,8 @@
  * The `index` stage hooks in between reading and upserting (`prepare`: image files resolved in
  * the clean tree, sizes read from the files themselves) and gives per-file options (`LoadFile`).
  */
-import { IMAGE_ID_RE, type ItemInput, type SearchStore } from '../search/store.ts';
+import { IMAGE_ID_RE, type ItemInput } from '../domain.ts';
+import type { SearchStore } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
 import { readBibliography, type ReadOptions, type RowError } from './excel.ts';
 

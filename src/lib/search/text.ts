@@ -71,6 +71,8 @@ export const COMBINING_KANA_MAPPINGS: ReadonlyArray<readonly [string, string]> =
   }
   return table;
 })();
+
+/**
  * Kana folding, katakana -> hiragana (U+30A1..U+30F6 -> U+3041..U+3096, ヽヾ -> ゝゞ). Data like the
  * width table: normalize() applies it after the width table, and Elasticsearch gets it as the
  * `archive_kana` mapping char filter, run after `archive_width`. The prolonged sound mark ー and

@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { store } from '../../../lib/runtime.ts';
 import { jsonError } from '../../../lib/http.ts';
 import { parseSearchParams } from '../../../lib/search/params.ts';
-import { IMAGE_ID_RE } from '../../../lib/search/store.ts';
+import { IMAGE_ID_RE } from '../../../lib/domain.ts';
 import { CITE_FORMATS, bibKey, exportRecords, type CiteFormat } from '../../../lib/cite/export.ts';
 import { MAX_EXPORT, exportContext, searchRecords } from '../../../lib/cite/site.ts';
 
