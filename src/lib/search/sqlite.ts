@@ -1147,8 +1147,9 @@ export async function openSqliteStore(file: string, opts: SqliteServeOptions = {
  */
 export function withBusyRetry<S extends object>(store: S, retryForMs: number): S {
   return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
+    get(target, prop) {
+      // Getters run on the store itself (not the proxy), so they may use #private fields.
+      const value = Reflect.get(target, prop) as unknown;
       if (typeof value !== 'function' || prop === 'constructor' || prop === 'close') {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       }
