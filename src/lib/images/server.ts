@@ -17,8 +17,12 @@
  *    or a region request; pyramid.ts), single-flight, and every later request reads from it.
  *    Tile requests wait for the build (it takes about a second for 24 MP); full-image requests
  *    (thumbnails) meanwhile use JPEG shrink-on-load directly: "resize the whole image, then
- *    extract the region from the result" (libvips decodes at 1/2, 1/4 or 1/8 in the DCT);
- *  - anything else (PNG, WebP, striped TIFF): directly.
+ *    extract the region from the result" (libvips decodes at 1/2, 1/4 or 1/8 in the DCT); for a
+ *    JPEG over 120 MP every request waits for the pyramid (a build and a render from the source
+ *    together would not fit a small machine);
+ *  - PNG, GIF, WebP, striped TIFF whose whole decode exceeds 48 MB: a pyramid the same way, every
+ *    request waiting for it (libvips would decode these sources whole for any region);
+ *  - anything else (small PNG, WebP, striped TIFF): directly.
  *
  * Memory: inputs are limited to `maxInputPixels`; outputs to the IIIF limits; encoders to their
  * format's largest side (request.ts); each render declares an estimate of its working memory to the
@@ -755,14 +759,13 @@ export class ImageServer {
     // Found and pinned in one step (acquire): never evicted or deleted before the render reads it.
     let entry = await disk.acquire(key);
     if (!entry) {
-      // A source that decodes whole (huge PNG, striped TIFF): every request waits for the
-      // pyramid, thumbnails too; reading the source would hold all of it in memory.
-      const whole = facts.format !== 'jpeg';
-      const wait = whole || (!plan.fullRegion && facts.width * facts.height <= WAIT_FOR_PYRAMID_PIXELS);
+      // A source that decodes whole (huge PNG, striped TIFF), or a JPEG so large that its build
+      // and a render from the source together would exceed a small machine's memory: every
+      // request waits for the pyramid, thumbnails too.
+      const whole = facts.format !== 'jpeg' || facts.width * facts.height > WAIT_FOR_PYRAMID_PIXELS;
+      const wait = whole || !plan.fullRegion;
       if (!wait) {
-        // Thumbnails do not start a build (a search page would build one per result); tiles of a
-        // very large JPEG start one in the background and are rendered from the source meanwhile.
-        if (!plan.fullRegion) void this.#startPyramid(source, facts, true, local);
+        // Thumbnails of a JPEG do not start a build (a search page would build one per result).
         return null;
       }
       const built = await this.#startPyramid(source, facts, false, local);
