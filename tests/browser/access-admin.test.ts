@@ -53,14 +53,14 @@ describe.skipIf(!hasChromium)('grants on /admin/access (browser)', () => {
     await form.locator('button[type=submit]').click();
     await page.locator('[data-testid=grant-saved]').waitFor({ timeout: 20_000 });
     const row = page.locator('tr[data-grant]', { hasText: '*@lab.example.org' });
-    await expect.poll(() => row.getAttribute('data-status')).toBe('active');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 20_000 }).toBe('active');
     expect(await row.locator('[data-testid=grant-status]').textContent()).toBe('active');
 
     expect(await readerStatus()).toBe(200);
 
     await row.locator('[data-testid=revoke]').click();
     await page.locator('[data-testid=grant-saved]').waitFor({ timeout: 20_000 });
-    await expect.poll(() => page.locator('tr[data-grant]', { hasText: '*@lab.example.org' }).getAttribute('data-status')).toBe('revoked');
+    await expect.poll(() => page.locator('tr[data-grant]', { hasText: '*@lab.example.org' }).getAttribute('data-status'), { timeout: 20_000 }).toBe('revoked');
     expect(await readerStatus()).toBe(404);
 
     // The recent changes list both, by the curator.
@@ -69,7 +69,7 @@ describe.skipIf(!hasChromium)('grants on /admin/access (browser)', () => {
     expect(changes).toContain('grant.revoke *@lab.example.org members');
     expect(changes).toContain(STAFF);
     await page.close();
-  });
+  }, 180_000); // a dozen page loads and form posts, on a loaded machine
 
   test('an invalid grant is refused with the reason on the page, and nothing is stored', async () => {
     const page = await curator.newPage();
@@ -78,8 +78,8 @@ describe.skipIf(!hasChromium)('grants on /admin/access (browser)', () => {
     await form.locator('input[name=pattern]').fill('*@lab');
     await form.locator('input[name=reason]').fill('typo');
     await form.locator('button[type=submit]').click();
-    await expect.poll(async () => (await page.locator('[data-testid=grant-error]').textContent({ timeout: 20_000 })) ?? '').toMatch(/not \*@ followed by a domain/);
+    await expect.poll(async () => (await page.locator('[data-testid=grant-error]').textContent({ timeout: 20_000 })) ?? '', { timeout: 30_000 }).toMatch(/not \*@ followed by a domain/);
     expect(await page.locator('tr[data-grant]', { hasText: '*@lab' }).filter({ hasNotText: 'lab.example.org' }).count()).toBe(0);
     await page.close();
-  });
+  }, 120_000);
 });
