@@ -17,7 +17,10 @@ export default defineConfig({
   // csp: Astro hashes the scripts it inlines (island hydration) into each page's
   // Content-Security-Policy header; the other directives are the archive's page policy.
   security: {
-    checkOrigin: true,
+    // Cross-site POSTs are refused by src/middleware.ts against PUBLIC_BASE_URL's origin: Astro's
+    // own check compares with the http:// URL it sees behind a TLS-terminating proxy and would
+    // refuse the archive's own https forms.
+    checkOrigin: false,
     csp: {
       directives: CSP_DIRECTIVES,
       scriptDirective: { resources: ["'self'"] },

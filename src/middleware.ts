@@ -48,6 +48,20 @@ export const onRequest = defineMiddleware(async (context, next) => {
     if (!outcome.allow) return new Response(outcome.body || null, { status: outcome.status, headers: outcome.headers });
     who = outcome;
   }
+  // Cross-site request forgery: a state-changing request must come from the archive's own pages.
+  // Checked against PUBLIC_BASE_URL's origin, which is what browsers send as Origin behind a
+  // TLS-terminating proxy (Astro's own checkOrigin would compare with the plain-http URL it sees).
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+    const origin = context.request.headers.get('origin');
+    const site = context.request.headers.get('sec-fetch-site');
+    const own = new URL(gate.publicBaseUrl).origin;
+    if (origin !== null ? origin !== own : site === 'cross-site' || site === 'same-site') {
+      return new Response(`Cross-site ${method} requests are refused\n`, {
+        status: 403,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+      });
+    }
+  }
   context.locals.user = who.user ?? undefined;
   context.locals.authFailure = who.reason;
   const levels = who.user?.levels ?? [];
