@@ -228,9 +228,11 @@ describe('index error rows', () => {
       `${f}:書誌:15: H15: cell holds the error value #REF!`,
       `${path.join(b, '絵葉書_書誌_第7回.xlsx')}: not a readable .xlsx workbook (not a zip archive)`,
       `${path.join(b, '追加_書誌_第7回.xlsx')}:追加:5: duplicate id G-2 in batch R07 (first at ${f}:書誌:12)`,
+      // the images of the skipped rows are used by no record
+      'note: 6 images in the clean tree no record uses: R07/B-2.jpg, R07/B-5.jpg, R07/B-6.jpg, R07/B-7.jpg, R07/B-9.jpg, R07/P-1.jpg',
     ]);
     expect(r.out).toBe(
-      'indexed 4 records from 4 workbooks in 1 batch; 4 new, 0 updated; 4 image sizes read from the files; 11 rows skipped; 2 file or sheet errors',
+      'indexed 4 records from 4 workbooks in 1 batch; 4 new, 0 updated; 4 image sizes read from the files; 11 rows skipped; 2 file or sheet errors; 6 images no record uses',
     );
     const store = new SqliteStore(path.join(data, 'archive.sqlite'));
     const ids = (await store.search({ pageSize: 100 })).hits.map((h) => h.record.id);

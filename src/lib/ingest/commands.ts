@@ -197,11 +197,11 @@ export function indexSummary(r: IndexReport): string {
   if (r.superseded) parts.push(`${r.superseded} replaced by a later batch`);
   if (r.skippedSheets?.length) parts.push(`${plural(r.skippedSheets.length, 'hidden sheet')} skipped`);
   if (r.withdrawn?.length) parts.push(`${plural(r.withdrawn.length, 'record')} ${r.dryRun ? 'would be ' : ''}withdrawn (archive status lists them; archive prune deletes them)`);
-  if (r.orphans?.length) parts.push(`${plural(r.orphans.length, 'image')} no record uses`);
   if (r.restored?.length) parts.push(`${plural(r.restored.length, 'withdrawn record')} delivered again`);
   if (r.dimensions.read) parts.push(`${plural(r.dimensions.read, 'image size')} read from the files${r.dimensions.differing ? ` (${r.dimensions.differing} differed from the bibliography)` : ''}`);
   if (skipped) parts.push(`${plural(skipped, 'row')} skipped`);
   if (fileErrors) parts.push(plural(fileErrors, 'file or sheet error'));
+  if (r.orphans?.length) parts.push(`${plural(r.orphans.length, 'image')} no record uses`);
   return parts.join('; ');
 }
 
