@@ -261,7 +261,8 @@ export default function MiradorViewer({ windows, lang, single = false, bundle, b
             const address = shortAddress(now, single, mode) ?? full.slice(base.length);
             setStateLink(full);
             setLink(base + address);
-            updateAddressBar(address);
+            // A window still listing a collection keeps the page's own address (`/view?collection=…`).
+            if (!now.some((t) => t.collection)) updateAddressBar(address);
           }, 300);
         };
         unsubscribe = viewer.store.subscribe(refresh);
