@@ -18,6 +18,7 @@ import { StoreUnavailableError } from '../../src/lib/search/store.ts';
 import { DiskCache } from '../../src/lib/images/cache.ts';
 import { ImageServer } from '../../src/lib/images/server.ts';
 import { waitUntil } from './helpers/tcp-proxy.ts';
+import { MAPPING_VERSION } from '../../src/lib/search/es-settings.ts';
 
 type Mode = 'ok' | 'hang' | '500' | 'garbage';
 const TIMEOUT_MS = 1_000;
@@ -55,7 +56,7 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: strin
     return;
   }
   const p = new URL(req.url ?? '/', 'http://x').pathname;
-  if (p.endsWith('/_mapping')) return json(200, { 'archive-v1': { mappings: { _meta: { mapping_version: 1 } } } });
+  if (p.endsWith('/_mapping')) return json(200, { [`archive-v${MAPPING_VERSION}`]: { mappings: { _meta: { mapping_version: MAPPING_VERSION } } } });
   if (p.endsWith('/_count')) return json(200, { count: 1 });
   if (p.endsWith('/_search')) {
     const wanted = /"image_ids":"([^"]+)"/.exec(body)?.[1];

@@ -9,6 +9,7 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRowError, readBibliography } from '../../src/lib/ingest/excel.ts';
+import { ID_MAX_LENGTH } from '../../src/lib/domain.ts';
 import { HEADERS } from './fixtures/delivery.ts';
 
 let tmp: string;
@@ -83,8 +84,8 @@ describe('workbook edges', () => {
     // Width folding and trimming are not dropping: those rows load.
     expect(r.records.map((x) => x.id)).toEqual(['R01-0020', 'R01-0021']);
     expect(r.errors.map(formatRowError)).toEqual([
-      `${file}:書誌:2: A2: id "R01 0018" is not a valid id (it contains a space); ids are letters, digits, . _ - (at most 64 characters)`,
-      `${file}:書誌:3: A3: id "R01/0019" is not a valid id (it contains "/"); ids are letters, digits, . _ - (at most 64 characters)`,
+      `${file}:書誌:2: A2: id "R01 0018" is not a valid id (it contains a space); ids are letters, digits, . _ - (at most ${ID_MAX_LENGTH} characters)`,
+      `${file}:書誌:3: A3: id "R01/0019" is not a valid id (it contains "/"); ids are letters, digits, . _ - (at most ${ID_MAX_LENGTH} characters)`,
     ]);
   });
 });

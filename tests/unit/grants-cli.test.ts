@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { main, type CliIO } from '../../src/cli.ts';
-import { accessStoreFor } from '../../src/lib/access/access-store.ts';
+import { accessStoreFor } from '../../src/lib/access/access-open.ts';
 import { GrantBook } from '../../src/lib/access/grant-book.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 

@@ -86,7 +86,10 @@ describe('the suite stands on its own', () => {
   });
 
   it('asserts no wall-clock time (timings belong in bench/)', () => {
-    const timed = TESTS.filter((f) => f !== SELF).filter((f) =>
+    // The fault-injection suite (tests/faults) is the one exception: issue 18 asks it to assert that
+    // each answer comes within its deadline (a liveness bound, with margins for a loaded machine,
+    // not a performance figure) and to report the times of its fault table.
+    const timed = TESTS.filter((f) => f !== SELF && !f.includes(`${path.sep}faults${path.sep}`)).filter((f) =>
       /performance\.now\(\)|Date\.now\(\)\s*-|hrtime/.test(read(f)),
     );
     expect(timed).toEqual([]);

@@ -6,7 +6,6 @@
  * `<ES_INDEX>-revocations` beside the records' alias). `accessStoreFor()` picks the one that
  * matches the search store.
  */
-import type { SearchStore } from '../search/store.ts';
 import type { Grant } from './grants.ts';
 
 export type AuditType = 'grant.add' | 'grant.change' | 'grant.revoke' | 'access';
@@ -77,31 +76,4 @@ export function accessEventId(user: string, item: string, at: Date): string {
 export function auditLimit(q: AuditQuery | undefined): number {
   const n = Math.floor(Number(q?.limit ?? AUDIT_LIMIT));
   return Number.isFinite(n) ? Math.min(AUDIT_MAX_LIMIT, Math.max(1, n)) : AUDIT_LIMIT;
-}
-
-interface SqliteLike {
-  readonly backend: string;
-  connection?(): import('node:sqlite').DatabaseSync;
-}
-interface EsLike {
-  readonly backend: string;
-  readonly client?: import('@elastic/elasticsearch').Client;
-  readonly alias?: string;
-  unavailable?(e: unknown): Error | null;
-}
-
-/** The access store that lives beside `store` (same SQLite file, or same cluster); null for a store that has none (test doubles). */
-export async function accessStoreFor(store: SearchStore): Promise<AccessStore | null> {
-  if (store.backend === 'sqlite' && typeof (store as SqliteLike).connection === 'function') {
-    const { SqliteAccessStore } = await import('./access-sqlite.ts');
-    const s = new SqliteAccessStore((store as SqliteLike).connection!());
-    await s.init();
-    return s;
-  }
-  const es = store as EsLike;
-  if (store.backend === 'elasticsearch' && es.client && es.alias) {
-    const { EsAccessStore } = await import('./access-elasticsearch.ts');
-    return new EsAccessStore({ client: es.client, prefix: es.alias, ...(es.unavailable ? { unavailable: (e) => es.unavailable!(e) } : {}) });
-  }
-  return null;
 }

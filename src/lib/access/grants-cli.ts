@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import type { SearchStore } from '../search/store.ts';
-import { accessStoreFor } from './access-store.ts';
+import { accessStoreFor } from './access-open.ts';
 import { GrantAdmin, type ListedGrant } from './grants-admin.ts';
 import { GrantInputError } from './grants.ts';
 

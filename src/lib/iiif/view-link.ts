@@ -10,6 +10,7 @@
  * builds these links, the pages parse them).
  */
 import type { Region } from './content-state.ts';
+import { ID_RE } from '../domain.ts';
 
 export type LinkMode = 'relative' | 'absolute';
 
@@ -20,7 +21,7 @@ export interface ShortWindow {
   region?: Region;
 }
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ID = ID_RE;
 const MAX_WINDOWS = 12;
 
 export function formatXywh(r: Region): string {

@@ -215,7 +215,11 @@ export class DiskCache {
    * found a pyramid must not find it deleted when libvips opens it). Null when absent.
    */
   async acquire(key: string): Promise<(CacheEntry & { release: () => void }) | null> {
-    await this.ready();
+    try {
+      await this.ready();
+    } catch {
+      return null; // an unusable cache holds nothing (logged once by ready(); retried after its back-off)
+    }
     const e = this.#index.get(key);
     if (!e) return null;
     const release = this.pin(key);

@@ -13,6 +13,8 @@
  *
  * Forgiving search (mapping version 2, issue 19.6), from the same tables as the embedded store:
  *
+ *   char_filter archive_nfc     `mapping` char filter built FROM COMBINING_KANA_MAPPINGS (kana +
+ *                               U+3099/U+309A -> precomposed), first, as normalize() starts with NFC;
  *   char_filter archive_kana    `mapping` char filter built FROM KANA_MAPPINGS (katakana ->
  *                               hiragana), after archive_width, as normalize() applies them;
  *   search.<field>.uni          multi-field, analyzer archive_unigram (ngram 1..1, letters and
@@ -45,7 +47,7 @@
  *   uploads       object, enabled: false   per-image S3 upload state {image, file, key, size, at}
  */
 import { FIELD_WEIGHTS, type SearchField } from './store.ts';
-import { KANA_MAPPINGS, WIDTH_MAPPINGS } from './text.ts';
+import { COMBINING_KANA_MAPPINGS, KANA_MAPPINGS, WIDTH_MAPPINGS } from './text.ts';
 
 /** Bump when settings or mappings change: `archive es migrate` then builds `<alias>-v<N>`. */
 export const MAPPING_VERSION = 2;
@@ -63,6 +65,8 @@ export const ANALYZER = 'archive_bigram';
 export const CHAR_FILTER = 'archive_width';
 export const TOKENIZER = 'archive_bigram';
 export const KANA_CHAR_FILTER = 'archive_kana';
+/** Kana + combining (semi-)voiced mark -> precomposed kana (NFC's part that matters for search). */
+export const NFC_CHAR_FILTER = 'archive_nfc';
 export const UNIGRAM_ANALYZER = 'archive_unigram';
 export const WORD_ANALYZER = 'archive_word';
 
@@ -94,15 +98,22 @@ export function widthMappingRules(): string[] {
   return WIDTH_MAPPINGS.map(([from, to]) => `${escapeMappingSide(from)} => ${escapeMappingSide(to)}`);
 }
 
+/** The `mappings` of the archive_nfc char filter: COMBINING_KANA_MAPPINGS, one rule each. */
+export function combiningKanaRules(): string[] {
+  return COMBINING_KANA_MAPPINGS.map(([from, to]) => `${escapeMappingSide(from)} => ${escapeMappingSide(to)}`);
+}
+
 /** The `mappings` of the archive_kana char filter: KANA_MAPPINGS, in order, one rule each. */
 export function kanaMappingRules(): string[] {
   return KANA_MAPPINGS.map(([from, to]) => `${escapeMappingSide(from)} => ${escapeMappingSide(to)}`);
 }
 
 export function analysisSettings() {
-  const charFilters = [CHAR_FILTER, KANA_CHAR_FILTER];
+  // In normalize()'s order: NFC (combining kana), width, kana folding.
+  const charFilters = [NFC_CHAR_FILTER, CHAR_FILTER, KANA_CHAR_FILTER];
   return {
     char_filter: {
+      [NFC_CHAR_FILTER]: { type: 'mapping', mappings: combiningKanaRules() },
       [CHAR_FILTER]: { type: 'mapping', mappings: widthMappingRules() },
       [KANA_CHAR_FILTER]: { type: 'mapping', mappings: kanaMappingRules() },
     },

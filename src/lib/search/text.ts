@@ -57,8 +57,7 @@ export const WIDTH_MAPPINGS: ReadonlyArray<readonly [string, string]> = (() => {
  * methods write them → the precomposed kana, which is what NFC (first step of `normalize()`) gives.
  * Queries are NFC-normalised in `normalize()` for both backends, and ingest stores NFC text; this
  * table is for the Elasticsearch char filter, so that text reaching the index by another road is
- * analysed the same. It joins the archive_width mappings at the next mapping version (the index
- * body of version 1 is frozen; see es-settings.ts).
+ * analysed the same: the `archive_nfc` char filter of mapping version 2 (es-settings.ts).
  */
 export const COMBINING_KANA_MAPPINGS: ReadonlyArray<readonly [string, string]> = (() => {
   const table: Array<[string, string]> = [];

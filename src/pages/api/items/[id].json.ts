@@ -5,11 +5,12 @@ import { config } from '../../../lib/config.ts';
 import { jsonError } from '../../../lib/http.ts';
 import { publicRecord } from '../../../lib/iiif/record.ts';
 import { conditionalResponse } from '../../../lib/iiif/conditional.ts';
+import { ITEM_ID_RE } from '../../../lib/domain.ts';
 
 /** An item's record as JSON (the manifest's `seeAlso`); same access rules as the item page. */
 export const GET: APIRoute = async ({ params, request }) => {
   const id = params.id ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) return jsonError(404, `no item "${id.slice(0, 140)}"`);
+  if (!ITEM_ID_RE.test(id)) return jsonError(404, `no item "${id.slice(0, 140)}"`);
   const record = await (await store()).get(id);
   if (!record) return jsonError(404, `no item "${id}"`);
   const body = JSON.stringify(publicRecord(config().publicBaseUrl, record));
