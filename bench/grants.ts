@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { accessStoreFor } from '../src/lib/access/access-store.ts';
+import { accessStoreFor } from '../src/lib/access/access-open.ts';
 import { AccessGate } from '../src/lib/access/gate.ts';
 import { GrantBook } from '../src/lib/access/grant-book.ts';
 import type { Grant } from '../src/lib/access/grants.ts';

@@ -132,7 +132,8 @@ describe.skipIf(!hasChromium)('research workflow (browser)', { timeout: 180_000 
     const collectionUrl = (await page.locator('[data-testid=collection-url]').textContent())!.trim();
     await page.locator('[data-testid=open-collection]').click();
     await page.waitForURL(/\/view\?collection=/);
-    await expect.poll(() => fetched.includes(collectionUrl), { timeout: STATE_TIMEOUT }).toBe(true);
+    // The page shows the URL decoded (readable); the browser fetches it percent-encoded.
+    await expect.poll(() => fetched.some((u) => decodeURI(u) === decodeURI(collectionUrl)), { timeout: STATE_TIMEOUT }).toBe(true);
     // Mirador opens the collection's list: every manifest by its label; picking one shows it.
     const collection = await (await fetch(collectionUrl)).json();
     const labels: string[] = collection.items.map((i: any) => i.label.en?.[0] ?? i.label.ja?.[0]);

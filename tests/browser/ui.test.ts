@@ -24,12 +24,16 @@ async function overflowX(page: Page): Promise<number> {
 describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
   let browser: Browser;
   let album: string;
+  /** The id of the album's second image (a page of it, citable as that page). */
+  let albumPage2: string;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     browser = await launchBrowser();
     const all = await (await fetch(`${base}/api/search.json?size=100`)).json();
-    album = all.items.find((i: { images: string[] }) => i.images.length > 2).id;
+    const albumItem = all.items.find((i: { images: string[] }) => i.images.length > 2);
+    album = albumItem.id;
+    albumPage2 = albumItem.images[1];
   });
   afterAll(async () => {
     await browser?.close();
@@ -60,10 +64,10 @@ describe.skipIf(!hasChromium)('issue 19 UI (browser)', () => {
       await page.locator('.citation .copyline', { has: page.locator('[data-testid=citation-ja]') }).getByRole('button').click();
       await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 20_000 }).toBe(sist);
       // A page of a multi-image item is cited as that page.
-      await page.goto(`${base}/items/${album}?lang=en&canvas=${album}_p002`);
+      await page.goto(`${base}/items/${album}?lang=en&canvas=${albumPage2}`);
       const pageCite = await page.locator('[data-testid=citation-en]').innerText();
       expect(pageCite).toMatch(/Image 2 of \d+\./);
-      expect(pageCite).toContain(`/items/${album}?canvas=${album}_p002.`);
+      expect(pageCite).toContain(`/items/${album}?canvas=${albumPage2}.`);
       // The export links name the three formats and answer with them.
       const links = page.locator('[data-testid=cite-exports] a');
       expect(await links.allInnerTexts()).toEqual(['RIS', 'BibTeX', 'CSL-JSON']);

@@ -148,7 +148,9 @@ describe('IIIF access tokens across processes (issue 17)', () => {
       (await (await fetch(`${server.baseUrl}/auth/iiif/probe/manifest/${MEMBERS_ITEM}`, { headers: { Authorization: `Bearer ${token}` } })).json()).status;
     expect(await probe(a)).toBe(200);
     expect(await probe(b)).toBe(200);
-    await fetch(`${a.baseUrl}/auth/iiif/logout`, as('someone@members.example.org'));
+    // Sign-out is a same-origin POST (the GET answers a confirmation page).
+    const out = await fetch(`${a.baseUrl}/auth/iiif/logout`, as('someone@members.example.org', { method: 'POST', headers: { Origin: a.baseUrl } }));
+    expect(out.status).toBe(200);
     expect(await probe(b)).toBe(401);
     expect(await probe(a)).toBe(401);
   });

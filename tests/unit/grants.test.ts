@@ -181,7 +181,7 @@ test('auditCsv: a header, one row per event, quoting, no formula injection, BOM 
 describe('AccessAudit', () => {
   test('tiles: one lookup per user, image and day, one event per user, item and day; open items not logged; retention', async () => {
     const { SqliteStore } = await import('../../src/lib/search/sqlite.ts');
-    const { accessStoreFor } = await import('../../src/lib/access/access-store.ts');
+    const { accessStoreFor } = await import('../../src/lib/access/access-open.ts');
     const { AccessAudit } = await import('../../src/lib/access/audit.ts');
     const items = new SqliteStore(':memory:');
     await items.init();

@@ -11,10 +11,10 @@ import type { SearchStore } from './store.ts';
  */
 export async function openStore(cfg: Config): Promise<SearchStore> {
   if (cfg.store.backend === 'sqlite') {
-    const { SqliteStore } = await import('./sqlite.ts');
-    const store = new SqliteStore(cfg.store.sqlitePath);
-    await store.init();
-    return store;
+    // Short busy waits retried asynchronously, read-only when not writable, StoreUnavailableError
+    // when it cannot be opened (sqlite.ts, openSqliteStore).
+    const { openSqliteStore } = await import('./sqlite.ts');
+    return openSqliteStore(cfg.store.sqlitePath, { log: (line) => console.error(line) });
   }
   if (cfg.store.backend === 'elasticsearch') {
     const { openElasticsearchStore } = await import('./elasticsearch.ts');
