@@ -18,7 +18,8 @@ export interface Validators {
   lastModified?: string | number;
 }
 
-function headerOf(headers: HeaderSource, name: string): string | null {
+/** One request header from a Fetch `Headers` or a node-style record (any case); lists joined. */
+export function headerOf(headers: HeaderSource, name: string): string | null {
   if (!headers) return null;
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
   const rec = headers as Record<string, string | string[] | undefined>;

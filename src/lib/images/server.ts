@@ -39,7 +39,7 @@ import os from 'node:os';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache.ts';
 import { IiifError, busy } from './errors.ts';
-import { etagMatches, isNotModified } from '../iiif/conditional.ts';
+import { etagMatches, headerOf as header, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
 import { PYRAMID_REVISION, buildBytes, buildPyramid, decodedBytes, decodesWhole, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
@@ -188,19 +188,6 @@ class Lru<K, V> {
   delete(key: K): void {
     this.#map.delete(key);
   }
-}
-
-function header(headers: IiifHttpRequest['headers'], name: string): string | null {
-  if (!headers) return null;
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
-  const rec = headers as Record<string, string | string[] | undefined>;
-  let v = rec[name];
-  if (v === undefined) {
-    const hit = Object.keys(rec).find((k) => k.toLowerCase() === name);
-    v = hit ? rec[hit] : undefined;
-  }
-  if (v === undefined) return null;
-  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 /** RFC 9110 If-None-Match (weak comparison); the shared helper of every IIIF route. */
