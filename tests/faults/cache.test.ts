@@ -122,8 +122,17 @@ describe('cache directory faults', () => {
         for (const p of REQUESTS) expect(await status(server, p)).toBe(200);
         return cache.usable;
       }, 30_000, 'writes again after the disk was freed');
-      // Read-only.
-      execFileSync('mount', ['-o', 'remount,ro', dir]);
+      // Read-only. The kernel refuses the remount while a file there is still open for writing (a
+      // write or eviction the cache has in flight): try again until none is.
+      await waitUntil(async () => {
+        try {
+          execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
+          return true;
+        } catch (e) {
+          if (/busy/i.test(String((e as { stderr?: Buffer }).stderr ?? e))) return false;
+          throw e;
+        }
+      }, 30_000, 'the tmpfs remounted read-only');
       const before = logged.length;
       for (let round = 0; round < 3; round++) {
         for (const p of ['3/small/0,0,128,128/128,/0/default.jpg', '3/big/full/max/0/default.png', '3/big/512,0,512,512/512,/0/default.jpg']) {
