@@ -259,16 +259,29 @@ describe.skipIf(!hasChromium)('viewers (browser)', { timeout: 240_000 }, () => {
 
     // The address bar carries the linking; reopened, the views are linked again and aligned.
     await expect.poll(() => new URL(page.url()).searchParams.getAll('xywh').filter(Boolean).length, { timeout: 60_000 }).toBe(2);
+    // Cite the settled view: the same address on three polls in a row, spaced wider than the
+    // address bar's 300 ms debounce (a zoom still animating is not the view to cite).
+    const seen: string[] = [];
+    await expect
+      .poll(() => {
+        seen.push(page.url());
+        const last = seen.slice(-3);
+        return last.length === 3 && last.every((u) => u === last[0]);
+      }, { timeout: 60_000, interval: 500 })
+      .toBe(true);
     const cited = page.url();
     expect(new URL(cited).searchParams.get('link')).toBe('relative');
     const other = await open(1440, 900, 'en-US');
     await other.page.goto(cited);
     await viewerReady(other.page, 2);
     expect(await other.page.locator('[data-testid=link-views]').isChecked()).toBe(true);
-    const restored = await relativeView(other.page, 0);
-    const before = await relativeView(page, 0);
-    expect(Math.abs(restored.cx - before.cx)).toBeLessThan(0.01);
-    expect(Math.abs(restored.w - before.w)).toBeLessThan(0.01);
+    // The reopened view lands on the cited one (once its opening animation has settled).
+    const aligned = async () => {
+      const restored = await relativeView(other.page, 0);
+      const before = await relativeView(page, 0);
+      return Math.abs(restored.cx - before.cx) < 0.01 && Math.abs(restored.w - before.w) < 0.01;
+    };
+    await expect.poll(aligned, { timeout: 60_000 }).toBe(true);
     // The Content State form carries it too.
     await other.page.locator('[data-testid=copy-content-state]').waitFor();
     expect(errors).toEqual([]);
