@@ -619,6 +619,7 @@ export class EsStore implements SearchStore {
       search_after: after,
       _source: HIT_SOURCE,
       track_total_hits: false,
+      ...(plan.highlight ? { highlight: plan.highlight } : {}),
     });
     out.hits = parseHits(page.hits.hits, plan.byScore);
     return out;

@@ -26,6 +26,9 @@ import {
 import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
 import { isUnigramTerm, latinWordOf } from './text.ts';
+import type { estypes } from '@elastic/elasticsearch';
+import { HIGHLIGHT_FIELDS, HIGHLIGHT_POST, HIGHLIGHT_PRE, fromTaggedFragments } from './highlight.ts';
+import { searchableValues, type Highlight } from './store.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
@@ -41,6 +44,45 @@ export interface PlannedSearch {
   byScore: boolean;
   from: number;
   size: number;
+  /** The highlighter request, when there are terms to mark (see highlightSpec). */
+  highlight?: estypes.SearchHighlight;
+}
+
+/**
+ * What the highlighter is asked for: every highlighted field's bigram field and its unigram
+ * sub-field (the fields the query searches, so the same analysers mark the same tokens), whole values
+ * (number_of_fragments 0: one fragment per value that matched; highlight.ts cuts snippets on both
+ * backends alike), marks between private-use tags, no HTML encoding (the page escapes everything).
+ */
+export function highlightSpec(): estypes.SearchHighlight {
+  const fields: Record<string, estypes.SearchHighlightField> = {};
+  for (const f of HIGHLIGHT_FIELDS) {
+    fields[`search.${f}`] = {};
+    fields[`search.${f}.uni`] = {};
+  }
+  return {
+    type: 'unified',
+    encoder: 'default',
+    number_of_fragments: 0,
+    require_field_match: true,
+    pre_tags: [HIGHLIGHT_PRE],
+    post_tags: [HIGHLIGHT_POST],
+    fields,
+  };
+}
+
+/** A hit's highlight answer → the port's Highlight, against the record's own values (highlight.ts). */
+export function parseHighlight(record: Parameters<typeof searchableValues>[0], answer: Record<string, string[]> | undefined): Highlight | undefined {
+  if (!answer) return undefined;
+  const values = searchableValues(record);
+  const out: Highlight = {};
+  for (const f of HIGHLIGHT_FIELDS) {
+    const fragments = [...(answer[`search.${f}`] ?? []), ...(answer[`search.${f}.uni`] ?? [])];
+    if (fragments.length === 0) continue;
+    const marked = fromTaggedFragments(values[f], fragments);
+    if (marked.length > 0) out[f] = marked;
+  }
+  return out;
 }
 
 
@@ -132,6 +174,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
     byScore,
     from: (page - 1) * pageSize,
     size: pageSize,
+    ...(hasTerms ? { highlight: highlightSpec() } : {}),
   };
 }
 
@@ -145,6 +188,7 @@ export function searchBody(plan: PlannedSearch): Record<string, unknown> {
     track_total_hits: true,
     _source: HIT_SOURCE,
     aggs: facetAggs(),
+    ...(plan.highlight ? { highlight: plan.highlight } : {}),
   };
 }
 
@@ -159,6 +203,7 @@ export interface EsHit {
   _score?: number | null;
   _source?: Partial<StoredDoc>;
   sort?: Array<string | number | null>;
+  highlight?: Record<string, string[]>;
 }
 
 export interface EsSearchResult {
@@ -178,7 +223,9 @@ export function parseTotal(res: EsSearchResult): number {
 export function parseHits(hits: EsHit[], byScore: boolean): SearchHit[] {
   return hits.map((h) => {
     const score = byScore ? Number(h.sort?.[0] ?? h._score ?? 0) : 0;
-    return { record: toRecord(h._source as StoredDoc), score };
+    const record = toRecord(h._source as StoredDoc);
+    const highlight = parseHighlight(record, h.highlight);
+    return highlight ? { record, score, highlight } : { record, score };
   });
 }
 

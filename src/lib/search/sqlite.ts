@@ -65,6 +65,7 @@ import {
   type UpsertReport,
 } from './store.ts';
 import { bigrams, isUnigramTerm, latinWordOf, latinWords, unigrams } from './text.ts';
+import { withHighlights } from './highlight.ts';
 
 /** Searchable fields in FTS row order (the low bits of an FTS rowid). */
 export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
@@ -735,11 +736,13 @@ export class SqliteStore implements SearchStore {
     const access = accessValues && accessValues.length < ACCESS_LEVELS.length ? accessValues : null;
     const filter: Filter = { batchCodes, typeCodes, s3, access };
 
-    return this.transaction('DEFERRED', () =>
+    const res = this.transaction('DEFERRED', () =>
       parsed.terms.length === 0
         ? this.browse(out, filter, offset)
         : this.query(out, parsed.terms, filter, offset, req?.sort === 'id', parsed.display.map(latinWordOf)),
     );
+    // What matched, per field, computed from the stored text (highlight.ts; Elasticsearch's highlighter marks the same).
+    return withHighlights(res, parsed.terms);
   }
 
   /** WHERE fragment + parameters restricting a d-valued SQL expression by the filters. */

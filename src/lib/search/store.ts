@@ -39,7 +39,18 @@ export interface SearchHit {
   record: ItemRecord;
   /** Sum of the weights of the fields each term matched (0 when browsing). */
   score: number;
+  /** What the query matched, per field (absent when browsing); see highlight.ts. */
+  highlight?: Highlight;
 }
+
+/** One field value holding a match: the matched ranges, UTF-16 offsets into the value as stored, sorted and merged. */
+export interface MarkedValue {
+  value: string;
+  ranges: Array<[number, number]>;
+}
+
+/** Per searchable field, the values the query matched in (highlight.ts computes and renders them). */
+export type Highlight = Partial<Record<SearchField, MarkedValue[]>>;
 
 export interface SearchResponse {
   total: number;
