@@ -17,7 +17,10 @@ import { BulkWriteError, EsStore, createEsClient, describeNode } from '../../src
 import { migrate, reindexFromStore } from '../../src/lib/search/es-admin.ts';
 import { ANALYZER, analysisSettings, versionedIndexName } from '../../src/lib/search/es-settings.ts';
 import { SqliteStore, compareCodePoints } from '../../src/lib/search/sqlite.ts';
-import type { ItemInput } from '../../src/lib/search/store.ts';
+import type { ItemInput, SearchResponse } from '../../src/lib/search/store.ts';
+import { highlightSpec, planSearch } from '../../src/lib/search/es-query.ts';
+import { parseTagged } from '../../src/lib/search/highlight.ts';
+import { HIGHLIGHT_CASES, HIGHLIGHT_RECORDS } from './highlight-cases.ts';
 import { bigrams } from '../../src/lib/search/text.ts';
 import { FIXTURE } from './fixture.ts';
 import { T0, T1, ids, querySuite, ranked } from './query-suite.ts';
@@ -212,4 +215,43 @@ describe.skipIf(!ES_URL)('elasticsearch on a real cluster', () => {
     await reader.close();
     await sqlite.close();
   });
+});
+
+// Highlights (issue 15.5): the real highlighter marks what the embedded store marks, and answers
+// as highlight-cases.ts says it does (the answers the parity test scripts).
+describe.skipIf(!ES_URL)('highlights on a real cluster', () => {
+  let es: EsStore;
+  let sqlite: SqliteStore;
+  beforeAll(async () => {
+    es = liveStore();
+    await es.init();
+    sqlite = new SqliteStore(':memory:');
+    await sqlite.init();
+    const all = [...structuredClone(FIXTURE), ...structuredClone(HIGHLIGHT_RECORDS)];
+    await es.upsert(all, T0);
+    await sqlite.upsert(structuredClone(all), T0);
+  });
+  afterAll(async () => {
+    await es?.close();
+    await sqlite?.close();
+  });
+
+  const marks = (res: SearchResponse) => res.hits.map((h) => [h.record.id, h.highlight ?? {}]);
+
+  for (const q of ['東京', '東京・大阪', '梅林', '港', 'abc', 'ｱｲｳ', 'tokyo station', '"tokyo station"', 'ほてる', 'ぼてる', 'img', '東京 大阪', '神戸港']) {
+    it(`marks the same substrings as the embedded store: ${q}`, async () => {
+      const [a, b] = [await es.search({ q, pageSize: 100 }), await sqlite.search({ q, pageSize: 100 })];
+      expect(marks(a)).toEqual(marks(b));
+    });
+  }
+
+  for (const c of HIGHLIGHT_CASES) {
+    it(`answers as the parity test scripts it: ${c.q} in ${c.id}`, async () => {
+      const res = await admin.search({ index: es.target, query: planSearch({ q: c.q }).query, highlight: highlightSpec(), _source: false, size: 100 });
+      const hit = res.hits.hits.find((h) => h._id === c.id);
+      const normalised = (hl: Record<string, string[]> | undefined) =>
+        Object.fromEntries(Object.entries(hl ?? {}).map(([f, frags]) => [f, frags.map((x) => parseTagged(x))]));
+      expect(normalised(hit?.highlight)).toEqual(normalised(c.es));
+    });
+  }
 });
