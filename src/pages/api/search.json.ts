@@ -20,7 +20,7 @@ export const GET: APIRoute = async ({ url }) => {
       unsearchable: res.unsearchable,
       tooShort: res.tooShort,
       facets: res.facets,
-      items: res.hits.map(({ record, score }) => ({
+      items: res.hits.map(({ record, score, highlight }) => ({
         id: record.id,
         score,
         title: record.title,
@@ -30,6 +30,8 @@ export const GET: APIRoute = async ({ url }) => {
         url: itemUrl(base, record.id),
         manifest: manifestUrl(base, record.id),
         images: record.images.map((i) => i.id),
+        // What the query matched: per field, the values with [start, end) offsets (UTF-16) of each match.
+        ...(highlight ? { highlight } : {}),
       })),
     },
     { headers: { 'Cache-Control': 'private, no-cache' } },
