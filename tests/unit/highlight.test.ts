@@ -4,7 +4,7 @@
  * touching marks merged; fragments with tags and the snippet cut.
  */
 import { describe, expect, it } from 'vitest';
-import { fromTaggedFragments, hitSnippet, markRecord, markValue, parseTagged, segments, snippet, HIGHLIGHT_POST as E, HIGHLIGHT_PRE as S } from '../../src/lib/search/highlight.ts';
+import { HIGHLIGHT_MAX_CHARS, fromTaggedFragments, hitSnippet, markRecord, markValue, parseTagged, segments, snippet, HIGHLIGHT_POST as E, HIGHLIGHT_PRE as S } from '../../src/lib/search/highlight.ts';
 import { parseQuery } from '../../src/lib/search/text.ts';
 
 /** The marked substrings of `value` for query `q`. */
@@ -67,6 +67,14 @@ describe('markValue: marks the original characters', () => {
     expect(markValue('浅草寺', parseQuery('東京').terms)).toEqual([]);
     expect(markValue('浅草寺', [])).toEqual([]);
     expect(markValue('', parseQuery('東京').terms)).toEqual([]);
+  });
+
+  it('a huge value is marked within the first HIGHLIGHT_MAX_CHARS characters only (as Elasticsearch analyses it)', () => {
+    const value = '東京' + 'あ'.repeat(HIGHLIGHT_MAX_CHARS) + '東京';
+    expect(markValue(value, parseQuery('東京').terms)).toEqual([[0, 2]]);
+    // The values of one field count together, as Elasticsearch counts them.
+    const h = markRecord({ description: ['あ'.repeat(HIGHLIGHT_MAX_CHARS - 2), '東京の街'], notes: ['東京'] }, parseQuery('東京').terms);
+    expect(h).toEqual({ notes: [{ value: '東京', ranges: [[0, 2]] }] });
   });
 
   it('context-dependent lower casing (final sigma) keeps offsets aligned', () => {

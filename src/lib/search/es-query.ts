@@ -27,7 +27,7 @@ import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
 import { isUnigramTerm, latinWordOf } from './text.ts';
 import type { estypes } from '@elastic/elasticsearch';
-import { HIGHLIGHT_FIELDS, HIGHLIGHT_POST, HIGHLIGHT_PRE, fromTaggedFragments } from './highlight.ts';
+import { HIGHLIGHT_FIELDS, HIGHLIGHT_MAX_CHARS, HIGHLIGHT_POST, HIGHLIGHT_PRE, fromTaggedFragments } from './highlight.ts';
 import { searchableValues, type Highlight } from './store.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
@@ -65,6 +65,7 @@ export function highlightSpec(): estypes.SearchHighlight {
     encoder: 'default',
     number_of_fragments: 0,
     require_field_match: true,
+    max_analyzed_offset: HIGHLIGHT_MAX_CHARS,
     pre_tags: [HIGHLIGHT_PRE],
     post_tags: [HIGHLIGHT_POST],
     fields,

@@ -34,6 +34,14 @@ export type Range = readonly [number, number];
 export const HIGHLIGHT_PRE = '\uE000';
 export const HIGHLIGHT_POST = '\uE001';
 
+/**
+ * Characters of a value analysed for highlights (Elasticsearch: the request's max_analyzed_offset,
+ * below the index's default limit of 1,000,000, beyond which it would refuse the whole search).
+ * Beyond it neither backend marks anything; what is found is unaffected. It bounds the work a
+ * page of hits costs: snippets come from the start of a match's field anyway.
+ */
+export const HIGHLIGHT_MAX_CHARS = 10_000;
+
 /** Fields highlighted, in the order a snippet is chosen from (the title is shown on its own; the id is in the hit's line). */
 export const SNIPPET_FIELDS: readonly SearchField[] = ['creator', 'subjects', 'place', 'collection', 'description', 'notes'];
 export const HIGHLIGHT_FIELDS: readonly SearchField[] = ['id', 'title', ...SNIPPET_FIELDS];
@@ -50,6 +58,10 @@ interface Unit {
   norm: string;
 }
 
+/** normalize() of single characters, as met (the table is small: one entry per distinct character). */
+const SINGLE_CACHE = new Map<string, string>();
+const JOINS_ANY = new RegExp(JOINS_PREVIOUS.source, 'u');
+
 /** The value split into units normalised one by one, with the normalised text they make up. */
 function units(value: string): { units: Unit[]; text: string } {
   const out: Unit[] = [];
@@ -60,7 +72,15 @@ function units(value: string): { units: Unit[]; text: string } {
     else out.push({ from: i, to: i + ch.length, norm: '' });
     i += ch.length;
   }
-  for (const u of out) u.norm = normalize(value.slice(u.from, u.to));
+  for (const u of out) {
+    const piece = value.slice(u.from, u.to);
+    let norm = SINGLE_CACHE.get(piece);
+    if (norm === undefined) {
+      norm = normalize(piece);
+      if (u.to - u.from <= 2 && SINGLE_CACHE.size < 10_000) SINGLE_CACHE.set(piece, norm);
+    }
+    u.norm = norm;
+  }
   const whole = normalize(value);
   const pieces = out.map((u) => u.norm).join('');
   // normalize() on the whole value can differ from unit by unit only in context-dependent lower
@@ -80,6 +100,23 @@ function units(value: string): { units: Unit[]; text: string } {
 /** Normalised characters (code points) with the original range each came from. */
 function normalisedChars(value: string): Array<{ ch: string; from: number; to: number }> {
   const out: Array<{ ch: string; from: number; to: number }> = [];
+  // The usual case: nothing joins, nothing grows or shrinks, so each normalised character stands
+  // where its original does.
+  const whole = normalize(value);
+  if (whole.length === value.length && !JOINS_ANY.test(value)) {
+    let i = 0;
+    let aligned = true;
+    for (const ch of whole) {
+      if ((value.codePointAt(i)! > 0xffff ? 2 : 1) !== ch.length) {
+        aligned = false;
+        break;
+      }
+      out.push({ ch, from: i, to: i + ch.length });
+      i += ch.length;
+    }
+    if (aligned) return out;
+    out.length = 0;
+  }
   for (const u of units(value).units) for (const ch of u.norm) out.push({ ch, from: u.from, to: u.to });
   return out;
 }
@@ -101,9 +138,9 @@ export function mergeRanges(ranges: Iterable<Range>): Array<[number, number]> {
  * occurrence of a term's bigram phrase (bigrams at consecutive positions, across runs as bigrams()
  * numbers them), or of its one Han character, as the original characters it covers.
  */
-export function markValue(value: string, terms: readonly (readonly string[])[]): Array<[number, number]> {
-  if (typeof value !== 'string' || value === '' || terms.length === 0) return [];
-  const chars = normalisedChars(value);
+export function markValue(value: string, terms: readonly (readonly string[])[], limit = HIGHLIGHT_MAX_CHARS): Array<[number, number]> {
+  if (typeof value !== 'string' || value === '' || terms.length === 0 || limit <= 0) return [];
+  const chars = normalisedChars(value.length > limit ? value.slice(0, boundary(value, limit)) : value);
   // Bigram tokens by position: [index of first char, index of second char].
   const grams: Array<{ text: string; a: number; b: number }> = [];
   for (let i = 0; i < chars.length; ) {
@@ -143,8 +180,12 @@ export function markRecord(values: Partial<Record<SearchField, readonly string[]
   if (terms.length === 0) return out;
   for (const field of HIGHLIGHT_FIELDS) {
     const marked: MarkedValue[] = [];
+    // Like Elasticsearch, the limit counts the field's values together (one separator between them).
+    let used = 0;
     for (const value of values[field] ?? []) {
-      const ranges = markValue(value, terms);
+      if (typeof value !== 'string') continue;
+      const ranges = markValue(value, terms, HIGHLIGHT_MAX_CHARS - used);
+      used += value.length + 1;
       if (ranges.length > 0) marked.push({ value, ranges });
     }
     if (marked.length > 0) out[field] = marked;
