@@ -797,6 +797,16 @@ describe('bulk upsert', () => {
     expect(h.sleeps).toEqual([50]);
   });
 
+  it('reports a record whose bulk result is missing (an empty item) instead of dropping it', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', recorded('search-no-owners.json'));
+    h.on('POST', '/archive/_bulk', { errors: true, took: 1, items: [{}] });
+    const err = (await store.upsert([item('R01-0001')], T1).catch((e: unknown) => e)) as BulkWriteError;
+    expect(err).toBeInstanceOf(BulkWriteError);
+    expect(err.failures).toEqual([{ id: 'R01-0001', status: 500, type: 'empty_bulk_item', reason: 'no result for this operation', attempts: 1 }]);
+  });
+
   it('retries a whole bulk request rejected with 429', async () => {
     h = new Harness();
     const store = h.ready();

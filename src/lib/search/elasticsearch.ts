@@ -368,8 +368,12 @@ export class EsStore implements SearchStore {
       const retry: typeof pending = [];
       res.items.forEach((entry, k) => {
         const p = pending[k]!;
-        const item = Object.values(entry)[0];
-        if (!item) throw new Error(`Elasticsearch answered an empty bulk item for ${p.op.id}`);
+        // One result per operation; an empty entry (not in the specification's answers) fails that record.
+        const item: BulkItem = Object.values(entry)[0] ?? {
+          _index: this.target,
+          status: 500,
+          error: { type: 'empty_bulk_item', reason: 'no result for this operation' },
+        };
         if (!item.error && item.status < 300) {
           results[p.i] = item;
         } else if (RETRYABLE_STATUS.has(item.status) && attempt < this.retry.attempts) {
@@ -729,6 +733,6 @@ export async function inspectAlias(client: Client, alias: string): Promise<Alias
   if (names.length === 0) return { kind: 'missing' };
   if (names.length > 1) return { kind: 'several', indices: names.sort() };
   const index = names[0]!;
-  const version: unknown = res[index]?.mappings._meta?.mapping_version;
+  const version: unknown = res[index]?.mappings?._meta?.mapping_version;
   return { kind: 'ok', index, version: typeof version === 'number' ? version : undefined };
 }
