@@ -21,7 +21,7 @@ import type { ItemInput, SearchResponse } from '../../src/lib/search/store.ts';
 import { highlightSpec, planSearch } from '../../src/lib/search/es-query.ts';
 import { parseTagged } from '../../src/lib/search/highlight.ts';
 import { HIGHLIGHT_CASES, HIGHLIGHT_RECORDS } from './highlight-cases.ts';
-import { bigrams } from '../../src/lib/search/text.ts';
+import { bigrams, parseQuery } from '../../src/lib/search/text.ts';
 import { FIXTURE } from './fixture.ts';
 import { T0, T1, ids, querySuite, ranked } from './query-suite.ts';
 
@@ -247,7 +247,7 @@ describe.skipIf(!ES_URL)('highlights on a real cluster', () => {
 
   for (const c of HIGHLIGHT_CASES) {
     it(`answers as the parity test scripts it: ${c.q} in ${c.id}`, async () => {
-      const res = await admin.search({ index: es.target, query: planSearch({ q: c.q }).query, highlight: highlightSpec(), _source: false, size: 100 });
+      const res = await admin.search({ index: es.target, query: planSearch({ q: c.q }).query, highlight: highlightSpec(parseQuery(c.q).terms), _source: false, size: 100 });
       const hit = res.hits.hits.find((h) => h._id === c.id);
       const normalised = (hl: Record<string, string[]> | undefined) =>
         Object.fromEntries(Object.entries(hl ?? {}).map(([f, frags]) => [f, frags.map((x) => parseTagged(x))]));

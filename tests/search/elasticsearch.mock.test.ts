@@ -19,7 +19,7 @@ import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMapp
 import { openStore } from '../../src/lib/search/open.ts';
 import { highlightSpec } from '../../src/lib/search/es-query.ts';
 import { FIELD_WEIGHTS, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
-import { KANA_MAPPINGS, WIDTH_MAPPINGS, normalize } from '../../src/lib/search/text.ts';
+import { KANA_MAPPINGS, WIDTH_MAPPINGS, normalize, parseQuery } from '../../src/lib/search/text.ts';
 import { FIXTURE, TOKYO_RANKING } from './fixture.ts';
 import { Harness, httpError, mappingOf, recorded, refused } from './es-harness.ts';
 import { T0, T1, ranked } from './query-suite.ts';
@@ -312,7 +312,7 @@ describe('query bodies', () => {
         batch: { terms: { field: 'batch', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
         type: { terms: { field: 'type', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
       },
-      highlight: highlightSpec(),
+      highlight: highlightSpec(parseQuery('東京').terms),
     });
     expect(h.to('POST', '/archive/_search')[0]!.querystring).toEqual({});
   });
@@ -507,7 +507,7 @@ describe('query bodies', () => {
     expect(bodies[0]).toEqual({ query, size: 0, track_total_hits: true, aggs: AGGS });
     expect(bodies[1]).toEqual({ query, sort: BY_SCORE, size: 10000, _source: false, track_total_hits: false });
     expect(bodies[2]).toEqual({ query, sort: BY_SCORE, size: 10000, _source: false, track_total_hits: false, search_after: [8, 'X009999'] });
-    expect(bodies[3]).toEqual({ query, sort: BY_SCORE, size: 100, search_after: [8, 'X019999'], _source: SOURCE, track_total_hits: false, highlight: highlightSpec() });
+    expect(bodies[3]).toEqual({ query, sort: BY_SCORE, size: 100, search_after: [8, 'X019999'], _source: SOURCE, track_total_hits: false, highlight: highlightSpec(parseQuery('0000').terms) });
     expect(res.total).toBe(25000);
     expect(res.facets.batch).toEqual([{ value: 'R01', count: 25000 }]);
     expect(res.page).toBe(201);

@@ -15,6 +15,7 @@ import { highlightSpec } from '../../src/lib/search/es-query.ts';
 import { ANALYZER, UNIGRAM_ANALYZER, indexMappings } from '../../src/lib/search/es-settings.ts';
 import { HIGHLIGHT_FIELDS, HIGHLIGHT_POST as E, HIGHLIGHT_PRE as S, hitSnippet, rangesOf, segments } from '../../src/lib/search/highlight.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
+import { parseQuery } from '../../src/lib/search/text.ts';
 import { Harness } from './es-harness.ts';
 import { HIGHLIGHT_CASES as CASES, HIGHLIGHT_RECORDS as RECORDS } from './highlight-cases.ts';
 
@@ -35,8 +36,18 @@ describe('(a) the highlighter request', () => {
     h.on('POST', '/archive/_search', { hits: { total: { value: 0, relation: 'eq' }, hits: [] }, aggregations: {} });
     await store.search({ q: '東京 港' });
     const body = h.to('POST', '/archive/_search')[0]!.body as { highlight: ReturnType<typeof highlightSpec>; query: unknown };
-    expect(body.highlight).toEqual(highlightSpec());
+    expect(body.highlight).toEqual(highlightSpec(parseQuery('東京 港').terms));
     expect(body.highlight).toMatchObject({ type: 'unified', number_of_fragments: 0, require_field_match: true, pre_tags: [S], post_tags: [E] });
+    // The terms to mark, as their own query: 東京's phrase in each bigram field, 港 in each unigram field.
+    expect(body.highlight.highlight_query).toEqual({
+      bool: {
+        should: [
+          ...HIGHLIGHT_FIELDS.map((f) => ({ match_phrase: { [`search.${f}`]: { query: '東京' } } })),
+          ...HIGHLIGHT_FIELDS.map((f) => ({ term: { [`search.${f}.uni`]: '港' } })),
+        ],
+        minimum_should_match: 1,
+      },
+    });
     const fields = Object.keys(body.highlight.fields as Record<string, unknown>);
     expect(fields.sort()).toEqual(HIGHLIGHT_FIELDS.flatMap((f) => [`search.${f}`, `search.${f}.uni`]).sort());
     // Every highlighted field is a field the query searches, with the analyser the query uses.

@@ -57,14 +57,22 @@ export interface PlannedSearch {
  * sub-field (the fields the query searches, so the same analysers mark the same tokens), whole values
  * (number_of_fragments 0: one fragment per value that matched; highlight.ts cuts snippets on both
  * backends alike), marks between private-use tags, no HTML encoding (the page escapes everything).
+ * The terms are given as their own highlight_query (each term's phrase or unigram in each field),
+ * so what is marked does not depend on how the highlighter reads the scoring query's filters.
  */
-export function highlightSpec(): estypes.SearchHighlight {
+export function highlightSpec(terms: readonly (readonly string[])[]): estypes.SearchHighlight {
   const fields: Record<string, estypes.SearchHighlightField> = {};
   for (const f of HIGHLIGHT_FIELDS) {
     fields[`search.${f}`] = {};
     fields[`search.${f}.uni`] = {};
   }
+  const should: estypes.QueryDslQueryContainer[] = terms.flatMap((grams) =>
+    HIGHLIGHT_FIELDS.map((f): estypes.QueryDslQueryContainer =>
+      isUnigramTerm(grams) ? { term: { [`search.${f}.uni`]: grams[0]! } } : { match_phrase: { [`search.${f}`]: { query: grams.join(' ') } } },
+    ),
+  );
   return {
+    highlight_query: { bool: { should, minimum_should_match: 1 } },
     type: 'unified',
     encoder: 'default',
     number_of_fragments: 0,
@@ -179,7 +187,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
     byScore,
     from: (page - 1) * pageSize,
     size: pageSize,
-    ...(hasTerms ? { highlight: highlightSpec() } : {}),
+    ...(hasTerms ? { highlight: highlightSpec(parsed.terms) } : {}),
   };
 }
 
