@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemInput, SearchRequest, SearchResponse, SearchStore } from '../../src/lib/search/store.ts';
 import { FIXTURE, FIXTURE_IDS, TOKYO_RANKING } from './fixture.ts';
+import { DATED } from './dated-fixture.ts';
 
 export const T0 = new Date('2024-01-01T00:00:00.000Z');
 export const T1 = new Date('2024-02-01T12:30:00.000Z');
@@ -458,28 +459,6 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
 
     describe('dates (issue 15.4)', () => {
       // Year ranges are parsed from the date text at index time (src/lib/dates/range.ts).
-      const dated = (id: string, date: string | undefined, title = `港町の風景 ${id}`, extra: Partial<ItemInput> = {}): ItemInput => ({
-        id,
-        batch: 'D1',
-        type: '写真',
-        title: { ja: title },
-        ...(date !== undefined ? { date } : {}),
-        images: [{ id: `${id}_01`, file: `D1/${id}/01.tif` }],
-        ...extra,
-      });
-      const DATED: ItemInput[] = [
-        dated('D01', '明治20年代（1890頃）'), // 1887–1896
-        dated('D02', '大正3年（1914）'), // 1914
-        dated('D03', '大正末期'), // 1922–1926
-        dated('D04', '昭和10年頃'), // 1933–1937
-        dated('D05', '1923年5月', '駅前の通り'), // 1923, not 港町
-        dated('D06', '1918-1931'), // touches 1910, 1920, 1930
-        dated('D07', '不明'), // unparsed
-        dated('D08', undefined), // no date
-        dated('D09', '平成31年'), // 2019
-        dated('D10', '令和元年'), // 2019
-        dated('D11', 'S10', '港町の絵葉書 D11', { batch: 'D2', type: '絵葉書', images: [{ id: 'D11_01', file: 'D2/D11/01.tif' }] }), // 1935
-      ];
       let ds: SearchStore;
       beforeAll(async () => {
         ds = await fresh();

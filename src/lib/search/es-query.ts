@@ -26,6 +26,7 @@ import {
 import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
 import { isUnigramTerm, latinWordOf } from './text.ts';
+import { dateSort, decadeAgg, parseDecades, yearClauses } from './es-dates.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
@@ -95,6 +96,7 @@ export function filterClauses(req: SearchRequest): Array<Record<string, unknown>
   // Access levels (the access gate narrows searches with them): a list, even an empty one, lets
   // only those levels through (an empty or unknown list matches nothing, as in the embedded store).
   if (Array.isArray(f.access)) out.push({ terms: { access: f.access.filter((x) => typeof x === 'string') } });
+  out.push(...yearClauses(req));
   return out;
 }
 
@@ -102,7 +104,7 @@ export function facetAggs(): Record<string, unknown> {
   const terms = (field: string) => ({
     terms: { field, size: FACET_SIZE, order: [{ _count: 'desc' }, { _key: 'asc' }] },
   });
-  return { batch: terms('batch'), type: terms('type') };
+  return { batch: terms('batch'), type: terms('type'), decades: decadeAgg() };
 }
 
 /** Plans a search: paging as the embedded store clamps it, the query, the sort. */
@@ -111,7 +113,8 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
   const { page, pageSize } = base;
   const filter = filterClauses(req);
   const hasTerms = parsed.terms.length > 0;
-  const byScore = hasTerms && req?.sort !== 'id';
+  const byDate = dateSort(req?.sort);
+  const byScore = hasTerms && req?.sort !== 'id' && !byDate;
   const words = [...new Set(parsed.display.map(latinWordOf).filter((w): w is string => !!w))];
   const query: Record<string, unknown> = hasTerms
     ? {
@@ -128,7 +131,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
     base: hasTerms || raw.trim() === '' ? base : { ...base, unsearchable: true },
     skip: !hasTerms && raw.trim() !== '',
     query,
-    sort: byScore ? [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }] : [{ id: { order: 'asc' } }],
+    sort: byDate ?? (byScore ? [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }] : [{ id: { order: 'asc' } }]),
     byScore,
     from: (page - 1) * pageSize,
     size: pageSize,
@@ -188,6 +191,7 @@ export function parseSearch(plan: PlannedSearch, res: EsSearchResult): SearchRes
     ...plan.base,
     total: parseTotal(res),
     facets: { batch: parseBuckets(res.aggregations?.batch), type: parseBuckets(res.aggregations?.type) },
+    decades: parseDecades(res.aggregations?.decades),
     hits: parseHits(res.hits.hits, plan.byScore),
   };
 }
