@@ -133,3 +133,13 @@ describe('decadesOf', () => {
     expect(decadesOf(null)).toEqual([]);
   });
 });
+
+describe('English display of dates only the full parser reads', () => {
+  it('shows the year or the span', async () => {
+    const { englishDate } = await import('../../src/lib/i18n/dates.ts');
+    expect(englishDate('明治二十年')).toBe('1887');
+    expect(englishDate('大正後期')).toBe('1919–1926');
+    expect(englishDate('年代不詳')).toBeUndefined();
+    expect(englishDate('大正3年（1914）')).toBe('1914'); // unchanged: the Western year written out
+  });
+});
