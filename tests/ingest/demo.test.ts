@@ -11,6 +11,7 @@ import { readBibliography } from '../../src/lib/ingest/excel.ts';
 import { normalize, normalizeProblems, readBatchMeta } from '../../src/lib/ingest/normalize.ts';
 import { IMAGE_ID_RE, type ItemInput } from '../../src/lib/domain.ts';
 import type { SearchStore } from '../../src/lib/search/store.ts';
+import { parseDateRange } from '../../src/lib/dates/range.ts';
 
 const SCALE = 0.05;
 let tmp: string;
@@ -130,8 +131,11 @@ describe('generateDemoCorpus', () => {
       expect(r.description!.en, r.id).toBeTruthy();
       expect(r.creator?.ja && r.creator.en && r.place?.ja && r.place.en && r.date && r.rights, r.id).toBeTruthy();
       expect(r.subjects!.length, r.id).toBeGreaterThan(0);
-      expect(r.date, r.id).toMatch(/(明治|大正|昭和).*（\d{4}/);
+      expect(r.date, r.id).toMatch(/明治|大正|昭和|\d{4}|不詳/);
     }
+    // Dates in the forms bibliographies use (和暦 with a Western gloss, kanji numerals, era parts,
+    // spans, a decade half) all give a year range, except the one written as unknown (issue 15.4).
+    expect(records.filter((r) => parseDateRange(r.date) === null).map((r) => [r.id, r.date])).toEqual([['R02-0016', '年代不詳']]);
     expect(records.filter((r) => r.access === 'members').map((r) => r.id)).toEqual(['R01-0013', 'R02-0008']);
     expect(records.filter((r) => r.access !== 'members').every((r) => r.access === 'open')).toBe(true);
     for (const s of ['祭礼', '港湾', '鉄道', '商店街', '学校', '寺社', '農村', '震災復興']) {

@@ -86,6 +86,7 @@ const term = (phrase: string) => ({
 const AGGS = {
   batch: { terms: { field: 'batch', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
   type: { terms: { field: 'type', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
+  decades: { terms: { field: 'decades', size: 128, order: { _key: 'asc' } } },
 };
 const BY_SCORE = [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }];
 const BY_ID = [{ id: { order: 'asc' } }];
@@ -201,6 +202,7 @@ describe('index settings and mappings', () => {
     const FINGERPRINTS: Record<number, string> = {
       1: '67de6d3125171f9e40f8c82a905c886af47b1a9fa75285bf2a183361ac91944c',
       2: '35338c6430f55c5ace4f8c2ff2e60a27c2b1c8944741522169e7faa8d21c08f3',
+      3: 'f9752d232ed733968a1d032e869c30dddd4dbad042e0b3f81175ee292df42ecf',
     };
     const now = createHash('sha256').update(JSON.stringify(canon(indexBody()))).digest('hex');
     expect(now, `the index body changed: raise MAPPING_VERSION and add its fingerprint ${now}`).toBe(FINGERPRINTS[MAPPING_VERSION]);
@@ -209,14 +211,14 @@ describe('index settings and mappings', () => {
 });
 
 describe('first use', () => {
-  it('creates <alias>-v2 together with the alias when nothing exists', async () => {
+  it('creates <alias>-v3 together with the alias when nothing exists', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')));
-    h.on('PUT', '/archive-v2', recorded('create-index.json'));
+    h.on('PUT', '/archive-v3', recorded('create-index.json'));
     const store = h.store();
     await store.init();
     await store.init(); // once only
-    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v2']);
+    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'PUT /archive-v3']);
     expect(h.requests[1]!.body).toEqual({ ...indexBody(), aliases: { archive: { is_write_index: true } } });
   });
 
@@ -234,7 +236,7 @@ describe('first use', () => {
     const err = await h.store().count().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).reason).toBe(
-      'index archive-v0 (alias archive) has mapping version 0, this program needs 2: run `archive es migrate`',
+      'index archive-v0 (alias archive) has mapping version 0, this program needs 3: run `archive es migrate`',
     );
   });
 
@@ -249,9 +251,9 @@ describe('first use', () => {
     h.on('GET', '/archive/_mapping', httpError(404, recorded('index-not-found.json')), mappingOf());
     h.on(
       'PUT',
-      '/archive-v2',
+      '/archive-v3',
       httpError(400, {
-        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v2/x1Yq] already exists', index: 'archive-v2' },
+        error: { type: 'resource_already_exists_exception', reason: 'index [archive-v3/x1Yq] already exists', index: 'archive-v3' },
         status: 400,
       }),
     );
@@ -311,6 +313,7 @@ describe('query bodies', () => {
       aggs: {
         batch: { terms: { field: 'batch', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
         type: { terms: { field: 'type', size: 1024, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
+        decades: { terms: { field: 'decades', size: 128, order: { _key: 'asc' } } },
       },
       highlight: highlightSpec(parseQuery('東京').terms),
     });
@@ -590,6 +593,7 @@ describe('reading recorded responses', () => {
       pageSize: 20,
       hits: [],
       facets: { batch: [], type: [] },
+      decades: [],
       tooShort: [],
       unsearchable: false,
     });
@@ -703,6 +707,11 @@ describe('bulk upsert', () => {
         notes: [],
       },
       record: r,
+      // R01-0001 is dated 昭和10年頃: 1933–1937 (es-dates.ts).
+      year_from: 1933,
+      year_to: 1937,
+      decades: [1930],
+      date_unparsed: false,
     });
     expect(docInput({ ...item('R01-0008'), type: ' ' }).type).toBeNull();
     expect(docInput(item('R01-0008')).access).toBe('open');
@@ -770,7 +779,7 @@ describe('bulk upsert', () => {
     h = new Harness();
     const store = h.ready();
     const items: ItemInput[] = Array.from({ length: 1001 }, (_, i) => ({ id: `X-${String(i).padStart(4, '0')}`, batch: 'R01', title: { ja: '題' }, images: [] }));
-    const ok = (id: string) => ({ update: { _index: 'archive-v2', _id: id, _version: 1, result: 'created', status: 201 } });
+    const ok = (id: string) => ({ update: { _index: 'archive-v3', _id: id, _version: 1, result: 'created', status: 201 } });
     const refusedItem = recorded('bulk-upsert-partial.json').items[2];
     h.on(
       'POST',
@@ -1039,10 +1048,10 @@ describe('an unreachable or refusing cluster', () => {
 describe('a store bound to a concrete index (rebuilds)', () => {
   it('writes without require_alias, with the requested refresh, and creates nothing', async () => {
     h = new Harness();
-    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v2-20240601000000', refresh: true, ownsClient: false });
-    h.on('POST', '/archive-v2-20240601000000/_search', recorded('search-no-owners.json'));
-    h.on('POST', '/archive-v2-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
+    const store = new EsStore({ client: h.client, alias: 'archive', index: 'archive-v3-20240601000000', refresh: true, ownsClient: false });
+    h.on('POST', '/archive-v3-20240601000000/_search', recorded('search-no-owners.json'));
+    h.on('POST', '/archive-v3-20240601000000/_bulk', recorded('bulk-upsert-created.json'));
     await store.upsert([item('R01-0001'), item('R01-0002')], T0);
-    expect(h.to('POST', '/archive-v2-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
+    expect(h.to('POST', '/archive-v3-20240601000000/_bulk')[0]!.querystring).toEqual({ refresh: 'true' });
   });
 });

@@ -30,7 +30,7 @@ function io() {
 }
 
 const NOW = new Date('2024-06-01T12:00:00Z');
-const STAMPED = 'archive-v2-20240601120000';
+const STAMPED = 'archive-v3-20240601120000';
 const ACK = { acknowledged: true };
 const notFound = httpError(404, recorded('index-not-found.json'));
 
@@ -50,22 +50,22 @@ describe('es status', () => {
   it('shows where the alias points and how many records it holds', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', mappingOf());
-    h.on('GET', '/archive-v2/_count', recorded('count.json'));
+    h.on('GET', '/archive-v3/_count', recorded('count.json'));
     const o = io();
     expect(await status(h.client, 'archive', o.io)).toBe(0);
-    expect(o.out).toEqual(['alias archive -> archive-v2 (mapping version 2; this program: 2)', 'records: 30']);
+    expect(o.out).toEqual(['alias archive -> archive-v3 (mapping version 3; this program: 3)', 'records: 30']);
   });
 });
 
 describe('es migrate', () => {
-  it('creates <alias>-v2 behind the alias when nothing exists', async () => {
+  it('creates <alias>-v3 behind the alias when nothing exists', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', notFound);
-    h.on('PUT', '/archive-v2', recorded('create-index.json'));
+    h.on('PUT', '/archive-v3', recorded('create-index.json'));
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
-    expect(h.to('PUT', '/archive-v2')[0]!.body).toEqual({ ...indexBody(), aliases: { archive: { is_write_index: true } } });
-    expect(o.out).toEqual(['created archive-v2 behind alias archive (mapping version 2)']);
+    expect(h.to('PUT', '/archive-v3')[0]!.body).toEqual({ ...indexBody(), aliases: { archive: { is_write_index: true } } });
+    expect(o.out).toEqual(['created archive-v3 behind alias archive (mapping version 3)']);
   });
 
   it('does nothing when the alias is on this mapping version', async () => {
@@ -73,29 +73,29 @@ describe('es migrate', () => {
     h.on('GET', '/archive/_mapping', mappingOf());
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
-    expect(o.out).toEqual(['alias archive -> archive-v2 (mapping version 2; this program: 2): up to date']);
+    expect(o.out).toEqual(['alias archive -> archive-v3 (mapping version 3; this program: 3): up to date']);
   });
 
-  it('copies an older index into <alias>-v2, re-deriving the search fields, then swaps the alias atomically', async () => {
+  it('copies an older index into <alias>-v3, re-deriving the search fields, then swaps the alias atomically', async () => {
     h = new Harness();
     const docs = oldDocs();
     h.on('GET', '/archive/_mapping', mappingAt('archive-v0', 0), mappingAt('archive-v0', 0));
     h.on('GET', '/archive-v0/_count', { count: 2 });
-    h.on('HEAD', '/archive-v2', notFound);
-    h.on('PUT', '/archive-v2', recorded('create-index.json'));
+    h.on('HEAD', '/archive-v3', notFound);
+    h.on('PUT', '/archive-v3', recorded('create-index.json'));
     h.on('POST', '/archive-v0/_search', { hits: { hits: docs.map((d) => ({ _id: d.id, _source: d, sort: [d.id] })) } });
-    h.on('POST', '/archive-v2/_bulk', {
+    h.on('POST', '/archive-v3/_bulk', {
       errors: false,
       took: 5,
       items: docs.map((d) => ({ index: { _id: d.id, result: 'created', status: 201 } })),
     });
-    h.on('GET', '/archive-v2/_refresh', { _shards: { total: 1, successful: 1, failed: 0 } });
-    h.on('GET', '/archive-v2/_count', { count: 2 });
+    h.on('GET', '/archive-v3/_refresh', { _shards: { total: 1, successful: 1, failed: 0 } });
+    h.on('GET', '/archive-v3/_count', { count: 2 });
     h.on('POST', '/_aliases', ACK);
     const o = io();
     expect(await migrate(h.client, 'archive', o.io, NOW)).toBe(0);
 
-    expect(h.to('PUT', '/archive-v2')[0]!.body).toEqual(indexBody()); // no alias yet
+    expect(h.to('PUT', '/archive-v3')[0]!.body).toEqual(indexBody()); // no alias yet
     expect(h.to('POST', '/archive-v0/_search')[0]!.body).toEqual({
       size: 1000,
       sort: [{ id: { order: 'asc' } }],
@@ -103,7 +103,7 @@ describe('es migrate', () => {
       track_total_hits: false,
       query: { match_all: {} },
     });
-    const bulk = h.to('POST', '/archive-v2/_bulk')[0]!;
+    const bulk = h.to('POST', '/archive-v3/_bulk')[0]!;
     expect(bulk.querystring).toEqual({ refresh: 'true' });
     const lines = bulk.body as Array<Record<string, unknown>>;
     expect(lines[0]).toEqual({ index: { _id: 'R01-0001' } });
@@ -113,10 +113,10 @@ describe('es migrate', () => {
     expect(copied.updated_at).toBe(T1.toISOString());
     expect(copied.uploads).toEqual(docs[0]!.uploads);
     expect(h.to('POST', '/_aliases')[0]!.body).toEqual({
-      actions: [{ remove: { index: 'archive-v0', alias: 'archive' } }, { add: { index: 'archive-v2', alias: 'archive', is_write_index: true } }],
+      actions: [{ remove: { index: 'archive-v0', alias: 'archive' } }, { add: { index: 'archive-v3', alias: 'archive', is_write_index: true } }],
     });
     expect(o.out).toEqual([
-      'alias archive -> archive-v2 (2 records, mapping version 2); was archive-v0',
+      'alias archive -> archive-v3 (2 records, mapping version 3); was archive-v0',
       "the previous index archive-v0 is kept; once satisfied, delete it: curl -X DELETE '<ES_URL>/archive-v0'",
     ]);
   });
@@ -126,16 +126,16 @@ describe('es migrate', () => {
     const docs = oldDocs();
     h.on('GET', '/archive/_mapping', mappingAt('archive-v0', 0), mappingAt('archive-v0', 0));
     h.on('GET', '/archive-v0/_count', { count: 3 });
-    h.on('HEAD', '/archive-v2', notFound);
-    h.on('PUT', '/archive-v2', recorded('create-index.json'));
+    h.on('HEAD', '/archive-v3', notFound);
+    h.on('PUT', '/archive-v3', recorded('create-index.json'));
     h.on('POST', '/archive-v0/_search', { hits: { hits: docs.map((d) => ({ _id: d.id, _source: d, sort: [d.id] })) } });
-    h.on('POST', '/archive-v2/_bulk', { errors: false, took: 5, items: docs.map((d) => ({ index: { _id: d.id, result: 'created', status: 201 } })) });
-    h.on('GET', '/archive-v2/_refresh', { _shards: { total: 1, successful: 1, failed: 0 } });
-    h.on('GET', '/archive-v2/_count', { count: 2 });
-    h.on('DELETE', '/archive-v2', ACK);
+    h.on('POST', '/archive-v3/_bulk', { errors: false, took: 5, items: docs.map((d) => ({ index: { _id: d.id, result: 'created', status: 201 } })) });
+    h.on('GET', '/archive-v3/_refresh', { _shards: { total: 1, successful: 1, failed: 0 } });
+    h.on('GET', '/archive-v3/_count', { count: 2 });
+    h.on('DELETE', '/archive-v3', ACK);
     const o = io();
     await expect(migrate(h.client, 'archive', o.io, NOW)).rejects.toThrow(
-      'archive-v2 holds 2 records, 3 expected: alias not swapped (was the ingest pipeline running?)',
+      'archive-v3 holds 2 records, 3 expected: alias not swapped (was the ingest pipeline running?)',
     );
     expect(h.to('POST', '/_aliases')).toEqual([]);
   });
@@ -143,7 +143,7 @@ describe('es migrate', () => {
   it('refuses an index newer than the program', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', mappingAt('archive-v7', 7));
-    await expect(migrate(h.client, 'archive', io().io, NOW)).rejects.toThrow(/newer than this program's 2: upgrade the program/);
+    await expect(migrate(h.client, 'archive', io().io, NOW)).rejects.toThrow(/newer than this program's 3: upgrade the program/);
   });
 
   it('cannot carry over a document without its record', () => {
@@ -163,7 +163,7 @@ describe('es reindex', () => {
     ]);
     h = new Harness();
     h.on('GET', '/archive/_mapping', mappingOf());
-    h.on('HEAD', '/archive-v2', {});
+    h.on('HEAD', '/archive-v3', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
     h.on('POST', `/${STAMPED}/_bulk`, {
@@ -190,9 +190,9 @@ describe('es reindex', () => {
     const r2 = docs.find((d) => d.id === 'R01-0002')!;
     expect([r2.indexed_at, r2.updated_at, r2.s3_uploaded, r2.uploads]).toEqual([T0.toISOString(), T1.toISOString(), false, []]);
     expect(h.to('POST', '/_aliases')[0]!.body).toEqual({
-      actions: [{ remove: { index: 'archive-v2', alias: 'archive' } }, { add: { index: STAMPED, alias: 'archive', is_write_index: true } }],
+      actions: [{ remove: { index: 'archive-v3', alias: 'archive' } }, { add: { index: STAMPED, alias: 'archive', is_write_index: true } }],
     });
-    expect(o.out[0]).toBe(`alias archive -> ${STAMPED} (30 records, mapping version 2); was archive-v2`);
+    expect(o.out[0]).toBe(`alias archive -> ${STAMPED} (30 records, mapping version 3); was archive-v3`);
     await src.close();
   });
 
@@ -200,10 +200,10 @@ describe('es reindex', () => {
     h = new Harness();
     const docs = oldDocs();
     h.on('GET', '/archive/_mapping', mappingOf());
-    h.on('HEAD', '/archive-v2', {});
+    h.on('HEAD', '/archive-v3', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
-    h.on('POST', '/archive-v2/_search', { hits: { hits: docs.map((d) => ({ _id: d.id, _source: d, sort: [d.id] })) } });
+    h.on('POST', '/archive-v3/_search', { hits: { hits: docs.map((d) => ({ _id: d.id, _source: d, sort: [d.id] })) } });
     h.on('POST', `/${STAMPED}/_bulk`, { errors: false, took: 5, items: docs.map((d) => ({ index: { _id: d.id, result: 'created', status: 201 } })) });
     h.on('GET', `/${STAMPED}/_refresh`, { _shards: { total: 1, successful: 1, failed: 0 } });
     h.on('GET', `/${STAMPED}/_count`, { count: 2 });
@@ -222,7 +222,7 @@ describe('es reindex', () => {
   it('--from tree --fresh: the loader alone; a failing loader leaves the alias alone', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', mappingOf());
-    h.on('HEAD', '/archive-v2', {});
+    h.on('HEAD', '/archive-v3', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
     h.on('DELETE', `/${STAMPED}`, ACK);
@@ -237,16 +237,16 @@ describe('es reindex', () => {
   it('never swaps an empty index in for one that holds records', async () => {
     h = new Harness();
     h.on('GET', '/archive/_mapping', mappingOf());
-    h.on('HEAD', '/archive-v2', {});
+    h.on('HEAD', '/archive-v3', {});
     h.on('HEAD', `/${STAMPED}`, notFound);
     h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
     h.on('GET', `/${STAMPED}/_refresh`, { _shards: { total: 1, successful: 1, failed: 0 } });
     h.on('GET', `/${STAMPED}/_count`, { count: 0 });
-    h.on('GET', '/archive-v2/_count', recorded('count.json'));
+    h.on('GET', '/archive-v3/_count', recorded('count.json'));
     h.on('DELETE', `/${STAMPED}`, ACK);
     const nothing = async () => 0; // e.g. an empty clean tree
     await expect(reindexFromTree(h.client, 'archive', [], nothing, io().io, { fresh: true, now: NOW })).rejects.toThrow(
-      `${STAMPED} is empty while archive-v2 holds records: alias not swapped (nothing was loaded)`,
+      `${STAMPED} is empty while archive-v3 holds records: alias not swapped (nothing was loaded)`,
     );
     expect(h.to('POST', '/_aliases')).toEqual([]);
   });

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemInput, SearchRequest, SearchResponse, SearchStore } from '../../src/lib/search/store.ts';
 import { FIXTURE, FIXTURE_IDS, TOKYO_RANKING } from './fixture.ts';
+import { DATED } from './dated-fixture.ts';
 
 export const T0 = new Date('2024-01-01T00:00:00.000Z');
 export const T1 = new Date('2024-02-01T12:30:00.000Z');
@@ -267,6 +268,7 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
           pageSize: 20,
           hits: [],
           facets: { batch: [], type: [] },
+          decades: [],
           tooShort: [],
           unsearchable: false,
         });
@@ -452,6 +454,88 @@ export function querySuite(name: string, makeStore: () => Promise<SearchStore>):
       it('treats an empty filter list as no filter', async () => {
         expect((await search({ filters: { batch: [], type: [] } })).total).toBe(30);
         expect((await search({ q: '東京', filters: { batch: [] } })).total).toBe(11);
+      });
+    });
+
+    describe('dates (issue 15.4)', () => {
+      // Year ranges are parsed from the date text at index time (src/lib/dates/range.ts).
+      let ds: SearchStore;
+      beforeAll(async () => {
+        ds = await fresh();
+        await ds.upsert(structuredClone(DATED), T0);
+      });
+
+      it('counts every decade a record touches (the decade facet), oldest first', async () => {
+        const res = await ds.search({});
+        expect(res.total).toBe(11);
+        expect(res.decades).toEqual([
+          { value: '1880', count: 1 },
+          { value: '1890', count: 1 },
+          { value: '1910', count: 2 },
+          { value: '1920', count: 3 },
+          { value: '1930', count: 3 },
+          { value: '2010', count: 2 },
+        ]);
+      });
+
+      it('filters by a year range: records whose range overlaps it, facets following', async () => {
+        const taisho = await ds.search({ filters: { yearFrom: 1912, yearTo: 1926 } });
+        expect(ids(taisho)).toEqual(['D02', 'D03', 'D05', 'D06']);
+        expect(taisho.total).toBe(4);
+        expect(taisho.facets.batch).toEqual([{ value: 'D1', count: 4 }]);
+        expect(taisho.decades).toEqual([
+          { value: '1910', count: 2 },
+          { value: '1920', count: 3 },
+          { value: '1930', count: 1 },
+        ]);
+        expect(ids(await ds.search({ filters: { yearFrom: 2000 } }))).toEqual(['D09', 'D10']);
+        expect(ids(await ds.search({ filters: { yearTo: 1900 } }))).toEqual(['D01']);
+        expect(ids(await ds.search({ filters: { yearFrom: 1935, yearTo: 1935 } }))).toEqual(['D04', 'D11']);
+        expect(ids(await ds.search({ filters: { yearFrom: 1935, yearTo: 1935, batch: ['D2'] } }))).toEqual(['D11']);
+      });
+
+      it('an inverted year range matches nothing', async () => {
+        const res = await ds.search({ filters: { yearFrom: 1930, yearTo: 1920 } });
+        expect([res.total, res.hits, res.decades]).toEqual([0, [], []]);
+      });
+
+      it('filters a query by years, decades over the matches', async () => {
+        const res = await ds.search({ q: '港町', filters: { yearFrom: 1912, yearTo: 1926 } });
+        expect(ids(res)).toEqual(['D02', 'D03', 'D06']);
+        expect(res.decades).toEqual([
+          { value: '1910', count: 2 },
+          { value: '1920', count: 2 },
+          { value: '1930', count: 1 },
+        ]);
+        const all = await ds.search({ q: '港町' });
+        expect(all.total).toBe(10);
+        expect(all.decades?.find((d) => d.value === '1920')).toEqual({ value: '1920', count: 2 });
+      });
+
+      it('sorts by date, oldest or newest first, undated records last, ties by id', async () => {
+        const oldest = ['D01', 'D02', 'D06', 'D03', 'D05', 'D04', 'D11', 'D09', 'D10', 'D07', 'D08'];
+        const newest = ['D09', 'D10', 'D04', 'D11', 'D06', 'D03', 'D05', 'D02', 'D01', 'D07', 'D08'];
+        expect(ids(await ds.search({ sort: 'oldest' }))).toEqual(oldest);
+        expect(ids(await ds.search({ sort: 'newest' }))).toEqual(newest);
+        expect(ids(await ds.search({ sort: 'oldest', page: 2, pageSize: 3 }))).toEqual(oldest.slice(3, 6));
+        const q = await ds.search({ q: '港町', sort: 'oldest' });
+        expect(ids(q)).toEqual(oldest.filter((id) => id !== 'D05'));
+        expect(q.hits.every((h) => h.score === 0)).toBe(true);
+        expect(ids(await ds.search({ q: '港町', sort: 'newest', filters: { yearFrom: 1912, yearTo: 1926 } }))).toEqual(['D06', 'D03', 'D02']);
+      });
+
+      it('keeps unparsed dates searchable by their text and lists them', async () => {
+        expect(ids(await ds.search({ q: '不明' }))).toEqual([]); // the date is not a searchable field…
+        expect(ids(await ds.search({ q: 'D07' }))).toEqual(['D07']); // …the record is found as before
+        expect(await ds.listUnparsedDates?.(10)).toEqual({ total: 1, records: [{ id: 'D07', batch: 'D1', date: '不明' }] });
+      });
+
+      it('re-reads the range when a record is upserted with another date', async () => {
+        const s = await fresh();
+        await s.upsert(structuredClone(DATED), T0);
+        await s.upsert([{ ...structuredClone(DATED[6]!), date: '昭和2年' }], T1);
+        expect(ids(await s.search({ filters: { yearFrom: 1927, yearTo: 1927 } }))).toEqual(['D06', 'D07']);
+        expect((await s.listUnparsedDates?.(10))?.total).toBe(0);
       });
     });
 

@@ -233,6 +233,40 @@ describe('SqliteStore', () => {
     });
   });
 
+  describe('date columns (issue 15.4)', () => {
+    it('adds and fills year_from/year_to in a store made before them when it is opened', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-dates-'));
+      try {
+        const file = path.join(dir, 'old.sqlite');
+        const s1 = new SqliteStore(file);
+        await s1.init();
+        await s1.upsert(structuredClone(FIXTURE), T0);
+        await s1.close();
+        // What a store from before the date columns looks like.
+        const db = new DatabaseSync(file);
+        db.exec(`DROP INDEX items_years; ALTER TABLE items DROP COLUMN year_from; ALTER TABLE items DROP COLUMN year_to; DELETE FROM meta WHERE key = 'date_rules';`);
+        db.close();
+        const s2 = new SqliteStore(file);
+        await s2.init();
+        // R01-0001 is dated 昭和10年頃 (1933–1937); no other fixture record has a date.
+        expect((await s2.search({ filters: { yearFrom: 1930, yearTo: 1939 } })).hits.map((h) => h.record.id)).toEqual(['R01-0001']);
+        expect((await s2.search({})).decades).toEqual([{ value: '1930', count: 1 }]);
+        await s2.close();
+        // Opened read-only, a store from before the columns still serves searches (without years).
+        const db2 = new DatabaseSync(file);
+        db2.exec(`DROP INDEX items_years; ALTER TABLE items DROP COLUMN year_from; ALTER TABLE items DROP COLUMN year_to; DELETE FROM meta WHERE key = 'date_rules';`);
+        db2.close();
+        const ro = new SqliteStore(file, { readOnly: true });
+        await ro.init();
+        expect((await ro.search({})).total).toBe(30);
+        expect((await ro.search({ filters: { yearFrom: 1930 } })).total).toBe(0);
+        await ro.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('input checks', () => {
     it('rejects invalid records and writes nothing', async () => {
       const s = new SqliteStore(':memory:');

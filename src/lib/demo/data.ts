@@ -259,7 +259,7 @@ export const R01: DemoEntry[] = [
     type: '鶏卵紙写真',
     title: { ja: '鎌倉大仏', en: 'The Great Buddha of Kamakura' },
     place: { ja: '鎌倉', en: 'Kamakura' },
-    date: '明治20年（1887）',
+    date: '明治二十年',
     subjects: ['寺社', '観光'],
     description: {
       ja: '高徳院の露座の大仏。大仏の膝の上に旅行者らしい洋装の人物が座り、その大きさが分かる。明治期の外国人向け写真に多い構図である。',
@@ -310,7 +310,7 @@ export const R01: DemoEntry[] = [
     type: '写真',
     title: { ja: '大阪城天守閣の再建', en: 'The rebuilt keep of Osaka Castle' },
     place: { ja: '大阪', en: 'Osaka' },
-    date: '昭和6年（1931）',
+    date: '昭和6〜8年',
     subjects: ['建築', '観光'],
     portrait: true,
     description: {
@@ -337,7 +337,7 @@ export const R01: DemoEntry[] = [
     type: '写真',
     title: { ja: '仙台七夕', en: 'Tanabata festival, Sendai' },
     place: { ja: '仙台', en: 'Sendai' },
-    date: '昭和3年（1928）',
+    date: '昭和元年',
     subjects: ['祭礼', '商店街'],
     portrait: true,
     description: {
@@ -476,7 +476,7 @@ export const R02: DemoEntry[] = [
     type: '写真',
     title: { ja: '伏見稲荷大社の千本鳥居', en: 'The thousand torii of Fushimi Inari' },
     place: { ja: '京都・伏見', en: 'Fushimi, Kyoto' },
-    date: '大正期（1920頃）',
+    date: '大正後期',
     subjects: ['寺社', '観光'],
     portrait: true,
     description: {
@@ -550,7 +550,7 @@ export const R02: DemoEntry[] = [
     type: '写真',
     title: { ja: '小学校 新校舎の落成', en: 'Completion of a new elementary school building' },
     place: { ja: '大阪', en: 'Osaka' },
-    date: '昭和4年（1929）',
+    date: '1920年代後半',
     subjects: ['学校', '建築'],
     description: {
       ja: '鉄筋コンクリート造で新築された小学校校舎の落成式。三階建ての校舎の前に全校児童と教職員が整列し、来賓の挨拶に耳を傾けている。',
@@ -562,7 +562,7 @@ export const R02: DemoEntry[] = [
     type: '写真',
     title: { ja: '村祭りの神輿', en: 'Portable shrine at a village festival' },
     place: { ja: '埼玉・秩父', en: 'Chichibu, Saitama' },
-    date: '昭和13年（1938）',
+    date: '年代不詳',
     subjects: ['祭礼', '農村'],
     description: {
       ja: '秋の村祭りで鎮守の森から担ぎ出された神輿。法被姿の若者たちが田の畦道を練り歩き、刈り入れを終えた田圃の向こうに秩父の山が見える。',

@@ -4,6 +4,7 @@
  * Western year (era years converted), with "c." for approximate dates and "s" for decades.
  * Pure; no guessing beyond the era table: a text with no year in it is returned unchanged.
  */
+import { parseDateRange } from '../dates/range.ts';
 
 /** First year (Gregorian) of each era; year N of an era is start + N - 1 (元年 = 1). */
 export const ERAS: Readonly<Record<string, number>> = {
@@ -46,7 +47,11 @@ export function westernDate(text: string | undefined): WesternDate {
 /** The date as an English reader expects it: "1914", "c. 1897", "1910s"; undefined without a year. */
 export function englishDate(text: string | undefined): string | undefined {
   const d = westernDate(text);
-  if (d.year === undefined) return undefined;
+  if (d.year === undefined) {
+    // Forms read only by the full date parser (明治二十年, 大正後期, 1920年代後半…): its year range.
+    const r = parseDateRange(text);
+    return r ? (r.from === r.to ? String(r.from) : `${r.from}–${r.to}`) : undefined;
+  }
   if (d.decade) return `${d.year}s`;
   return d.circa ? `c. ${d.year}` : String(d.year);
 }

@@ -14,7 +14,7 @@ import { iiifText, imageServiceUrl, manifestUrl, PRESENTATION_CONTEXT, thumbnail
 export const COLLECTION_PAGE_SIZE = 100;
 
 /**
- * Canonical collection URL of a search: `?q=…&batch=…&type=…&sort=…` in this order, empty
+ * Canonical collection URL of a search: `?q=…&batch=…&type=…&from=…&to=…&sort=…` in this order, empty
  * parameters left out, then `page=N` for one page of a paged collection (page 1 included: without
  * `page` the URL is the top collection). The route redirects every other spelling here, so the `id`
  * of a collection is always the URL that serves it.
@@ -26,7 +26,8 @@ export function collectionUrl(base: string, req: SearchRequest, page?: number): 
 }
 
 function searchLabel(req: SearchRequest, total: number): LanguageMap {
-  const filters = [...(req.filters?.batch ?? []), ...(req.filters?.type ?? [])].join(', ');
+  const years = req.filters?.yearFrom !== undefined || req.filters?.yearTo !== undefined ? [`${req.filters.yearFrom ?? ''}–${req.filters.yearTo ?? ''}`] : [];
+  const filters = [...(req.filters?.batch ?? []), ...(req.filters?.type ?? []), ...years].join(', ');
   const what = [req.q, filters].filter(Boolean).join(' · ');
   return {
     ja: [iiifText(what ? `検索結果: ${what}（${total}件）` : `すべての資料（${total}件）`)],

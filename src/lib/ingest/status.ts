@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
+import { MAX_PAGE_SIZE, type SearchStore, type UnparsedDates } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
 import { compareBatchIds, compileRules } from './rules.ts';
 import { readWithdrawn } from './withdrawals.ts';
@@ -44,6 +44,11 @@ export interface IngestStatus {
   withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
+  /**
+   * Records whose date text gives no year range (src/lib/dates/range.ts): the first `limit`, and
+   * how many. Still searchable by their text; left out by year filters and sorted last by date.
+   */
+  unparsedDates?: UnparsedDates;
 }
 
 /** The last `archive sync --verify` that ran to the end: when, and what it found. */
@@ -152,6 +157,7 @@ export async function collectStatus(
   const ledger = [...readWithdrawn(cfg.dataDir).values()];
   status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
+  if (store.listUnparsedDates) status.unparsedDates = await store.listUnparsedDates(limit);
   return status;
 }
 
@@ -197,6 +203,15 @@ export function formatStatus(s: IngestStatus, now = new Date()): string[] {
     lines.push('', `withdrawn — ${s.withdrawn.total} record${s.withdrawn.total === 1 ? '' : 's'} no longer in their batch's workbook (not served; archive prune deletes them):`);
     for (const w of s.withdrawn.records) lines.push(`  ${w.id}  batch ${w.batch}  withdrawn ${w.withdrawnAt}`);
     if (s.withdrawn.total > s.withdrawn.records.length) lines.push(`  … (${s.withdrawn.total - s.withdrawn.records.length} more; --all lists them)`);
+  }
+  if (s.unparsedDates?.total) {
+    const u = s.unparsedDates;
+    lines.push('', `dates without a year range — ${u.total} record${u.total === 1 ? '' : 's'} (searchable by text; not in year filters or the decade facet):`);
+    for (const r of u.records) {
+      const where = r.source ? `${r.source.file}${r.source.sheet ? `:${r.source.sheet}` : ''}${r.source.row !== undefined ? `:${r.source.row}` : ''}` : `batch ${r.batch}`;
+      lines.push(`  ${where}  ${r.id}  ${JSON.stringify(r.date)}`);
+    }
+    if (u.total > u.records.length) lines.push(`  … (${u.total - u.records.length} more; --all lists them)`);
   }
   lines.push('', 'last runs:');
   for (const stage of STAGES) {

@@ -43,6 +43,7 @@ import {
   type SearchRequest,
   type SearchResponse,
   type SearchStore,
+  type UnparsedDates,
   type UpsertReport,
   filterList,
 } from './store.ts';
@@ -60,6 +61,7 @@ import {
   type HitSource,
   type PlannedSearch,
 } from './es-query.ts';
+import { UNPARSED_QUERY, parseDecades } from './es-dates.ts';
 import {
   MARK_UPLOADED_SCRIPT,
   MAX_ID_BYTES,
@@ -576,6 +578,33 @@ export class EsStore implements SearchStore {
     return hit?._source ? toImageEntry(hit._source, imageId) : null;
   }
 
+  async listUnparsedDates(limit: number): Promise<UnparsedDates> {
+    await this.ensure();
+    const res = await this.call(() =>
+      this.client.search<Pick<StoredDoc, 'id' | 'batch' | 'record'>>({
+        index: this.target,
+        size: Math.max(0, Math.floor(limit)),
+        sort: [{ id: { order: 'asc' } }],
+        _source: ['id', 'batch', 'record.date', 'record.source'],
+        track_total_hits: true,
+        query: UNPARSED_QUERY,
+      }),
+    );
+    const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
+    const records: UnparsedDates['records'] = [];
+    for (const h of res.hits.hits) {
+      const src = h._source;
+      if (!src) continue;
+      records.push({
+        id: src.id,
+        batch: src.batch,
+        date: String(src.record?.date),
+        ...(src.record?.source ? { source: src.record.source } : {}),
+      });
+    }
+    return { total, records };
+  }
+
   async count(): Promise<number> {
     await this.ensure();
     const res = await this.call(() => this.client.count({ index: this.target }));
@@ -607,6 +636,7 @@ export class EsStore implements SearchStore {
       ...plan.base,
       total: parseTotal(head),
       facets: { batch: parseBuckets(head.aggregations?.batch), type: parseBuckets(head.aggregations?.type) },
+      decades: parseDecades(head.aggregations?.decades),
     };
     if (plan.from >= out.total) return out;
     let after: estypes.SortResults | undefined;

@@ -19,6 +19,7 @@
  */
 import { searchableValues, validateUploads, validateUpsert, type AccessLevel, type ImageEntry, type ItemInput, type ItemRecord, type SearchField } from './store.ts';
 import { SEARCH_FIELDS } from './es-settings.ts';
+import { dateFields, type DateFields } from './es-dates.ts';
 
 
 /** Elasticsearch refuses document ids longer than 512 bytes (UTF-8). */
@@ -35,7 +36,7 @@ export interface UploadEntry {
 }
 
 /** What the upsert script receives for one record (everything but the store-maintained fields). */
-export interface DocInput {
+export interface DocInput extends DateFields {
   id: string;
   batch: string;
   type: string | null;
@@ -77,6 +78,7 @@ export function docInput(item: ItemInput): DocInput {
     image_ids: item.images.map((i) => i.id),
     search: searchFields(item),
     record: JSON.parse(JSON.stringify(item)) as ItemInput,
+    ...dateFields(item),
   };
 }
 

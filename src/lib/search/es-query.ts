@@ -30,6 +30,7 @@ import { FACET_SIZE, SEARCH_FIELDS } from './es-settings.ts';
 import { toRecord, type StoredDoc } from './es-docs.ts';
 import { isUnigramTerm, latinWordOf } from './text.ts';
 import { HIGHLIGHT_FIELDS, HIGHLIGHT_MAX_CHARS, HIGHLIGHT_POST, HIGHLIGHT_PRE, fromTaggedFragments } from './highlight.ts';
+import { dateSort, decadeAgg, parseDecades, yearClauses } from './es-dates.ts';
 
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
@@ -150,14 +151,15 @@ export function filterClauses(req: SearchRequest): estypes.QueryDslQueryContaine
   // Access levels (the access gate narrows searches with them): a list, even an empty one, lets
   // only those levels through (an empty or unknown list matches nothing, as in the embedded store).
   if (Array.isArray(f.access)) out.push({ terms: { access: f.access.filter((x) => typeof x === 'string') } });
+  out.push(...yearClauses(req));
   return out;
 }
 
-export function facetAggs(): Record<FacetName, estypes.AggregationsAggregationContainer> {
+export function facetAggs(): Record<FacetName | 'decades', estypes.AggregationsAggregationContainer> {
   const terms = (field: string): estypes.AggregationsAggregationContainer => ({
     terms: { field, size: FACET_SIZE, order: [{ _count: 'desc' }, { _key: 'asc' }] },
   });
-  return { batch: terms('batch'), type: terms('type') };
+  return { batch: terms('batch'), type: terms('type'), decades: decadeAgg() };
 }
 
 /** Plans a search: paging as the embedded store clamps it, the query, the sort. */
@@ -166,7 +168,8 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
   const { page, pageSize } = base;
   const filter = filterClauses(req);
   const hasTerms = parsed.terms.length > 0;
-  const byScore = hasTerms && req?.sort !== 'id';
+  const byDate = dateSort(req?.sort);
+  const byScore = hasTerms && req?.sort !== 'id' && !byDate;
   const words = [...new Set(parsed.display.map(latinWordOf).filter((w): w is string => !!w))];
   const query: estypes.QueryDslQueryContainer = hasTerms
     ? {
@@ -183,7 +186,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
     base: hasTerms || raw.trim() === '' ? base : { ...base, unsearchable: true },
     skip: !hasTerms && raw.trim() !== '',
     query,
-    sort: byScore ? [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }] : [{ id: { order: 'asc' } }],
+    sort: byDate ?? (byScore ? [{ _score: { order: 'desc' } }, { id: { order: 'asc' } }] : [{ id: { order: 'asc' } }]),
     byScore,
     from: (page - 1) * pageSize,
     size: pageSize,
@@ -209,7 +212,10 @@ export function searchBody(plan: PlannedSearch): estypes.SearchRequest {
 export type FacetName = 'batch' | 'type';
 
 /** The aggregations of a search answer: a `terms` aggregation per facet (keyword fields). */
-export type FacetAggregates = Partial<Record<FacetName, estypes.AggregationsStringTermsAggregate>>;
+export type FacetAggregates = Partial<Record<FacetName, estypes.AggregationsStringTermsAggregate>> & {
+  /** The decade facet: a terms aggregation on an integer field (es-dates.ts). */
+  decades?: estypes.AggregationsLongTermsAggregate;
+};
 
 /** A search answer: hits with HIT_SOURCE's fields, facets as facetAggs() asks for them. */
 export type EsSearchResult = estypes.SearchResponse<HitSource, FacetAggregates>;
@@ -244,6 +250,7 @@ export function parseSearch(plan: PlannedSearch, res: EsSearchResult): SearchRes
     ...plan.base,
     total: parseTotal(res),
     facets: { batch: parseBuckets(res.aggregations?.batch), type: parseBuckets(res.aggregations?.type) },
+    decades: parseDecades(res.aggregations?.decades),
     hits: parseHits(res.hits.hits, plan.byScore),
   };
 }

@@ -49,9 +49,10 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { FIELD_WEIGHTS, type SearchField } from './store.ts';
 import { COMBINING_KANA_MAPPINGS, KANA_MAPPINGS, WIDTH_MAPPINGS } from './text.ts';
+import { DATE_PROPERTIES } from './es-dates.ts';
 
 /** Bump when settings or mappings change: `archive es migrate` then builds `<alias>-v<N>`. */
-export const MAPPING_VERSION = 2;
+export const MAPPING_VERSION = 3;
 
 /** index.max_result_window, set explicitly: deeper pages are walked with search_after. */
 export const MAX_RESULT_WINDOW = 10_000;
@@ -170,6 +171,8 @@ export function indexMappings() {
       },
       record: { type: 'object', enabled: false },
       uploads: { type: 'object', enabled: false },
+      // Mapping version 3: year ranges of dates, the decade facet (es-dates.ts).
+      ...DATE_PROPERTIES,
     },
   } satisfies estypes.MappingTypeMapping;
 }

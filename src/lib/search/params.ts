@@ -4,6 +4,32 @@
  */
 import { ITEM_ID_RE } from '../domain.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, type SearchRequest } from './store.ts';
+import { parseDateRange } from '../dates/range.ts';
+
+/** Longest year input read (`from`, `to`): "明治四十五年頃" and the like fit easily. */
+const MAX_YEAR_INPUT = 40;
+
+/**
+ * The year bounds of a URL (`from`, `to`: 西暦 or 和暦, see yearBound). When `from` names a span
+ * that starts after `to`'s ("昭和 → 大正"), the reader meant the years between them: swapped.
+ */
+function yearParams(params: URLSearchParams): { yearFrom?: number; yearTo?: number } {
+  const read = (name: 'from' | 'to') => {
+    const raw = params.get(name)?.trim();
+    return raw && raw.length <= MAX_YEAR_INPUT ? (parseDateRange(raw) ?? undefined) : undefined;
+  };
+  let from = read('from');
+  let to = read('to');
+  if (from && to && from.from > to.from) [from, to] = [to, from];
+  return { ...(from && { yearFrom: from.from }), ...(to && { yearTo: to.to }) };
+}
+
+/** The year inputs of a URL that name no year (shown to the reader; the API answers 400). */
+export function unreadableYears(params: URLSearchParams): string[] {
+  return (['from', 'to'] as const)
+    .map((name) => params.get(name)?.trim() ?? '')
+    .filter((raw) => raw !== '' && (raw.length > MAX_YEAR_INPUT || parseDateRange(raw) === null));
+}
 
 const FACET_VALUE_RE = /^[\p{L}\p{N}._ -]{1,64}$/u;
 
@@ -42,9 +68,12 @@ export function parseSearchParams(params: URLSearchParams): SearchRequest {
   };
   const batch = facetValues(params, 'batch');
   const type = facetValues(params, 'type');
-  if (batch || type) req.filters = { ...(batch && { batch }), ...(type && { type }) };
+  const years = yearParams(params);
+  if (batch || type || years.yearFrom !== undefined || years.yearTo !== undefined) {
+    req.filters = { ...(batch && { batch }), ...(type && { type }), ...years };
+  }
   const sort = params.get('sort');
-  if (sort === 'id' || sort === 'relevance') req.sort = sort;
+  if (sort === 'id' || sort === 'relevance' || sort === 'oldest' || sort === 'newest') req.sort = sort;
   return req;
 }
 
@@ -55,6 +84,8 @@ export function searchQueryString(req: SearchRequest, overrides: Partial<SearchR
   if (r.q) p.set('q', r.q);
   for (const b of r.filters?.batch ?? []) p.append('batch', b);
   for (const t of r.filters?.type ?? []) p.append('type', t);
+  if (r.filters?.yearFrom !== undefined) p.set('from', String(r.filters.yearFrom));
+  if (r.filters?.yearTo !== undefined) p.set('to', String(r.filters.yearTo));
   if (r.sort) p.set('sort', r.sort);
   if (r.pageSize && r.pageSize !== DEFAULT_PAGE_SIZE) p.set('size', String(r.pageSize));
   if (r.page && r.page > 1) p.set('page', String(r.page));

@@ -48,6 +48,8 @@ import {
   StoreUnavailableError,
   UNIGRAM_WEIGHTS,
   WHOLE_WORD_BONUS,
+  decadeBuckets,
+  yearFilterOf,
   type AccessLevel,
   type FacetBucket,
   type ImageUpload,
@@ -62,10 +64,12 @@ import {
   type SearchRequest,
   type SearchResponse,
   type SearchStore,
+  type UnparsedDates,
   type UpsertReport,
 } from './store.ts';
 import { bigrams, isUnigramTerm, latinWordOf, latinWords, unigrams } from './text.ts';
 import { withHighlights } from './highlight.ts';
+import { parseDateRange } from '../dates/range.ts';
 
 /** Searchable fields in FTS row order (the low bits of an FTS rowid). */
 export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
@@ -74,6 +78,13 @@ export const FTS_FIELDS = Object.keys(FIELD_WEIGHTS) as SearchField[];
 const GAP = 'zzz';
 
 const SCHEMA_VERSION = 1;
+
+/**
+ * Version of the date rules (src/lib/dates/range.ts) the items' year_from/year_to columns were
+ * filled with. A store without the columns gets them (ALTER TABLE) and a store filled with other
+ * rules is re-filled from the stored records on open (init), inside one write transaction.
+ */
+const DATE_RULES = 1;
 
 /**
  * Version of the text rules the FTS rows were cut with (text.ts): 1 bigrams; 2 adds kana folding,
@@ -128,6 +139,8 @@ interface Filter {
   s3: 0 | 1 | null;
   /** Access levels a record must have; null when every level is allowed. */
   access: AccessLevel[] | null;
+  /** Year filter: the record's year range must overlap [from, to]; null: no filter. */
+  years: { from: number; to: number } | null;
 }
 
 /** One FTS5 phrase: each bigram double-quoted (internal quotes doubled), joined with `+`. */
@@ -327,6 +340,7 @@ export class SqliteStore implements SearchStore {
       throw new Error(`${this.path}: search store schema ${v.value}, this program expects ${SCHEMA_VERSION}`);
     }
     this.ensureTextRules();
+    this.ensureDateColumns();
     this.ready = true;
   }
 
@@ -359,6 +373,35 @@ export class SqliteStore implements SearchStore {
         .prepare(`INSERT INTO meta (key, value) VALUES ('text_rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
         .run(String(TEXT_RULES));
     });
+  }
+
+  /** Whether items has the year columns (a read-only store from before them has not). */
+  private hasYears = false;
+
+  /** Adds year_from/year_to to an older store and (re-)fills them when DATE_RULES changed. */
+  private ensureDateColumns(): void {
+    const columns = () => (this.db.prepare(`PRAGMA table_info(items)`).all() as Row[]).map((r) => r.name as string);
+    const rules = () => (this.db.prepare(`SELECT value FROM meta WHERE key = 'date_rules'`).get() as Row | undefined)?.value;
+    this.hasYears = columns().includes('year_from');
+    if (this.hasYears && Number(rules()) === DATE_RULES) return;
+    if (this.readOnly) return; // served without date filters until a writer upgrades it
+    this.transaction('IMMEDIATE', () => {
+      if (!columns().includes('year_from')) {
+        this.db.exec(`ALTER TABLE items ADD COLUMN year_from INTEGER; ALTER TABLE items ADD COLUMN year_to INTEGER;`);
+      }
+      this.db.exec(`CREATE INDEX IF NOT EXISTS items_years ON items (year_from, year_to)`);
+      if (Number(rules()) !== DATE_RULES) {
+        const set = this.db.prepare(`UPDATE items SET year_from = ?, year_to = ? WHERE n = ?`);
+        for (const r of this.db.prepare(`SELECT n, json ->> '$.date' AS date FROM records`).all() as Row[]) {
+          const range = parseDateRange(r.date as string | null);
+          set.run(range?.from ?? null, range?.to ?? null, r.n as number);
+        }
+        this.db
+          .prepare(`INSERT INTO meta (key, value) VALUES ('date_rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+          .run(String(DATE_RULES));
+      }
+    });
+    this.hasYears = true;
   }
 
   private transaction<T>(mode: 'IMMEDIATE' | 'DEFERRED', fn: () => T): T {
@@ -446,6 +489,8 @@ export class SqliteStore implements SearchStore {
           `INSERT INTO images (id, item_n, item_id, seq, file, label, width, height, s3_key, s3_size, uploaded_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         );
+        // The year range of the record's date, at index time (src/lib/dates/range.ts).
+        const setYears = this.stmt(`UPDATE items SET year_from = ?, year_to = ? WHERE n = ?`);
 
         // Phase 1, in chunks: find the records that exist and release their images, so an image
         // may move between two records of this upsert; keep their upload state to carry it over.
@@ -520,6 +565,8 @@ export class SqliteStore implements SearchStore {
               if (json !== ex.json) saveJson.run(n, json);
               updated++;
             }
+            const range = parseDateRange(item.date);
+            setYears.run(range?.from ?? null, range?.to ?? null, n);
             images.forEach(({ img, keep }, seq) => {
               const owner = findImage.get(img.id) as Row | undefined;
               if (owner) throw new Error(`upsert: image ${img.id} of ${item.id} already belongs to ${String(owner.item_id)}`);
@@ -706,6 +753,26 @@ export class SqliteStore implements SearchStore {
     });
   }
 
+  async listUnparsedDates(limit: number): Promise<UnparsedDates> {
+    this.initSync();
+    if (!this.hasYears) return { total: 0, records: [] };
+    const where = `i.year_from IS NULL AND trim(coalesce(r.json ->> '$.date', '')) != ''`;
+    const total = (this.stmt(`SELECT count(*) AS c FROM items i JOIN records r ON r.n = i.n WHERE ${where}`).get() as Row).c as number;
+    const rows = this.stmt(
+      `SELECT i.id, i.batch, r.json ->> '$.date' AS date, r.json -> '$.source' AS source
+       FROM items i JOIN records r ON r.n = i.n WHERE ${where} ORDER BY i.id LIMIT ?`,
+    ).all(Math.max(0, Math.floor(limit))) as Row[];
+    return {
+      total,
+      records: rows.map((r) => ({
+        id: r.id as string,
+        batch: r.batch as string,
+        date: String(r.date),
+        ...(typeof r.source === 'string' ? { source: JSON.parse(r.source) as UnparsedDates['records'][number]['source'] } : {}),
+      })),
+    };
+  }
+
   async count(): Promise<number> {
     this.initSync();
     return (this.stmt(`SELECT count(*) AS c FROM items`).get() as Row).c as number;
@@ -721,6 +788,7 @@ export class SqliteStore implements SearchStore {
     const { page, pageSize } = out;
     const offset = (page - 1) * pageSize;
     if (parsed.terms.length === 0 && raw.trim() !== '') return { ...out, unsearchable: true };
+    out.decades = [];
 
     // Filters: batch and type become code lists (bit tests on d), s3_uploaded a flag.
     const filters = req?.filters ?? {};
@@ -734,12 +802,15 @@ export class SqliteStore implements SearchStore {
     const accessValues = Array.isArray(filters.access) ? ACCESS_LEVELS.filter((l) => filters.access!.includes(l)) : null;
     if (accessValues && accessValues.length === 0) return out;
     const access = accessValues && accessValues.length < ACCESS_LEVELS.length ? accessValues : null;
-    const filter: Filter = { batchCodes, typeCodes, s3, access };
+    const years = yearFilterOf(filters);
+    if (years && (years.from > years.to || !this.hasYears)) return { ...out, decades: [] };
+    const filter: Filter = { batchCodes, typeCodes, s3, access, years };
+    const dateSort = req?.sort === 'oldest' || req?.sort === 'newest' ? req.sort : null;
 
     const res = this.transaction('DEFERRED', () =>
       parsed.terms.length === 0
-        ? this.browse(out, filter, offset)
-        : this.query(out, parsed.terms, filter, offset, req?.sort === 'id', parsed.display.map(latinWordOf)),
+        ? this.browse(out, filter, offset, dateSort)
+        : this.query(out, parsed.terms, filter, offset, req?.sort === 'id', parsed.display.map(latinWordOf), dateSort),
     );
     // What matched, per field, computed from the stored text (highlight.ts; Elasticsearch's highlighter marks the same).
     return withHighlights(res, parsed.terms);
@@ -765,7 +836,37 @@ export class SqliteStore implements SearchStore {
   }
 
   /** No query: every record passing the filters, by id; total and facets from facet_counts. */
-  private browse(out: SearchResponse, f: Filter, offset: number): SearchResponse {
+  /** SQL conditions on items (alias `p`) for the access and year filters, with their parameters. */
+  private itemConds(f: Filter, p: string): [string[], Array<string | number>] {
+    const sql: string[] = [];
+    const params: Array<string | number> = [];
+    if (f.access) {
+      sql.push(`${p}access IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(f.access));
+    }
+    if (f.years) {
+      sql.push(`${p}year_to >= ? AND ${p}year_from <= ?`);
+      params.push(f.years.from, f.years.to);
+    }
+    return [sql, params];
+  }
+
+  /** ORDER BY terms of a date sort over columns yf (year_from), yt (year_to), id of alias `p`. */
+  private static dateOrder(sort: 'oldest' | 'newest', p: string): string {
+    return sort === 'oldest'
+      ? `${p}yf IS NULL, ${p}yf, ${p}yt, ${p}id`
+      : `${p}yt IS NULL, ${p}yt DESC, ${p}yf DESC, ${p}id`;
+  }
+
+  /** The decade facet of the records `where` selects from items i (see SearchResponse.decades). */
+  private decadeFacet(where: string, params: Array<string | number>): FacetBucket[] {
+    const rows = this.stmt(
+      `SELECT i.year_from / 10 AS a, i.year_to / 10 AS b, count(*) AS c FROM items i WHERE ${where} AND i.year_from IS NOT NULL GROUP BY 1, 2`,
+    ).all(...params) as Row[];
+    return decadeBuckets(rows.map((r) => ({ first: (r.a as number) * 10, last: (r.b as number) * 10, count: r.c as number })));
+  }
+
+  private browse(out: SearchResponse, f: Filter, offset: number, dateSort: 'oldest' | 'newest' | null = null): SearchResponse {
     const where: string[] = [];
     const params: Array<string | number> = [];
     if (f.batchCodes) {
@@ -781,16 +882,17 @@ export class SqliteStore implements SearchStore {
       params.push(f.s3);
     }
     const w = where.length ? where.join(' AND ') : '1';
-    // With an access filter the counts come from the items themselves, in facet_counts' shape.
-    const counts = f.access
+    // With an access or year filter the counts come from the items themselves, in facet_counts' shape.
+    const [conds, condParams] = this.itemConds(f, '');
+    const counts = conds.length
       ? `WITH fc AS (SELECT d >> ${BATCH_SHIFT} AS b, (d >> ${TYPE_SHIFT}) & ${MAX_TYPE_CODE} AS t, s3_uploaded AS s3, count(*) AS cnt
-         FROM items WHERE access IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) `
+         FROM items WHERE ${conds.join(' AND ')} GROUP BY 1, 2, 3) `
       : '';
-    const source = f.access ? 'fc' : 'facet_counts';
+    const source = conds.length ? 'fc' : 'facet_counts';
     const rows = this.stmt(
       `${counts}SELECT 0 AS k, b AS code, sum(cnt) AS c FROM ${source} WHERE ${w} GROUP BY b
        UNION ALL SELECT 1, t, sum(cnt) FROM ${source} WHERE ${w} AND t != 0 GROUP BY t`,
-    ).all(...(f.access ? [JSON.stringify(f.access)] : []), ...params, ...params) as Row[];
+    ).all(...condParams, ...params, ...params) as Row[];
     const batch = new Map<number, number>();
     const type = new Map<number, number>();
     for (const r of rows) {
@@ -800,12 +902,21 @@ export class SqliteStore implements SearchStore {
     out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
     if (out.total === 0) return out;
     const [fsql, fparams] = this.filterSql('i.d', f);
-    const accessSql = f.access ? ' AND i.access IN (SELECT value FROM json_each(?))' : '';
-    const page = this.stmt(
-      `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+    const [iconds, iparams] = this.itemConds(f, 'i.');
+    const accessSql = iconds.map((c) => ` AND ${c}`).join('');
+    if (this.hasYears) out.decades = this.decadeFacet(`${fsql}${accessSql}`, [...fparams, ...iparams]);
+    const page = dateSort
+      ? (this.stmt(
+          `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+           FROM (SELECT n, id, year_from AS yf, year_to AS yt FROM items i WHERE ${fsql}${accessSql}
+                 ORDER BY ${SqliteStore.dateOrder(dateSort, '')} LIMIT ? OFFSET ?) p
+           CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY ${SqliteStore.dateOrder(dateSort, 'p.')}`,
+        ).all(...fparams, ...iparams, out.pageSize, offset) as Row[])
+      : (this.stmt(
+          `SELECT r.json, i.indexed_at, i.updated_at, i.s3_uploaded
        FROM (SELECT n, id FROM items i INDEXED BY items_id_cover WHERE ${fsql}${accessSql} ORDER BY id LIMIT ? OFFSET ?) p
        CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY p.id`,
-    ).all(...fparams, ...(f.access ? [JSON.stringify(f.access)] : []), out.pageSize, offset) as Row[];
+        ).all(...fparams, ...iparams, out.pageSize, offset) as Row[]);
     out.hits = page.map((r) => ({ record: this.toRecord(r), score: 0 }));
     return out;
   }
@@ -816,7 +927,15 @@ export class SqliteStore implements SearchStore {
    * scores, the AND of terms and the facet counts are then collected here, per record, in typed
    * arrays indexed by n. Only the page's candidates go back to SQL, to be ordered by id.
    */
-  private query(out: SearchResponse, terms: string[][], f: Filter, offset: number, byId: boolean, words: ReadonlyArray<string | null> = []): SearchResponse {
+  private query(
+    out: SearchResponse,
+    terms: string[][],
+    f: Filter,
+    offset: number,
+    byId: boolean,
+    words: ReadonlyArray<string | null> = [],
+    dateSort: 'oldest' | 'newest' | null = null,
+  ): SearchResponse {
     const acc = this.accumulator();
     const { gen, score, step, dv } = acc;
     const G = acc.gen_;
@@ -869,6 +988,14 @@ export class SqliteStore implements SearchStore {
         if (list.length === 0) return out;
       }
     }
+    if (f.years) {
+      const inRange = this.stmt(
+        `SELECT n FROM items WHERE n IN (SELECT value FROM json_each(?)) AND year_to >= ? AND year_from <= ?`,
+      ).all(JSON.stringify(list), f.years.from, f.years.to) as Row[];
+      const keep = new Set(inRange.map((r) => r.n as number));
+      list = list.filter((n) => keep.has(n));
+      if (list.length === 0) return out;
+    }
 
     // Whole-word bonus: once per Latin-word term found as a whole word in any field of a match.
     for (const word of new Set(words.filter((w): w is string => !!w))) {
@@ -899,10 +1026,22 @@ export class SqliteStore implements SearchStore {
     batchCounts.forEach((c, code) => c && batch.set(code, c));
     typeCounts.forEach((c, code) => c && code !== 0 && type.set(code, c));
     out.facets = { batch: this.buckets('batch', batch), type: this.buckets('type', type) };
+    if (this.hasYears) out.decades = this.decadeFacet(`i.n IN (SELECT value FROM json_each(?))`, [JSON.stringify(list)]);
     const end = offset + out.pageSize;
     if (offset >= list.length) return out;
 
     let rows: Row[];
+    if (dateSort) {
+      // By date: every match is a candidate; scores are reported as 0, as for sort=id.
+      rows = this.stmt(
+        `SELECT 0 AS score, r.json, i.indexed_at, i.updated_at, i.s3_uploaded
+         FROM (SELECT n, id, year_from AS yf, year_to AS yt FROM items WHERE n IN (SELECT value FROM json_each(?))
+               ORDER BY ${SqliteStore.dateOrder(dateSort, '')} LIMIT ? OFFSET ?) p
+         CROSS JOIN items i ON i.n = p.n CROSS JOIN records r ON r.n = p.n ORDER BY ${SqliteStore.dateOrder(dateSort, 'p.')}`,
+      ).all(JSON.stringify(list), out.pageSize, offset) as Row[];
+      out.hits = rows.map((r): SearchHit => ({ record: this.toRecord(r), score: 0 }));
+      return out;
+    }
     // Sorting by id: for many matches, walk the id index keeping the matches (SQLite builds an
     // ephemeral index of the JSON list) until the page is full, about end * records / total rows;
     // for few matches, look their ids up and sort them (the pairs path below, scores all 0).

@@ -15,9 +15,17 @@ export interface SearchFilters {
   s3_uploaded?: boolean;
   /** Only records at one of these access levels (the access gate's per-user scope); [] matches nothing. */
   access?: AccessLevel[];
+  /**
+   * Year filter (Gregorian years, inclusive): only records whose year range (parsed from their date
+   * at index time, src/lib/dates/range.ts) overlaps [yearFrom, yearTo]; records without a range are
+   * left out as soon as either bound is set. An inverted filter (from > to) matches nothing.
+   */
+  yearFrom?: number;
+  yearTo?: number;
 }
 
-export type SortOrder = 'relevance' | 'id';
+/** oldest: by year range (from, then to) ascending; newest: by to, then from, descending; undated last, ties by id. */
+export type SortOrder = 'relevance' | 'id' | 'oldest' | 'newest';
 
 export interface SearchRequest {
   /** Raw user text; parsed with parseQuery(). Empty or absent: browse everything. */
@@ -64,6 +72,12 @@ export interface SearchResponse {
   unsearchable: boolean;
   /** Set when the query was longer than MAX_QUERY_LENGTH characters: not searched (never cut). */
   tooLong?: { length: number; max: number };
+  /**
+   * The decade facet: matching records per decade ("1920" = 1920–1929), oldest first. A record
+   * counts once in every decade its year range touches (1918–1931 counts in 1910, 1920 and 1930),
+   * so the counts may add up to more than `total`. Absent when nothing was searched.
+   */
+  decades?: FacetBucket[];
 }
 
 export interface UpsertReport {
@@ -156,6 +170,18 @@ export interface SearchStore {
    * resolves to the number removed. Optional only so that test doubles of the port stay valid.
    */
   deleteRecords?(ids: string[]): Promise<number>;
+  /**
+   * Records whose date text could not be read as a year range (src/lib/dates/range.ts): the first
+   * `limit` by id, and how many there are. They stay searchable by their text; `archive status`
+   * lists them. Optional only so that test doubles of the port stay valid.
+   */
+  listUnparsedDates?(limit: number): Promise<UnparsedDates>;
+}
+
+/** What listUnparsedDates answers. */
+export interface UnparsedDates {
+  total: number;
+  records: Array<{ id: string; batch: string; date: string; source?: { file: string; sheet?: string; row?: number } }>;
 }
 
 /**
@@ -207,6 +233,24 @@ export function searchableValues(item: ItemInput): Record<SearchField, string[]>
     description: lang(item.description),
     notes: item.notes ? [item.notes] : [],
   };
+}
+
+/** The year filter of a request as numbers (absent bounds open), or null when it has none. */
+export function yearFilterOf(filters: SearchFilters | undefined): { from: number; to: number } | null {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : undefined);
+  const from = num(filters?.yearFrom);
+  const to = num(filters?.yearTo);
+  if (from === undefined && to === undefined) return null;
+  return { from: from ?? -1_000_000, to: to ?? 1_000_000 };
+}
+
+/** Decade buckets from counts per (first decade, last decade) pair: oldest first (see `decades`). */
+export function decadeBuckets(spans: Iterable<{ first: number; last: number; count: number }>): FacetBucket[] {
+  const counts = new Map<number, number>();
+  for (const { first, last, count } of spans) {
+    for (let d = first; d <= last; d += 10) counts.set(d, (counts.get(d) ?? 0) + count);
+  }
+  return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([d, count]) => ({ value: String(d), count }));
 }
 
 export const DEFAULT_PAGE_SIZE = 20;

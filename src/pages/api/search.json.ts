@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { store } from '../../lib/runtime.ts';
 import { json, jsonError } from '../../lib/http.ts';
-import { parseSearchParams, queryTooLong } from '../../lib/search/params.ts';
+import { parseSearchParams, queryTooLong, unreadableYears } from '../../lib/search/params.ts';
 import { config } from '../../lib/config.ts';
 import { manifestUrl, itemUrl } from '../../lib/iiif/manifest.ts';
 
@@ -10,6 +10,8 @@ export const GET: APIRoute = async ({ url }) => {
   const req = parseSearchParams(url.searchParams);
   const long = queryTooLong(req);
   if (long) return jsonError(400, `the query is ${long.length} characters long; at most ${long.max} are searched`);
+  const badYears = unreadableYears(url.searchParams);
+  if (badYears.length > 0) return jsonError(400, `not a year (西暦 or 和暦, e.g. 1923, 大正, 昭和10年, S10): ${badYears.join(', ')}`);
   const res = await (await store()).search(req);
   const base = config().publicBaseUrl;
   return json(
@@ -20,6 +22,7 @@ export const GET: APIRoute = async ({ url }) => {
       unsearchable: res.unsearchable,
       tooShort: res.tooShort,
       facets: res.facets,
+      decades: res.decades ?? [],
       items: res.hits.map(({ record, score, highlight }) => ({
         id: record.id,
         score,
