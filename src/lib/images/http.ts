@@ -16,8 +16,8 @@ import type { IiifResponse, ImageServer } from './server.ts';
 export const IIIF_PREFIX = '/iiif/';
 
 export interface IiifHttpOptions {
-  /** The image server; default: the process-wide one from `src/lib/runtime.ts`. */
-  server?: ImageServer | (() => Promise<ImageServer>);
+  /** The image server (a function for lazy construction); the caller composes it (src/lib/http/serve.ts). */
+  server: ImageServer | (() => Promise<ImageServer>);
   /**
    * Access gate. Resolves true to let the request through; false when it has answered the request
    * itself (then `handleIiifRequest` writes nothing more and returns true).
@@ -53,11 +53,6 @@ const CORS_PREFLIGHT: Record<string, string> = {
   'Access-Control-Allow-Headers': 'Accept, If-None-Match, If-Modified-Since',
   'Access-Control-Max-Age': '86400',
 };
-
-async function defaultServer(): Promise<ImageServer> {
-  const { imageServer } = await import('../runtime.ts');
-  return imageServer();
-}
 
 /** The raw (still percent-encoded) path after `/iiif/`, or null when the URL is not below it. */
 export function iiifPath(url: string | undefined): string | null {
@@ -100,7 +95,7 @@ export async function writeIiifResponse(res: ServerResponse, r: IiifResponse, wi
  * Answer `req` when its path is below `/iiif/` and return true; return false for any other path.
  * Never rejects: a failure after the headers were sent destroys the socket.
  */
-export async function handleIiifRequest(req: IncomingMessage, res: ServerResponse, opts: IiifHttpOptions = {}): Promise<boolean> {
+export async function handleIiifRequest(req: IncomingMessage, res: ServerResponse, opts: IiifHttpOptions): Promise<boolean> {
   const path = iiifPath(req.url);
   if (path === null) return false;
   try {
@@ -118,7 +113,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
       res.end('Method not allowed\n');
       return true;
     }
-    const server = typeof opts.server === 'function' ? await opts.server() : (opts.server ?? (await defaultServer()));
+    const server = typeof opts.server === 'function' ? await opts.server() : opts.server;
     const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined> });
     if (res.destroyed) {
       await result.file?.handle.close().catch(() => {});
