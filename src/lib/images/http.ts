@@ -6,11 +6,13 @@
  * other path. One parser of the path after `/iiif/` (`iiifPath`), one response writer
  * (`writeIiifResponse`), one CORS preflight.
  *
- * Per-image access runs as `authorize`: it sees the request and either lets it through (true), or
- * answers it itself and returns false.
+ * Per-image access is decided by the image server itself, once per image (`levels`: the user's
+ * access levels, passed to `ImageServer.handle`); `authorize` (optional) may refuse a request before
+ * that, answering it itself.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import type { AccessLevel } from '../domain.ts';
 import type { IiifResponse, ImageServer } from './server.ts';
 
 export const IIIF_PREFIX = '/iiif/';
@@ -23,6 +25,10 @@ export interface IiifHttpOptions {
    * itself (then `handleIiifRequest` writes nothing more and returns true).
    */
   authorize?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+  /** The access levels of the user asking (the gate's outcome); the image server decides with them. */
+  levels?: (req: IncomingMessage) => readonly AccessLevel[] | undefined;
+  /** Called after an image server answer was written (e.g. the access audit, for 200 and 304). */
+  answered?: (req: IncomingMessage, path: string, status: number) => void;
   /**
    * Headers added to every answer (what Astro's middleware adds to routed responses: nosniff,
    * credentialed CORS for allowed IIIF client origins, ...). They replace the image server's
@@ -114,7 +120,8 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
       return true;
     }
     const server = typeof opts.server === 'function' ? await opts.server() : opts.server;
-    const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined> });
+    const levels = opts.levels?.(req);
+    const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined>, ...(levels ? { levels } : {}) });
     if (res.destroyed) {
       await result.file?.handle.close().catch(() => {});
       return true;
@@ -122,6 +129,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     if (extra) result.headers = withHeaders(result.headers, extra);
     if (opts.secure) result.headers = opts.secure(result.headers);
     await writeIiifResponse(res, result, method === 'GET');
+    opts.answered?.(req, path, result.status);
   } catch (err) {
     if ((err as Error)?.name === 'StoreUnavailableError' && !res.headersSent) {
       // The access check could not look the image up (store down): 503, one line, no stack.

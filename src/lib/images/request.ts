@@ -26,7 +26,7 @@
  */
 import Calculators from 'iiif-processor/calculator';
 import { IMAGE_ID_RE } from '../domain.ts';
-import { IiifError, badRequest, notFound, quote } from './errors.ts';
+import { IiifError, badRequest, noSuchImage, notFound, quote } from './errors.ts';
 import { jpegTilesUsable, type TiffLayout, type TiffPage } from './tiff.ts';
 
 export type Version = 2 | 3;
@@ -194,7 +194,7 @@ function parse(rawPath: string): ParsedRequest {
   const version: Version = versionSeg === '2' ? 2 : 3;
   if (idSeg === undefined || idSeg === '') throw notFound('No image identifier in the request');
   const id = decodeOnce(idSeg, 'identifier');
-  if (!IMAGE_ID_RE.test(id)) throw notFound(`No image with identifier ${quote(id)}`);
+  if (!IMAGE_ID_RE.test(id)) throw noSuchImage(id);
   const encodedId = encodeURIComponent(id);
 
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {

@@ -39,7 +39,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache.ts';
-import { IiifError } from './errors.ts';
+import { canSee, type AccessLevel } from '../domain.ts';
+import { IiifError, noSuchImage } from './errors.ts';
 import { estimateOutputBytes, estimateRenderBytes } from './estimates.ts';
 import { etagMatches, headerOf as header, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
@@ -112,6 +113,12 @@ export interface ImageServerOptions {
   /** How long a located source is reused before it is looked up and stat-ed again (ms, default 2000). */
   sourceTtlMs?: number;
   log?: (message: string, err?: unknown) => void;
+  /**
+   * Refuse requests that carry no `levels` (as if the user may see nothing). The composition root
+   * (src/lib/runtime.ts) sets it, so a caller that forgets the user's levels fails closed; without
+   * it (tests, the benchmark, the validator's stand-alone server) such requests are unrestricted.
+   */
+  enforceAccess?: boolean;
   /** IIIF Authorization Flow 2.0 services to advertise in info.json (probe per image; src/lib/access). */
   auth?: { context: string; services: (id: string) => Record<string, unknown>[] };
 }
@@ -119,6 +126,12 @@ export interface ImageServerOptions {
 export interface IiifHttpRequest {
   method?: string;
   headers?: Headers | Record<string, string | string[] | undefined>;
+  /**
+   * The access levels of the user asking (the gate's `User.levels`). An image whose item's level
+   * is not among them is answered exactly like an image that does not exist. Undefined: see
+   * `ImageServerOptions.enforceAccess`.
+   */
+  levels?: readonly AccessLevel[];
   /** Set on the one internal retry after the source changed during a render. */
   retried?: boolean;
 }
@@ -155,6 +168,8 @@ export function deliverableLimits(limits: Limits, warn?: (message: string) => vo
 
 interface HotEntry {
   key: string;
+  /** The item's access level as resolved with the source (checked against every request's levels). */
+  access: AccessLevel;
   checked: number;
   mtimeMs: number;
   headers: Record<string, string>;
@@ -181,9 +196,11 @@ export class ImageServer {
   readonly #hot = new LRUCache<string, HotEntry>({ max: 20_000 });
   readonly #hotTtlMs: number;
   readonly #auth: ImageServerOptions['auth'];
+  readonly #enforceAccess: boolean;
 
   constructor(opts: ImageServerOptions) {
     this.#auth = opts.auth;
+    this.#enforceAccess = opts.enforceAccess ?? false;
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
     this.#limits = deliverableLimits({ maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea }, (m) => this.#log(m));
@@ -263,7 +280,9 @@ export class ImageServer {
   /** Answer one request for `/iiif/{path}`. Never throws. */
   async handle(path: string, req: IiifHttpRequest = {}): Promise<IiifResponse> {
     const hot = this.#hot.get(path);
-    if (hot && performance.now() - hot.checked < this.#hotTtlMs) {
+    // A warm answer: no parse, no lookup; the access level came with it. (A user who may not see
+    // it takes the full path, which answers as for a missing image.)
+    if (hot && performance.now() - hot.checked < this.#hotTtlMs && this.#may(req, hot.access)) {
       const r = this.#fromHot(hot, req);
       if (r) return r;
     }
@@ -275,14 +294,14 @@ export class ImageServer {
         case 'redirect':
           return this.#redirect(parsed.location);
         case 'info': {
-          const source = await this.#sources.resolve(parsed.id);
+          const source = this.#authorized(req, await this.#sources.resolve(parsed.id));
           const facts = await this.#factsOf(source);
           // A viewer opening a plain JPEG will ask for tiles next: start its pyramid (when idle).
           if (this.#wantsPyramid(facts)) void this.#pyramids!.ensure(source, facts, { background: true });
           return this.#info(parsed.version, parsed.id, source, facts, req);
         }
         case 'image': {
-          const source = await this.#sources.resolve(parsed.id);
+          const source = this.#authorized(req, await this.#sources.resolve(parsed.id));
           const facts = await this.#factsOf(source);
           const resolved = resolveImageRequest(parsed, facts, this.#limits);
           if (resolved.kind === 'error') return this.#error(resolved.status, resolved.message);
@@ -297,6 +316,22 @@ export class ImageServer {
       this.#log(`internal error for /iiif/${path.slice(0, 300)}`, err);
       return this.#error(500, 'Internal server error');
     }
+  }
+
+  /** Whether the user asking may see an item at `level`. */
+  #may(req: IiifHttpRequest, level: AccessLevel): boolean {
+    const levels = req.levels ?? (this.#enforceAccess ? [] : undefined);
+    return levels === undefined || canSee(levels, level);
+  }
+
+  /**
+   * `source` when the user may see it; otherwise the error of a missing identifier — decided here,
+   * right after the lookup and before anything else about the image (its size, a 304), so that
+   * status, headers and body are those of an id the store does not know.
+   */
+  #authorized(req: IiifHttpRequest, source: SourceFile): SourceFile {
+    if (!this.#may(req, source.access)) throw noSuchImage(source.id);
+    return source;
   }
 
   #error(status: number, message: string, extra?: Record<string, string>): IiifResponse {
@@ -374,7 +409,7 @@ export class ImageServer {
 
   #remember(path: string | undefined, key: string, source: SourceFile, headers: Record<string, string>): void {
     if (path === undefined || !this.#cacheRenders) return;
-    this.#hot.set(path, { key, checked: performance.now(), mtimeMs: source.mtimeMs, headers: { ...headers } });
+    this.#hot.set(path, { key, access: source.access, checked: performance.now(), mtimeMs: source.mtimeMs, headers: { ...headers } });
   }
 
   async #image(plan: ImagePlan, source: SourceFile, facts: SourceFacts, req: IiifHttpRequest, path?: string): Promise<IiifResponse> {

@@ -17,10 +17,16 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { IiifError, quote } from './errors.ts';
+import type { AccessLevel } from '../domain.ts';
+import { IiifError, noSuchImage, quote } from './errors.ts';
 
 export interface ImageRecord {
   file: string;
+  /**
+   * The access level of the image's item (the store's `ImageEntry.access`); absent = open. The
+   * image server decides with it, once per resolved source, who may see the image.
+   */
+  access?: AccessLevel;
   /** S3 object key once synced (the store's `ImageRef.s3Key`). */
   s3Key?: string;
 }
@@ -41,6 +47,11 @@ export interface SourceFile {
    * gets a new version (fs: path, device, inode, size, mtime; S3: bucket, key, ETag).
    */
   version: string;
+  /**
+   * The item's access level as the record said when the source was resolved: reused with the
+   * source (for its TTL, `ImageSource.ttlMs`), so a changed level takes effect within that TTL.
+   */
+  access: AccessLevel;
 }
 
 /** Where images come from: the file system (this module) or S3 (s3source.ts). */
@@ -221,7 +232,7 @@ export class SourceResolver implements ImageSource {
 
   async #resolve(id: string): Promise<SourceFile> {
     const record = await lookupOr503(this.#lookup, id);
-    if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
+    if (!record) throw noSuchImage(id);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
 
     if (typeof record.file !== 'string' || !isSafeRelativePath(record.file)) {
@@ -267,6 +278,6 @@ export class SourceResolver implements ImageSource {
       this.#warn(`image ${id}: file ${quote(record.file, 200)} cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String(code)}`);
       throw unavailable();
     }
-    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };
+    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, access: record.access ?? 'open' };
   }
 }
