@@ -1,12 +1,16 @@
 /**
  * The built-in IIIF Image API server (2.1 and 3.0), framework-free: `handle()` takes the path after
- * `/iiif/` and the request headers and returns status, headers and body. It orchestrates; the
+ * `/iiif/`, the request headers and the user's access levels and returns status, headers and
+ * body. It orchestrates; the
  * parts are apart: request.ts (pure parse, plan, region arithmetic), render.ts (the only user of
  * sharp), pyramids.ts (derivative lifecycle), cache.ts (disk and memory caches), source.ts /
  * s3source.ts (locating the source), queue.ts (bounded processing), estimates.ts (memory).
  *
- * Per request: parse (pure) -> locate the source (source.ts / s3source.ts; answers reused for a
- * couple of seconds) -> image facts from an LRU keyed by the source's version (one metadata()
+ * Per request: a repeated path within the source TTL is answered from the hot cache (no parse, no
+ * lookup; its entry keeps the item's access level, checked against the user's levels). Otherwise:
+ * parse (pure) -> locate the source (source.ts / s3source.ts: one store lookup per image, reused for
+ * the source TTL, a couple of seconds; it carries the item's access level) -> access: an image the
+ * user may not see is answered exactly like an unknown id (404, same headers and body) -> image facts from an LRU keyed by the source's version (one metadata()
  * per page on a miss, never again) -> resolve the request into a plan (pure) -> ETag / 304 / HEAD
  * -> rendered bytes from the memory cache, else the disk cache, else ONE render per key at a time
  * (single-flight), through the bounded processing queue (queue.ts: at most N renders, a bounded
