@@ -7,7 +7,7 @@
  *  - SQLite: a wrapper of the store port that counts every call per method.
  * A cold image costs at most one store request, a warm tile none — for a user who may see the
  * image and for one who may not (answered exactly like a missing image). A changed level (re-index)
- * takes effect once the resolved source's TTL has passed (the clock is performance.now(), faked).
+ * takes effect once the resolved source's TTL has passed (the performance clock is faked: no waiting).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
