@@ -18,6 +18,10 @@
  *  P3  cached tiles/s: ours after a first pass (memory cache; and disk cache with the memory
  *      cache and passthrough off) vs nginx serving the same bytes as static files.
  *  P9  `full/max/0/default.jpg` of a 79508 x 3082 pyramid TIFF: time and the server's peak RSS.
+ *  A1  access costs nothing per warm tile: cached tiles/s (memory cache) with a store that costs
+ *      1 ms per lookup and every request carrying the user's levels (access enforced), beside the
+ *      same server without either, alternated over the rounds; and store lookups per warm tile.
+ *      `--access-only` runs just this case (no peers to install).
  *
  * Servers run one at a time (the machine has few cores); P1 and P3 alternate ours and the peer
  * over several rounds and report medians, which keeps background noise from favouring either.
@@ -39,6 +43,7 @@ const { values: opt } = parseArgs({
     'node-load': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '8' },
+    'access-only': { type: 'boolean', default: false },
   },
 });
 const DIR = path.resolve(opt.dir);
@@ -123,9 +128,59 @@ async function measure(base: string, paths: string[], what: string, opts: { warm
   return check(await runLoad({ base, paths, concurrency: C, maxRequests: opts.max ?? N, maxSeconds: SECONDS, cycle: opts.cycle ?? true }), what);
 }
 
+/**
+ * A1: warm tiles/s from the memory cache, plain vs a 1 ms store with access enforced (alternated,
+ * medians), and the store lookups each warm tile cost.
+ */
+async function accessCase(imageDir: string, paths: string[], args: string[], cacheDir: string): Promise<{ rows: string[][]; detail: string }> {
+  const plain: number[] = [];
+  const slow: number[] = [];
+  let perTile = NaN;
+  for (let round = 0; round < ROUNDS; round++) {
+    log(`A1 round ${round + 1}: ours, memory cache, no store cost`);
+    const a = await startOurs(imageDir, ['--cache', cacheDir, ...args]);
+    plain.push((await measure(a.base, paths, 'A1 plain', { warm: paths.length * 2 })).perSecond);
+    await a.stop();
+    log(`A1 round ${round + 1}: ours, memory cache, 1 ms store, access enforced`);
+    const b = await startOurs(imageDir, ['--cache', cacheDir, '--lookup-ms', '1', '--levels', 'open', ...args]);
+    const before = Number((await b.stats()).stats.lookups ?? 0);
+    await runLoad({ base: b.base, paths, concurrency: C, maxRequests: paths.length * 2, maxSeconds: SECONDS, cycle: true });
+    const warmed = Number((await b.stats()).stats.lookups ?? 0);
+    const r = await measure(b.base, paths, 'A1 1 ms store');
+    const after = Number((await b.stats()).stats.lookups ?? 0);
+    slow.push(r.perSecond);
+    perTile = r.requests > 0 ? (after - warmed) / r.requests : NaN;
+    log(`A1 round ${round + 1}: ${warmed - before} lookups while warming, ${after - warmed} during ${r.requests} warm requests`);
+    await b.stop();
+  }
+  const P = median(plain);
+  const S = median(slow);
+  return {
+    rows: [
+      ['A1 cached tiles/s, 1 ms store per lookup, access enforced', fmt(S), `no store cost ${fmt(P)}`, fmt(S / P, 2), '≥ 0.9'],
+      ['A1 store lookups per warm tile (last round)', fmt(perTile, 4), '(one per image per source TTL)', '', '≈ 0'],
+    ],
+    detail: `A1 plain ${plain.map((x) => fmt(x)).join('/')}, 1 ms store ${slow.map((x) => fmt(x)).join('/')}`,
+  };
+}
+
+function printTable(rows: string[][], detail: string): void {
+  const head = ['Case', 'Ours', 'Peer / detail', 'Ratio', 'Goal'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(
+    `\nIIIF image server benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ` +
+      `concurrency ${C}, load by ${USE_WRK ? `wrk, ${SECONDS} s a measurement` : 'the Node generator'}, ${ROUNDS} rounds (medians), load average ${os.loadavg()[0]!.toFixed(1)}`,
+  );
+  console.log(line(head));
+  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
+  for (const r of rows) console.log(line(r));
+  console.log(`\nrounds: ${detail}`);
+}
+
 async function main(): Promise<void> {
   if (process.platform !== 'linux') throw new Error('the benchmark needs Linux (Debian packages, /proc)');
-  ensurePackages(log);
+  if (!opt['access-only']) ensurePackages(log);
   USE_WRK = !opt['node-load'] && wrkAvailable();
   mkdirSync(DIR, { recursive: true });
   const fx = await ensureFixtures(path.join(DIR, 'img'), log);
@@ -133,6 +188,11 @@ async function main(): Promise<void> {
   const NOISE = ['--map', 'noise=noise.tif'];
   const ours = (id: string) => tiles.map((t) => `/iiif/3/${id}/${t}`);
   const rows: string[][] = [];
+  if (opt['access-only']) {
+    const a1 = await accessCase(fx.dir, ours('noise'), NOISE, path.join(DIR, 'run', 'a1-cache'));
+    printTable(a1.rows, a1.detail);
+    return;
+  }
   const work = (name: string) => {
     const d = path.join(DIR, 'run', name);
     rmSync(d, { recursive: true, force: true });
@@ -245,21 +305,16 @@ async function main(): Promise<void> {
     '< 500 MB',
   ]);
 
+  // ---- A1: access costs nothing per warm tile ----------------------------------------------------
+  const a1 = await accessCase(fx.dir, ours('noise'), NOISE, path.join(DIR, 'run', 'p3-cache-mem'));
+  rows.push(...a1.rows);
+
   // ---- the table ---------------------------------------------------------------------------------
-  const head = ['Case', 'Ours', 'Peer / detail', 'Ratio', 'Goal'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(
-    `\nIIIF image server benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ` +
-      `concurrency ${C}, load by ${USE_WRK ? `wrk, ${SECONDS} s a measurement` : 'the Node generator'}, ${ROUNDS} rounds (medians), load average ${os.loadavg()[0]!.toFixed(1)}`,
-  );
-  console.log(line(head));
-  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
-  for (const r of rows) console.log(line(r));
-  console.log(
-    `\nrounds: P1 ours ${p1.ours.map((x) => fmt(x)).join('/')}, raw ${p1.raw.map((x) => fmt(x)).join('/')}, IIP ${p1.iip.map((x) => fmt(x)).join('/')}; ` +
+  printTable(
+    rows,
+    `P1 ours ${p1.ours.map((x) => fmt(x)).join('/')}, raw ${p1.raw.map((x) => fmt(x)).join('/')}, IIP ${p1.iip.map((x) => fmt(x)).join('/')}; ` +
       `P2 warm ${warm.map((x) => fmt(x)).join('/')}; P3 mem ${p3.mem.map((x) => fmt(x)).join('/')}, disk ${p3.disk.map((x) => fmt(x)).join('/')}, nginx ${p3.nginx.map((x) => fmt(x)).join('/')}; ` +
-      `ours peak RSS during P1 ${fmt(p1.oursRss)} MB`,
+      `${a1.detail}; ours peak RSS during P1 ${fmt(p1.oursRss)} MB`,
   );
 }
 

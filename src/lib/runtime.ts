@@ -130,31 +130,6 @@ function probes(): ((kind: 'image' | 'manifest', id: string) => Record<string, u
   return gate.advertisesAuth ? (kind, id) => probeService(gate.publicBaseUrl, kind, id) : undefined;
 }
 
-let deniedPromise: Promise<ImageServer> | undefined;
-
-/**
- * An image server that knows no image: its answer is, by construction, the answer for a missing
- * identifier, which is what an image the user may not see must get (src/lib/access/images.ts).
- */
-export function deniedImageServer(): Promise<ImageServer> {
-  deniedPromise ??= (async () => {
-    const { ImageServer } = await import('./images/server.ts');
-    const cfg = config();
-    return new ImageServer({
-      root: cfg.images.root,
-      maxWidth: cfg.images.maxWidth,
-      maxHeight: cfg.images.maxHeight,
-      maxArea: cfg.images.maxArea,
-      publicBaseUrl: cfg.publicBaseUrl,
-      lookup: async () => null,
-      memoryCacheBytes: 0,
-      sourceTtlMs: 0,
-      queue: { concurrency: 1, maxWaiting: 1 },
-    });
-  })();
-  return deniedPromise;
-}
-
 const manifestService = retryingOnce(
   async () =>
     new ManifestService({
@@ -221,6 +196,8 @@ export function imageServer(): Promise<ImageServer> {
       queue: { concurrency: cfg.images.maxRenders, maxWaiting: cfg.images.maxQueue, memoryBudget: cfg.images.renderMemoryBytes },
       log,
       auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
+      // Every request through the front carries the user's levels; one without fails closed.
+      enforceAccess: true,
     });
   });
   return slot[IMAGE_SERVER]();

@@ -6,6 +6,12 @@
  *   node tests/helpers/image-server.ts --root DIR [--port 0] [--cache DIR] [--cache-mb 2048]
  *        [--no-render-cache] [--memory-cache-mb 64] [--no-passthrough] [--no-pyramids]
  *        [--renders N] [--queue 64] [--memory-mb 512] [--map id=relative/file ...]
+ *        [--lookup-ms N] [--levels open,members]
+ *
+ * --lookup-ms: every identifier lookup (the store's getImage in the archive) takes N ms more, a
+ * bounded delay standing for a store across the network; lookups are counted in `stats`.
+ * --levels: every request carries these user levels and the server enforces access (records are
+ * `open`), as behind the gate.
  *
  * Without --map, every file directly below --root is served under its name, and under its name
  * without extension when no other file shares it.
@@ -18,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/lib/config.ts';
+import { isAccessLevel, type AccessLevel } from '../../src/lib/domain.ts';
 import { handleIiifRequest } from '../../src/lib/images/http.ts';
 import { ImageServer } from '../../src/lib/images/server.ts';
 
@@ -35,6 +42,8 @@ const { values } = parseArgs({
     'no-passthrough': { type: 'boolean', default: false },
     'no-pyramids': { type: 'boolean', default: false },
     map: { type: 'string', multiple: true, default: [] },
+    'lookup-ms': { type: 'string', default: '0' },
+    levels: { type: 'string' },
   },
 });
 if (!values.root) {
@@ -65,9 +74,12 @@ if (values.map.length === 0) {
 
 const cfg = loadConfig({ ...process.env, DATA_DIR: path.dirname(root) });
 let server: ImageServer;
+const lookupMs = Math.min(1000, Math.max(0, Number(values['lookup-ms']) || 0));
+const levels = values.levels ? (values.levels.split(',').filter(isAccessLevel) as AccessLevel[]) : undefined;
+let lookups = 0;
 
 const httpServer = http.createServer((req, res) => {
-  void handleIiifRequest(req, res, { server }).then((handled) => {
+  void handleIiifRequest(req, res, { server, ...(levels ? { levels: () => levels } : {}) }).then((handled) => {
     if (!handled) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found\n');
@@ -94,13 +106,18 @@ httpServer.listen(Number(values.port), '127.0.0.1', () => {
       maxWaiting: Number(values.queue),
       memoryBudget: Number(values['memory-mb']) * 2 ** 20,
     },
-    lookup: async (id) => (files.has(id) ? { file: files.get(id)! } : null),
+    lookup: async (id) => {
+      lookups++;
+      if (lookupMs > 0) await new Promise((r) => setTimeout(r, lookupMs));
+      return files.has(id) ? { file: files.get(id)!, access: 'open' } : null;
+    },
+    enforceAccess: levels !== undefined,
   });
   console.log(`listening ${base}`);
 });
 // The benchmark asks for counters and the peak RSS here.
 process.on('message', (m) => {
-  if (m === 'stats') process.send?.({ stats: server?.stats(), memory: process.memoryUsage() });
+  if (m === 'stats') process.send?.({ stats: { ...server?.stats(), lookups }, memory: process.memoryUsage() });
 });
 const stop = () => {
   httpServer.close(() => process.exit(0));

@@ -96,6 +96,21 @@ describe('architecture', () => {
     expect(deps.filter((d) => d.startsWith('lib/search/') || d === 'lib/access/gate.ts')).toEqual([]);
   });
 
+  it('lets one module of the image server use sharp: render.ts (rendering, facts, pyramid writes)', () => {
+    const images = files.filter((f) => f.startsWith(path.join(SRC, 'lib/images') + path.sep));
+    expect(images.length).toBeGreaterThan(5);
+    const users = images.filter((f) => /\bfrom\s+['"]sharp['"]|\bimport\(\s*['"]sharp['"]\s*\)|\brequire\(\s*['"]sharp['"]\s*\)/.test(fs.readFileSync(f, 'utf8')));
+    expect(users.map((f) => path.relative(SRC, f))).toEqual(['lib/images/render.ts']);
+  });
+
+  it('keeps the image modules below the composition root: nothing under images/ imports runtime.ts', () => {
+    const up = files
+      .filter((f) => f.startsWith(path.join(SRC, 'lib/images') + path.sep))
+      .filter((f) => graph.get(f)!.includes(path.join(SRC, 'lib/runtime.ts')))
+      .map((f) => path.relative(SRC, f));
+    expect(up).toEqual([]);
+  });
+
   it('writes the id pattern once (src/lib/domain.ts), never inline', () => {
     const inline = files
       .filter((f) => !f.endsWith(path.join('lib', 'domain.ts')))

@@ -7,12 +7,8 @@
  * process's secret (`AccessGate.vouch`); any such header a client sends is removed first.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IiifResponse } from '../images/server.ts';
-import type { ImageEntry } from '../domain.ts';
 import { VOUCH_HEADER, type AccessGate, type GateOutcome, type User } from './gate.ts';
-import { deniedImageAnswer, type ImageAnswerer } from './images.ts';
-import type { AccessLevel } from '../domain.ts';
-import { iiifPath } from '../images/http.ts';
+import type { IiifHttpOptions } from '../images/http.ts';
 
 const users = new WeakMap<IncomingMessage, User>();
 
@@ -67,49 +63,24 @@ export function guard(gate: AccessGate, req: IncomingMessage, res: ServerRespons
   );
 }
 
-/**
- * The per-image half of the IIIF adapter's `authorize` hook, for a user the gate has let in with
- * `levels`: an image the user may not see is answered here with the answer for a missing one
- * (false); anything else goes on (true).
- */
-export function imageAuthorizer(
-  levels: readonly AccessLevel[],
-  getImage: (id: string) => Promise<ImageEntry | null>,
-  denied: () => Promise<ImageAnswerer>,
-  write: (res: ServerResponse, r: IiifResponse, withBody: boolean) => Promise<void>,
-  /** Called with the path after /iiif/ of a request let through (the audit trail). */
-  onAllowed?: (rawPath: string) => void,
-): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  return async (req, res) => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    const rawPath = iiifPath(req.url) ?? '';
-    const answer = await deniedImageAnswer(rawPath, levels, getImage, await denied(), {
-      method,
-      headers: req.headers as Record<string, string | undefined>,
-    });
-    if (!answer) {
-      onAllowed?.(rawPath);
-      return true;
-    }
-    await write(res, answer, method === 'GET');
-    return false;
-  };
+/** Whether an image server answer is the image (or its 304): what the access audit records. */
+export function answeredImage(status: number): boolean {
+  return status === 200 || status === 304;
 }
 
 /**
- * The whole `authorize` hook (authenticate, then `imageAuthorizer`), for an IIIF adapter that
- * runs without the front (src/lib/http/front.ts does the two steps itself).
+ * The gate's part of the IIIF adapter (src/lib/images/http.ts) for one that runs without the front
+ * (src/lib/http/front.ts does the same itself): authenticate (`authorize`), then hand the user's
+ * levels to the image server, which decides per image, once per resolved source, and answers an
+ * image the user may not see exactly like one that does not exist. Served images are noted in the
+ * access audit.
  */
-export function iiifAuthorizer(
-  gate: AccessGate,
-  getImage: (id: string) => Promise<ImageEntry | null>,
-  denied: () => Promise<ImageAnswerer>,
-  write: (res: ServerResponse, r: IiifResponse, withBody: boolean) => Promise<void>,
-): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  return async (req, res) => {
-    const outcome = await authenticateNode(gate, req, res);
-    if (!outcome) return false;
-    return imageAuthorizer(outcome.user?.levels ?? [], getImage, denied, write, (p) => gate.audit?.noteRequest(`/iiif/${p}`, outcome.user))(req, res);
+export function iiifGate(gate: AccessGate): Required<Pick<IiifHttpOptions, 'authorize' | 'levels' | 'answered'>> {
+  return {
+    authorize: async (req, res) => (await authenticateNode(gate, req, res)) !== undefined,
+    levels: (req) => userOf(req)?.levels ?? [],
+    answered: (req, path, status) => {
+      if (answeredImage(status)) gate.audit?.noteRequest(`/iiif/${path}`, userOf(req));
+    },
   };
 }

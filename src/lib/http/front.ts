@@ -5,7 +5,8 @@
  *   canonical URL (./canonical.ts)  -> 400 for a bad Host, request target or path encoding
  *   method check                    -> 405 with Allow for TRACE, CONNECT and unknown methods
  *   access gate (access/node.ts)    -> 401/503 refusals, written here; identity handed over
- *   /iiif/*                         -> the IIIF adapter (images/http.ts), per-image access
+ *   /iiif/*                         -> the IIIF adapter (images/http.ts); the image server decides
+ *                                      per image with the user's levels
  *   everything else                 -> Astro's handler, which receives exactly the canonical URL
  *
  * Security headers come from ./headers.ts for every answer of the front (the Astro middleware
@@ -13,11 +14,9 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AccessGate } from '../access/gate.ts';
-import { authenticateNode, imageAuthorizer, userOf } from '../access/node.ts';
-import type { ImageAnswerer } from '../access/images.ts';
-import { handleIiifRequest, iiifPath, writeIiifResponse } from '../images/http.ts';
+import { answeredImage, authenticateNode, userOf } from '../access/node.ts';
+import { handleIiifRequest, iiifPath } from '../images/http.ts';
 import type { ImageServer } from '../images/server.ts';
-import type { ImageEntry } from '../search/store.ts';
 import { canonicalRequest } from './canonical.ts';
 import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isPublicAsset, secureHeaders, type HeaderMap } from './headers.ts';
 
@@ -27,12 +26,12 @@ const ALLOWED = new Set<string>(ALLOWED_METHODS);
 
 export interface FrontOptions {
   gate: AccessGate;
-  /** Everything below /iiif/ (the image server; a function for lazy construction). */
+  /**
+   * Everything below /iiif/ (the image server; a function for lazy construction). It decides per
+   * image with the user's levels, which the front hands it, and answers an image the user may not
+   * see exactly like a missing one.
+   */
   images: ImageServer | (() => Promise<ImageServer>);
-  /** The store's unscoped image lookup (identifier -> entry with its access level). */
-  getImage: (id: string) => Promise<ImageEntry | null>;
-  /** The answer for a missing image (an image the user may not see gets exactly it). */
-  denied: () => Promise<ImageAnswerer>;
   /** Astro's handler (or, under `astro dev`, Vite's `next`). */
   app: (req: IncomingMessage, res: ServerResponse) => void;
   /** One JSON line per request on stdout. */
@@ -79,12 +78,13 @@ export function createFront(opts: FrontOptions): RequestListener {
     const policy = { path, gated, cors: gate.corsFor(typeof req.headers.origin === 'string' ? req.headers.origin : undefined) };
     if (iiifPath(req.url) !== null) {
       const secure = (h: HeaderMap) => secureHeaders(h, policy);
+      const levels = outcome.user?.levels ?? [];
       await handleIiifRequest(req, res, {
         server: opts.images,
-        authorize: imageAuthorizer(outcome.user?.levels ?? [], opts.getImage, opts.denied, (r, answer, withBody) =>
-          writeIiifResponse(r, { ...answer, headers: secure(answer.headers) }, withBody),
-          (p) => opts.gate.audit?.noteRequest(`/iiif/${p}`, outcome.user),
-        ),
+        levels: () => levels,
+        answered: (_req, p, status) => {
+          if (answeredImage(status)) opts.gate.audit?.noteRequest(`/iiif/${p}`, outcome.user);
+        },
         secure,
       });
       return;

@@ -3,6 +3,7 @@
  * the pure builder and kept in a small in-process cache keyed by the record's updated_at.
  */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { SearchStore } from '../search/store.ts';
 import { buildManifest, type ManifestAuth, type Size } from './manifest.ts';
 import type { Limits } from '../images/request.ts';
@@ -27,22 +28,21 @@ export interface ManifestDocument {
 
 export class ManifestService {
   readonly #opts: ManifestServiceOptions;
-  readonly #cache = new Map<string, { stamp: string; doc: ManifestDocument }>();
+  /** Least recently used manifests dropped first (lru-cache); none kept with cacheEntries 0. */
+  readonly #cache: LRUCache<string, { stamp: string; doc: ManifestDocument }> | undefined;
 
   constructor(opts: ManifestServiceOptions) {
     this.#opts = opts;
+    const max = opts.cacheEntries ?? 1000;
+    this.#cache = max > 0 ? new LRUCache({ max }) : undefined;
   }
 
   async manifest(itemId: string): Promise<ManifestDocument | null> {
     const record = await this.#opts.store.get(itemId);
     if (!record) return null;
     const stamp = record.updated_at;
-    const hit = this.#cache.get(itemId);
-    if (hit && hit.stamp === stamp) {
-      this.#cache.delete(itemId);
-      this.#cache.set(itemId, hit);
-      return hit.doc;
-    }
+    const hit = this.#cache?.get(itemId);
+    if (hit && hit.stamp === stamp) return hit.doc;
     const sizes = new Map<string, Size | undefined>();
     await Promise.all(
       record.images.map(async (img) => {
@@ -55,9 +55,7 @@ export class ManifestService {
       etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
       lastModified: new Date(stamp).toUTCString(),
     };
-    this.#cache.set(itemId, { stamp, doc });
-    const max = this.#opts.cacheEntries ?? 1000;
-    while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache?.set(itemId, { stamp, doc });
     return doc;
   }
 }

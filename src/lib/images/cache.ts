@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { LRUCache } from 'lru-cache';
 
 export interface CacheEntry {
   path: string;
@@ -62,6 +63,8 @@ export class DiskCache {
   #bytes = 0;
   #ready: Promise<void> | undefined;
   #evicting = false;
+  /** An eviction was asked for while one ran (e.g. an entry was released meanwhile). */
+  #evictAgain = false;
   /** The scan failed: when, and how long to wait before the next attempt. */
   #scanFailure: { at: number; backoff: number; err: unknown } | undefined;
   /** A write failed and no write has succeeded since (logged once per episode). */
@@ -341,8 +344,14 @@ export class DiskCache {
 
   /** Delete least recently used, unpinned entries until the cache is within its limit. */
   async #evict(down?: number): Promise<void> {
-    if (this.#evicting || (down === undefined && this.#bytes <= this.maxBytes)) return;
+    if (down === undefined && this.#bytes <= this.maxBytes) return;
+    if (this.#evicting) {
+      // A pass is running and may have skipped entries pinned then: run once more after it.
+      this.#evictAgain = true;
+      return;
+    }
     this.#evicting = true;
+    this.#evictAgain = false;
     try {
       // Down to 90 % of the limit, so eviction does not run on every write.
       const goal = down ?? Math.floor(this.maxBytes * 0.9);
@@ -355,6 +364,7 @@ export class DiskCache {
     } finally {
       this.#evicting = false;
     }
+    if (this.#evictAgain) await this.#evict();
   }
 }
 
@@ -377,44 +387,27 @@ export class CacheUnavailableError extends Error {
   }
 }
 
-/** Response bodies kept in memory: small, hot, bounded in bytes, LRU. */
+/** Response bodies kept in memory: small, hot, bounded in bytes, LRU (lru-cache, sized by bytes). */
 export class MemoryCache {
-  readonly #max: number;
-  readonly #maxEntry: number;
-  readonly #map = new Map<string, Buffer>();
-  #bytes = 0;
+  readonly #lru: LRUCache<string, Buffer> | undefined;
 
   constructor(maxBytes: number, maxEntryBytes = 1 << 20) {
-    this.#max = Math.max(0, maxBytes);
-    this.#maxEntry = Math.min(maxEntryBytes, this.#max);
+    const max = Math.max(0, maxBytes);
+    const maxEntry = Math.min(maxEntryBytes, max);
+    // lru-cache refuses a zero size: a cache of 0 bytes keeps nothing.
+    this.#lru = max > 0 && maxEntry > 0 ? new LRUCache({ maxSize: max, maxEntrySize: maxEntry, sizeCalculation: (b) => Math.max(1, b.byteLength) }) : undefined;
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this.#lru?.calculatedSize ?? 0;
   }
 
   get(key: string): Buffer | undefined {
-    const b = this.#map.get(key);
-    if (b) {
-      this.#map.delete(key);
-      this.#map.set(key, b);
-    }
-    return b;
+    return this.#lru?.get(key);
   }
 
+  /** Keep `body` (bodies over the entry limit are not kept; older entries make room). */
   set(key: string, body: Buffer): void {
-    if (body.byteLength > this.#maxEntry) return;
-    const old = this.#map.get(key);
-    if (old) {
-      this.#bytes -= old.byteLength;
-      this.#map.delete(key);
-    }
-    this.#map.set(key, body);
-    this.#bytes += body.byteLength;
-    for (const [k, b] of this.#map) {
-      if (this.#bytes <= this.#max) break;
-      this.#map.delete(k);
-      this.#bytes -= b.byteLength;
-    }
+    this.#lru?.set(key, body);
   }
 }

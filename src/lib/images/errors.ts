@@ -17,6 +17,11 @@ export class IiifError extends Error {
 
 export const badRequest = (message: string): IiifError => new IiifError(400, message);
 export const notFound = (message: string): IiifError => new IiifError(404, message);
+/**
+ * The answer for an identifier the store does not know — and, word for word, for an image the user
+ * may not see (the server must not tell the two apart: src/lib/images/server.ts).
+ */
+export const noSuchImage = (id: string): IiifError => notFound(`No image with identifier ${quote(id)}`);
 /** 503 with Retry-After (seconds): the server is busy, the request may be repeated later. */
 export const busy = (message: string, retryAfterSeconds: number): IiifError =>
   new IiifError(503, message, { 'Retry-After': String(Math.max(1, Math.round(retryAfterSeconds))) });

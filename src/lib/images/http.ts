@@ -6,23 +6,29 @@
  * other path. One parser of the path after `/iiif/` (`iiifPath`), one response writer
  * (`writeIiifResponse`), one CORS preflight.
  *
- * Per-image access runs as `authorize`: it sees the request and either lets it through (true), or
- * answers it itself and returns false.
+ * Per-image access is decided by the image server itself, once per image (`levels`: the user's
+ * access levels, passed to `ImageServer.handle`); `authorize` (optional) may refuse a request before
+ * that, answering it itself.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import type { AccessLevel } from '../domain.ts';
 import type { IiifResponse, ImageServer } from './server.ts';
 
 export const IIIF_PREFIX = '/iiif/';
 
 export interface IiifHttpOptions {
-  /** The image server; default: the process-wide one from `src/lib/runtime.ts`. */
-  server?: ImageServer | (() => Promise<ImageServer>);
+  /** The image server (a function for lazy construction); the caller composes it (src/lib/http/serve.ts). */
+  server: ImageServer | (() => Promise<ImageServer>);
   /**
    * Access gate. Resolves true to let the request through; false when it has answered the request
    * itself (then `handleIiifRequest` writes nothing more and returns true).
    */
   authorize?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+  /** The access levels of the user asking (the gate's outcome); the image server decides with them. */
+  levels?: (req: IncomingMessage) => readonly AccessLevel[] | undefined;
+  /** Called after an image server answer was written (e.g. the access audit, for 200 and 304). */
+  answered?: (req: IncomingMessage, path: string, status: number) => void;
   /**
    * Headers added to every answer (what Astro's middleware adds to routed responses: nosniff,
    * credentialed CORS for allowed IIIF client origins, ...). They replace the image server's
@@ -53,11 +59,6 @@ const CORS_PREFLIGHT: Record<string, string> = {
   'Access-Control-Allow-Headers': 'Accept, If-None-Match, If-Modified-Since',
   'Access-Control-Max-Age': '86400',
 };
-
-async function defaultServer(): Promise<ImageServer> {
-  const { imageServer } = await import('../runtime.ts');
-  return imageServer();
-}
 
 /** The raw (still percent-encoded) path after `/iiif/`, or null when the URL is not below it. */
 export function iiifPath(url: string | undefined): string | null {
@@ -100,7 +101,7 @@ export async function writeIiifResponse(res: ServerResponse, r: IiifResponse, wi
  * Answer `req` when its path is below `/iiif/` and return true; return false for any other path.
  * Never rejects: a failure after the headers were sent destroys the socket.
  */
-export async function handleIiifRequest(req: IncomingMessage, res: ServerResponse, opts: IiifHttpOptions = {}): Promise<boolean> {
+export async function handleIiifRequest(req: IncomingMessage, res: ServerResponse, opts: IiifHttpOptions): Promise<boolean> {
   const path = iiifPath(req.url);
   if (path === null) return false;
   try {
@@ -118,8 +119,9 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
       res.end('Method not allowed\n');
       return true;
     }
-    const server = typeof opts.server === 'function' ? await opts.server() : (opts.server ?? (await defaultServer()));
-    const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined> });
+    const server = typeof opts.server === 'function' ? await opts.server() : opts.server;
+    const levels = opts.levels?.(req);
+    const result = await server.handle(path, { method, headers: req.headers as Record<string, string | undefined>, ...(levels ? { levels } : {}) });
     if (res.destroyed) {
       await result.file?.handle.close().catch(() => {});
       return true;
@@ -127,6 +129,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     if (extra) result.headers = withHeaders(result.headers, extra);
     if (opts.secure) result.headers = opts.secure(result.headers);
     await writeIiifResponse(res, result, method === 'GET');
+    opts.answered?.(req, path, result.status);
   } catch (err) {
     if ((err as Error)?.name === 'StoreUnavailableError' && !res.headersSent) {
       // The access check could not look the image up (store down): 503, one line, no stack.

@@ -13,9 +13,11 @@
  * The derivative is upright (EXIF orientation applied) and in sRGB, so it has exactly the size
  * info.json announces. It is lossy on lossy (Q88 over the source's own JPEG): invisible in
  * practice, and the price of tiles that cost milliseconds instead of a full decode.
+ *
+ * This module holds the decisions (which sources, what tile edge, how much memory), without I/O;
+ * the build itself is `Pyramids.ensure()` (pyramids.ts), the libvips write `writePyramid()`
+ * (render.ts).
  */
-import sharp from 'sharp';
-
 /** Part of the cache key: bumped when the derivative's format changes. */
 export const PYRAMID_REVISION = '2';
 export const PYRAMID_QUALITY = 88;
@@ -76,32 +78,4 @@ export function derivativeTile(facts: Pick<PyramidSourceFacts, 'width' | 'tileSi
 /** Working memory of a sequential pyramid build: a row of tiles per level, plus libvips' own. */
 export function buildBytes(facts: Pick<PyramidSourceFacts, 'width' | 'tileSize' | 'channels'>): number {
   return 2 * facts.width * facts.tileSize * Math.max(3, facts.channels ?? 3) + 32 * 1024 * 1024;
-}
-
-export interface PyramidOptions {
-  tileSize: number;
-  maxInputPixels: number;
-  autoOrient: boolean;
-  quality?: number;
-  /**
-   * Lossless deflate tiles instead of JPEG: for lossless sources (PNG, TIFF), and for images wider
-   * or taller than 65500 px, which libjpeg cannot take even tile by tile.
-   */
-  lossless?: boolean;
-}
-
-/**
- * Decode `input` once (sequentially: libvips streams the JPEG and builds every level as it goes,
- * so memory stays at a few strips per level) and write the pyramid to `output`.
- */
-export async function buildPyramid(input: string, output: string, opts: PyramidOptions): Promise<void> {
-  await sharp(input, { limitInputPixels: opts.maxInputPixels, failOn: 'error', sequentialRead: true, autoOrient: opts.autoOrient })
-    .tiff({
-      tile: true,
-      pyramid: true,
-      tileWidth: opts.tileSize,
-      tileHeight: opts.tileSize,
-      ...(opts.lossless ? { compression: 'deflate', predictor: 'horizontal' } : { compression: 'jpeg', quality: opts.quality ?? PYRAMID_QUALITY }),
-    })
-    .toFile(output);
 }

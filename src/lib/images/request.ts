@@ -20,10 +20,14 @@
  *    the aspect ratio is derived, v3 `max`/`^max` ignore the limits unless given its `max` option,
  *    and that option scales every size by the ratio of the *whole image* to the limits, which
  *    would shrink each full-resolution tile of a large image.
+ *
+ * The region arithmetic on the source's pyramid levels lives here too (`chooseLevel`,
+ * `levelRegion`, `storedTile`): which level a plan reads, and which pixels of that level it covers.
  */
 import Calculators from 'iiif-processor/calculator';
 import { IMAGE_ID_RE } from '../domain.ts';
-import { IiifError, badRequest, notFound, quote } from './errors.ts';
+import { IiifError, badRequest, noSuchImage, notFound, quote } from './errors.ts';
+import { jpegTilesUsable, type TiffLayout, type TiffPage } from './tiff.ts';
 
 export type Version = 2 | 3;
 
@@ -190,7 +194,7 @@ function parse(rawPath: string): ParsedRequest {
   const version: Version = versionSeg === '2' ? 2 : 3;
   if (idSeg === undefined || idSeg === '') throw notFound('No image identifier in the request');
   const id = decodeOnce(idSeg, 'identifier');
-  if (!IMAGE_ID_RE.test(id)) throw notFound(`No image with identifier ${quote(id)}`);
+  if (!IMAGE_ID_RE.test(id)) throw noSuchImage(id);
   const encodedId = encodeURIComponent(id);
 
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
@@ -450,4 +454,93 @@ function resolve(req: ImageRequest, dims: Dimensions, limits: Limits): Resolutio
       canonical,
     },
   };
+}
+
+// -------------------------------------------------------------------------------------------
+// Pyramid levels: which level a plan reads, and which of its pixels
+
+export interface PyramidLevel {
+  width: number;
+  height: number;
+  /** sharp input options selecting this level. */
+  page?: number;
+  subifd?: number;
+}
+
+/** What the server knows about one source file (cached per source version). */
+export interface SourceFacts {
+  width: number;
+  height: number;
+  format: string;
+  /** EXIF orientation (1 = none); 5..8 swap width and height. */
+  orientation: number;
+  hasAlpha: boolean;
+  /** Reduced-resolution levels, largest first, excluding the full-resolution image. */
+  levels: PyramidLevel[];
+  /** Tile edge for info.json. */
+  tileSize: number;
+  /** Bands of the decoded image (for memory estimates). */
+  channels?: number;
+  /** Pages and tile tables of a TIFF (for sending stored JPEG tiles as they are). */
+  tiff?: TiffLayout;
+}
+
+/**
+ * The pyramid level to read for a plan: the smallest whose copy of the region still has at least
+ * the output's resolution (0.5 % slack for the rounding of odd sizes when levels are halved), or
+ * undefined for the full-resolution image.
+ */
+export function chooseLevel(facts: Pick<SourceFacts, 'width' | 'height' | 'levels'>, plan: Pick<ImagePlan, 'region' | 'width' | 'height'>): PyramidLevel | undefined {
+  let level: PyramidLevel | undefined;
+  for (const l of facts.levels) {
+    const rw = (plan.region.w * l.width) / facts.width;
+    const rh = (plan.region.h * l.height) / facts.height;
+    if (rw >= plan.width * 0.995 - 1e-6 && rh >= plan.height * 0.995 - 1e-6) level = l;
+  }
+  return level;
+}
+
+/**
+ * The plan's region in the pixels of a level `lw` x `lh` of the image (at least one pixel, within
+ * the level): what the renderer extracts, and what a stored tile must be to be the answer.
+ */
+export function levelRegion(facts: Pick<SourceFacts, 'width' | 'height'>, region: Region, lw: number, lh: number): Region {
+  const fx = lw / facts.width;
+  const fy = lh / facts.height;
+  const x0 = Math.min(lw - 1, Math.floor(region.x * fx));
+  const y0 = Math.min(lh - 1, Math.floor(region.y * fy));
+  const x1 = Math.max(x0 + 1, Math.min(lw, Math.round((region.x + region.w) * fx)));
+  const y1 = Math.max(y0 + 1, Math.min(lh, Math.round((region.y + region.h) * fy)));
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+/** Largest stored tile sent as it is (a tile table gone wrong must not allocate gigabytes). */
+const MAX_STORED_TILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The stored tile that IS the answer to `plan`, when there is one: a JPEG tile of a tiled TIFF
+ * page whose pixels are exactly the requested region at the requested size (the one the renderer
+ * would decode, not resize, and re-encode), requested as jpg in default or color quality without
+ * rotation or mirroring, from an sRGB file. Then the server sends the stored bytes (with the shared
+ * tables put back in front) instead of decoding and encoding: no pixel is changed, only the JPEG
+ * quality is the file's own instead of the server's.
+ */
+export function storedTile(facts: SourceFacts, plan: ImagePlan): { page: TiffPage; index: number } | null {
+  if (!facts.tiff || plan.format !== 'jpg' || plan.rotation !== 0 || plan.mirror || facts.orientation !== 1) return null;
+  if (plan.quality !== 'default' && plan.quality !== 'color') return null;
+  const level = chooseLevel(facts, plan);
+  const page = level ? (level.page !== undefined ? facts.tiff.pages[level.page] : facts.tiff.subifds[level.subifd ?? -1]) : facts.tiff.pages[0];
+  const lw = level?.width ?? facts.width;
+  const lh = level?.height ?? facts.height;
+  if (!page || page.width !== lw || page.height !== lh || !jpegTilesUsable(page)) return null;
+  // The same region arithmetic as the renderer.
+  const r = levelRegion(facts, plan.region, lw, lh);
+  const tw = page.tileWidth;
+  const th = page.tileHeight;
+  if (r.w !== plan.width || r.h !== plan.height) return null;
+  if (plan.width !== tw || plan.height !== th || r.x % tw !== 0 || r.y % th !== 0) return null;
+  const index = (r.y / th) * Math.ceil(page.width / tw) + r.x / tw;
+  const length = page.counts[index] ?? 0;
+  if (!(length > 0 && length <= MAX_STORED_TILE_BYTES)) return null;
+  return { page, index };
 }

@@ -24,7 +24,7 @@ import { objectKey } from '../storage/keys.ts';
 import { CircuitBreaker, CircuitOpenError } from '../storage/breaker.ts';
 import { describeS3Error, isS3Unavailable } from '../storage/s3.ts';
 import { CacheUnavailableError, cacheKey, type DiskCache } from './cache.ts';
-import { IiifError, quote } from './errors.ts';
+import { IiifError, noSuchImage, quote } from './errors.ts';
 import { lookupOr503, RevalidatingCache, type ImageLookup, type ImageSource, type SourceFile } from './source.ts';
 
 export interface S3SourceOptions {
@@ -127,7 +127,7 @@ export class S3ImageSource implements ImageSource {
 
   async #head(id: string): Promise<S3Source> {
     const record = await lookupOr503(this.#o.lookup, id);
-    if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
+    if (!record) throw noSuchImage(id);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
     const key = objectKey({ id, file: record.file, ...(record.s3Key ? { s3Key: record.s3Key } : {}) }, this.#o.prefix);
     if (!isSafeKey(key)) {
@@ -156,7 +156,7 @@ export class S3ImageSource implements ImageSource {
       this.#warn(`image ${id}: object ${quote(key, 200)} has an unusable size (${size} bytes)`);
       throw unavailable();
     }
-    return { id, path: '', size, mtimeMs, version: `s3:${this.#o.bucket}/${key}:${etag || `${size}:${mtimeMs}`}`, key, etag };
+    return { id, path: '', size, mtimeMs, version: `s3:${this.#o.bucket}/${key}:${etag || `${size}:${mtimeMs}`}`, key, etag, access: record.access ?? 'open' };
   }
 
   /** The local copy (fetched on first touch). */

@@ -16,10 +16,17 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { IiifError, quote } from './errors.ts';
+import { LRUCache } from 'lru-cache';
+import type { AccessLevel } from '../domain.ts';
+import { IiifError, noSuchImage, quote } from './errors.ts';
 
 export interface ImageRecord {
   file: string;
+  /**
+   * The access level of the image's item (the store's `ImageEntry.access`); absent = open. The
+   * image server decides with it, once per resolved source, who may see the image.
+   */
+  access?: AccessLevel;
   /** S3 object key once synced (the store's `ImageRef.s3Key`). */
   s3Key?: string;
 }
@@ -40,6 +47,11 @@ export interface SourceFile {
    * gets a new version (fs: path, device, inode, size, mtime; S3: bucket, key, ETag).
    */
   version: string;
+  /**
+   * The item's access level as the record said when the source was resolved: reused with the
+   * source (for its TTL, `ImageSource.ttlMs`), so a changed level takes effect within that TTL.
+   */
+  access: AccessLevel;
 }
 
 /** Where images come from: the file system (this module) or S3 (s3source.ts). */
@@ -78,36 +90,6 @@ export interface SourceResolverOptions {
   ttlMs?: number;
 }
 
-/** A small TTL map for resolved sources (bounded; oldest entries dropped first). */
-export class TtlCache<V> {
-  readonly #ttl: number;
-  readonly #max: number;
-  readonly #map = new Map<string, { at: number; value: V }>();
-  constructor(ttlMs: number, max = 10_000) {
-    this.#ttl = ttlMs;
-    this.#max = max;
-  }
-  get(key: string): V | undefined {
-    if (this.#ttl <= 0) return undefined;
-    const e = this.#map.get(key);
-    if (!e) return undefined;
-    if (performance.now() - e.at > this.#ttl) {
-      this.#map.delete(key);
-      return undefined;
-    }
-    return e.value;
-  }
-  set(key: string, value: V): void {
-    if (this.#ttl <= 0) return;
-    this.#map.delete(key);
-    this.#map.set(key, { at: performance.now(), value });
-    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
-  }
-  delete(key: string): void {
-    this.#map.delete(key);
-  }
-}
-
 /**
  * Resolved sources, revalidated: an entry is fresh for `ttlMs` counted from the END of its lookup
  * (a slow lookup does not shorten it). After that the next request starts one lookup
@@ -115,14 +97,18 @@ export class TtlCache<V> {
  * it is slower, or fails because a dependency is unavailable (`keepStale(err)`), the last known
  * value is answered, so what is cached from it (derivatives, tiles) keeps being served while the
  * store or S3 is down or slow. An answer that the source is gone (e.g. 404) replaces the entry.
+ *
+ * The entries live in an lru-cache (bounded, least recently used dropped first); the freshness
+ * rule above is this class's own, because lru-cache's stale-while-revalidate (`allowStale` with
+ * `fetchMethod`) answers stale at once instead of waiting up to `waitMs` for the fresh value, and
+ * cannot keep a stale value for some failures (outage) while dropping it for others (404).
  */
 export class RevalidatingCache<V> {
   readonly #ttl: number;
   readonly #wait: number;
-  readonly #max: number;
   readonly #load: (key: string) => Promise<V>;
   readonly #keepStale: (err: unknown) => boolean;
-  readonly #map = new Map<string, { at: number; value: V }>();
+  readonly #map: LRUCache<string, { at: number; value: V }>;
   readonly #flights = new Map<string, Promise<V>>();
 
   constructor(ttlMs: number, waitMs: number, load: (key: string) => Promise<V>, keepStale: (err: unknown) => boolean, max = 10_000) {
@@ -130,7 +116,7 @@ export class RevalidatingCache<V> {
     this.#wait = waitMs;
     this.#load = load;
     this.#keepStale = keepStale;
-    this.#max = max;
+    this.#map = new LRUCache({ max });
   }
 
   get(key: string): Promise<V> {
@@ -153,9 +139,7 @@ export class RevalidatingCache<V> {
     if (running) return running;
     const p = this.#load(key).then(
       (value) => {
-        this.#map.delete(key);
         this.#map.set(key, { at: performance.now(), value });
-        if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
         return value;
       },
       (err: unknown) => {
@@ -248,7 +232,7 @@ export class SourceResolver implements ImageSource {
 
   async #resolve(id: string): Promise<SourceFile> {
     const record = await lookupOr503(this.#lookup, id);
-    if (!record) throw new IiifError(404, `No image with identifier ${quote(id)}`);
+    if (!record) throw noSuchImage(id);
     const unavailable = () => new IiifError(404, `The image ${quote(id)} is not available`);
 
     if (typeof record.file !== 'string' || !isSafeRelativePath(record.file)) {
@@ -294,6 +278,6 @@ export class SourceResolver implements ImageSource {
       this.#warn(`image ${id}: file ${quote(record.file, 200)} cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String(code)}`);
       throw unavailable();
     }
-    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` };
+    return { id, path: located, size: st.size, mtimeMs: st.mtimeMs, version: `fs:${located}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, access: record.access ?? 'open' };
   }
 }

@@ -1,0 +1,185 @@
+/**
+ * The lifecycle of pyramid derivatives (pyramid.ts says which sources get one and how): found in
+ * the derivative cache, or built once per source version (single-flight) through the processing
+ * queue, checked, adopted into the cache; a failed build backs off (1 min doubling to 1 h) so a
+ * passing fault does not disable deep zoom until restart.
+ *
+ * `ensure()` is the ONE entry point that builds a derivative; `forPlan()` is what a render asks:
+ * the derivative to read for this plan, pinned, or null to read the source.
+ */
+import { promises as fs } from 'node:fs';
+import { LRUCache } from 'lru-cache';
+import type { DiskCache } from './cache.ts';
+import { cacheKey } from './cache.ts';
+import { IiifError, busy } from './errors.ts';
+import { PYRAMID_REVISION, buildBytes, decodedBytes, derivativeTile, pyramidWorthIt } from './pyramid.ts';
+import type { RenderQueue } from './queue.ts';
+import { writePyramid } from './render.ts';
+import type { ImagePlan, SourceFacts } from './request.ts';
+import type { ImageSource, SourceFile } from './source.ts';
+
+/** Tile requests wait for a JPEG's pyramid when the source has at most this many pixels. */
+const WAIT_FOR_PYRAMID_PIXELS = 120_000_000;
+
+export interface PyramidsOptions {
+  disk: DiskCache;
+  queue: RenderQueue;
+  sources: ImageSource;
+  maxInputPixels: number;
+  /** Facts of a file (the server's reader: a built derivative is checked with it). */
+  readFacts: (file: string) => Promise<SourceFacts>;
+  /** Entries of the derivatives' facts cache. */
+  factsCacheSize?: number;
+  log: (message: string, err?: unknown) => void;
+}
+
+export interface PinnedPyramid {
+  file: string;
+  facts: SourceFacts;
+  unpin: () => void;
+}
+
+export class Pyramids {
+  readonly #o: PyramidsOptions;
+  /** Source versions whose build failed: when it may be tried again, and the delay. */
+  readonly #failed = new LRUCache<string, { until: number; backoff: number }>({ max: 1000 });
+  readonly #flights = new Map<string, Promise<boolean>>();
+  readonly #facts: LRUCache<string, Promise<SourceFacts>>;
+  /** Durations of the last builds (ms), for the benchmark and the operator. */
+  readonly #buildMs: number[] = [];
+
+  constructor(opts: PyramidsOptions) {
+    this.#o = opts;
+    this.#facts = new LRUCache({ max: opts.factsCacheSize ?? 2000 });
+  }
+
+  /** Durations of the last builds (ms). */
+  get buildsMs(): number[] {
+    return this.#buildMs.slice(-20);
+  }
+
+  /** Whether `facts` describe a source that gets a derivative. */
+  wanted(facts: SourceFacts): boolean {
+    return pyramidWorthIt(facts);
+  }
+
+  #blocked(version: string): boolean {
+    const f = this.#failed.get(version);
+    return f !== undefined && performance.now() < f.until;
+  }
+
+  /** The derivative's cache key: the source version and the announced tile edge. */
+  key(source: SourceFile, facts: SourceFacts): string {
+    return cacheKey('pyramid', PYRAMID_REVISION, source.version, facts.tileSize);
+  }
+
+  /**
+   * The pyramid derivative to render `plan` from, pinned; or null to render from the source.
+   * Missing: region requests wait for the build (single-flight) unless the source is very large;
+   * whole-image requests (thumbnails) do not, they only start it when the server is idle.
+   */
+  async forPlan(source: SourceFile, facts: SourceFacts, local: string, plan: ImagePlan): Promise<PinnedPyramid | null> {
+    const disk = this.#o.disk;
+    const key = this.key(source, facts);
+    if (this.#blocked(source.version)) return null;
+    // Found and pinned in one step (acquire): never evicted or deleted before the render reads it.
+    let entry = await disk.acquire(key);
+    if (!entry) {
+      // A source that decodes whole (huge PNG, striped TIFF), or a JPEG so large that its build
+      // and a render from the source together would exceed a small machine's memory: every
+      // request waits for the pyramid, thumbnails too.
+      const whole = facts.format !== 'jpeg' || facts.width * facts.height > WAIT_FOR_PYRAMID_PIXELS;
+      const wait = whole || !plan.fullRegion;
+      if (!wait) {
+        // Thumbnails of a JPEG do not start a build (a search page would build one per result).
+        return null;
+      }
+      const built = await this.ensure(source, facts, { background: false, local });
+      if (!built) {
+        if (whole && !this.#failed.get(source.version)) throw busy('The image is being prepared; try again shortly', 5);
+        return null;
+      }
+      entry = await disk.acquire(key);
+      if (!entry) return null;
+    }
+    const unpin = entry.release;
+    try {
+      const pf = await this.#factsOf(key, entry.path);
+      return { file: entry.path, facts: pf, unpin };
+    } catch (err) {
+      unpin();
+      this.#o.log(`unusable pyramid derivative for ${source.id}; rendering from the source`, err);
+      await disk.remove(key);
+      return null;
+    }
+  }
+
+  #factsOf(key: string, file: string): Promise<SourceFacts> {
+    let f = this.#facts.get(key);
+    if (!f) {
+      f = this.#o.readFacts(file);
+      this.#facts.set(key, f);
+      f.catch(() => this.#facts.delete(key));
+    }
+    return f;
+  }
+
+  /**
+   * Build the pyramid of `source` once (single-flight per source version): THE build entry point.
+   * `background`: only when the queue can start it at once, never waited for, errors only logged.
+   * `local`: the source's local path when the caller has it. Resolves true when the derivative is
+   * in the cache (built now or before).
+   */
+  ensure(source: SourceFile, facts: SourceFacts, opts: { background: boolean; local?: string }): Promise<boolean> {
+    const { disk, queue, sources } = this.#o;
+    const { background, local } = opts;
+    if (this.#blocked(source.version)) return Promise.resolve(false);
+    const key = this.key(source, facts);
+    if (disk.peek(key)) return Promise.resolve(true);
+    const running = this.#flights.get(key);
+    if (running) return running;
+    if (background && (queue.stats().waiting > 0 || queue.stats().running >= 1)) return Promise.resolve(false);
+    const build = async (): Promise<boolean> => {
+      const unpin = sources.pin?.(source);
+      let tmp = '';
+      try {
+        tmp = await disk.tmpPath('.tif');
+        const file = local ?? (await sources.local(source));
+        const t0 = performance.now();
+        const upright = facts.orientation !== 1 ? decodedBytes(facts) : 0;
+        const tileSize = derivativeTile(facts);
+        // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
+        const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
+        // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
+        await queue.run(
+          buildBytes({ ...facts, tileSize }) + upright,
+          () => writePyramid(file, tmp, { tileSize, maxInputPixels: this.#o.maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+          { first: !background },
+        );
+        await sources.assertUnchanged?.(source);
+        const built = await this.#o.readFacts(tmp);
+        if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
+          throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
+        }
+        await disk.adopt(key, '.tif', tmp);
+        this.#buildMs.push(performance.now() - t0);
+        if (this.#buildMs.length > 100) this.#buildMs.splice(0, this.#buildMs.length - 20);
+        return true;
+      } catch (err) {
+        if (tmp) await fs.rm(tmp, { force: true });
+        if (err instanceof IiifError && err.status === 503) return false; // busy, or the source changed: try again later
+        if (disk.writeFailure(err)) return false; // logged once by the cache; tried again when it works
+        const backoff = Math.min(3_600_000, (this.#failed.get(source.version)?.backoff ?? 30_000) * 2);
+        this.#failed.set(source.version, { until: performance.now() + backoff, backoff });
+        this.#o.log(`cannot build a pyramid for ${source.id}; rendering from the source (next try in ${Math.round(backoff / 60_000)} min)`, err);
+        return false;
+      } finally {
+        unpin?.();
+      }
+    };
+    const p = build().finally(() => this.#flights.delete(key));
+    this.#flights.set(key, p);
+    if (background) p.catch(() => {});
+    return p;
+  }
+}
