@@ -46,10 +46,14 @@ export function ensureBuilt(root: string, log: (msg: string) => void = console.l
   log('Building the site (astro build)…');
   const started = Date.now();
   const astro = path.join(root, 'node_modules', 'astro', 'bin', 'astro.mjs');
-  const r = spawnSync(process.execPath, [astro, 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  // A production build whatever the caller's NODE_ENV: Vite sets import.meta.env.DEV from it, and a
+  // build started under vitest (NODE_ENV=test) or a shell with NODE_ENV=development would ship
+  // without the pages' Content-Security-Policy (src/middleware.ts applies it only when !DEV).
+  const env = { ...process.env, NODE_ENV: 'production' };
+  const r = spawnSync(process.execPath, [astro, 'build', '--silent'], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) return false;
   // The Mirador bundle with the archive's plugins (a server builds it on demand if this fails).
-  spawnSync(process.execPath, [path.join(root, 'scripts', 'build-vendor.ts')], { cwd: root, stdio: 'inherit' });
+  spawnSync(process.execPath, [path.join(root, 'scripts', 'build-vendor.ts')], { cwd: root, stdio: 'inherit', env });
   writeFileSync(stampFile(root), buildHash(root) + '\n');
   log(`Built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   return true;
