@@ -204,4 +204,89 @@ describe('withdrawals and prune', () => {
     await store2.close();
     expect((await cli(['status'], env)).out).not.toMatch(/withdrawn —/);
   });
+
+  it('prune exits 1 naming an object it could not delete, keeps that record withdrawn, and finishes when run again', async () => {
+    const env = {
+      DATA_DIR: path.join(tmp, 'data3'),
+      IMAGE_ROOT: path.join(tmp, 'clean3'),
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: 'withdraw',
+      S3_REGION: REGION,
+      S3_ACCESS_KEY_ID: ACCESS_KEY,
+      S3_SECRET_ACCESS_KEY: SECRET_KEY,
+      S3_PREFIX: 'fail/',
+    };
+    const d1 = path.join(tmp, 'fail-first', 'R01');
+    for (const n of [1, 2, 3]) await image(path.join(d1, `F-${n}.jpg`), 30 + n, 20);
+    const rows = [1, 2, 3].map((n) => ({ id: `F-${n}`, images: `F-${n}.jpg` }));
+    await workbook(path.join(d1, '書誌_R01.xlsx'), { 書誌: rows });
+    await cli(['normalize', path.join(tmp, 'fail-first')], env);
+    await cli(['index'], env);
+    expect((await cli(['sync'], env)).code).toBe(0);
+    await workbook(path.join(tmp, 'fail-second', 'R01_20250301', '書誌_R01_修正版.xlsx'), { 書誌: [rows[0]!] });
+    await cli(['normalize', path.join(tmp, 'fail-second')], env);
+    expect((await cli(['index'], env)).err).toContain('withdrawn: F-2 (batch R01)');
+    expect((await withdrawnIn(env)).map((w) => w.record.id)).toEqual(['F-2', 'F-3']);
+
+    s3.controls.fail = ({ method, key }) => (method === 'DELETE' && key === 'fail/F-3.jpg' ? 500 : undefined);
+    try {
+      const p = await cli(['prune', '--s3'], env);
+      expect(p.code).toBe(1);
+      expect(p.err).toMatch(/failed: delete fail\/F-3\.jpg: /);
+      expect(p.err).toContain('kept: F-3 stays withdrawn');
+      expect(p.out).toContain('pruned: F-2 (batch R01, withdrawn ');
+      expect(p.out).toContain('not pruned: F-3 (batch R01, withdrawn ');
+    } finally {
+      s3.controls.fail = undefined;
+    }
+    expect(await exists('fail/F-2.jpg')).toBe(false);
+    expect(await exists('fail/F-3.jpg')).toBe(true);
+    expect((await withdrawnIn(env)).map((w) => w.record.id)).toEqual(['F-3']);
+    const again = await cli(['prune', '--s3'], env);
+    expect(again.code).toBe(0);
+    expect(await exists('fail/F-3.jpg')).toBe(false);
+    expect(await withdrawnIn(env)).toEqual([]);
+    expect(await exists('fail/F-1.jpg')).toBe(true);
+  });
+
+  it("moves an old install's withdrawals ledger (withdrawn.json) into the store once, keeping batch, date and indexed_at", async () => {
+    const env = { DATA_DIR: path.join(tmp, 'data4'), IMAGE_ROOT: path.join(tmp, 'clean4') };
+    const d1 = path.join(tmp, 'ledger-first', 'R01');
+    await image(path.join(d1, 'L-1.jpg'), 30, 20);
+    await image(path.join(d1, 'L-2.jpg'), 31, 20);
+    await workbook(path.join(d1, '書誌_R01.xlsx'), { 書誌: [{ id: 'L-1', images: 'L-1.jpg' }, { id: 'L-2', title: '雷門', images: 'L-2.jpg' }] });
+    await cli(['normalize', path.join(tmp, 'ledger-first')], env);
+    await cli(['index'], env);
+    await workbook(path.join(tmp, 'ledger-second', 'R01_20250301', '書誌_R01_修正版.xlsx'), { 書誌: [{ id: 'L-1', images: 'L-1.jpg' }] });
+    await cli(['normalize', path.join(tmp, 'ledger-second')], env);
+    // What the earlier version's index left: L-2 out of the store, whole in the ledger.
+    const record = (await withStore(env, async (s) => {
+      const r = await s.get('L-2');
+      await s.deleteRecords(['L-2']);
+      return r;
+    }))!;
+    const ledger = path.join(env.DATA_DIR, 'withdrawn.json');
+    const entry = { id: 'L-2', batch: 'R01', withdrawnAt: '2025-03-01T00:00:00.000Z', workbooks: ['書誌_R01_修正版.xlsx'], record };
+    fs.writeFileSync(ledger, JSON.stringify([entry], null, 2) + '\n');
+
+    // status and dry runs show it and change nothing.
+    expect((await cli(['status'], env)).out).toMatch(/L-2 {2}batch R01 {2}withdrawn 2025-03-01T00:00:00.000Z/);
+    expect((await cli(['prune', '--dry-run'], env)).out).toContain('would prune: L-2 (batch R01, withdrawn 2025-03-01T00:00:00.000Z)');
+    expect((await cli(['index', '--dry-run'], env)).err).not.toContain('withdrawn: L-2');
+    expect(fs.existsSync(ledger)).toBe(true);
+    expect(await withdrawnIn(env)).toEqual([]);
+
+    // The next index moves it into the store (not withdrawn again, not lost) and never reads it again.
+    const idx = await cli(['index'], env);
+    expect(idx.code).toBe(0);
+    expect(idx.err).not.toContain('withdrawn:');
+    expect(fs.existsSync(ledger)).toBe(false);
+    expect(fs.existsSync(`${ledger}.migrated`)).toBe(true);
+    const [w] = await withdrawnIn(env);
+    expect(w).toMatchObject({ batch: 'R01', withdrawnAt: '2025-03-01T00:00:00.000Z', record: { id: 'L-2', title: { ja: '雷門' }, indexed_at: record.indexed_at } });
+    expect(await withStore(env, (s) => s.get('L-2'))).toBeNull();
+    expect((await cli(['status'], env)).out).toMatch(/withdrawn — 1 record/);
+    expect((await cli(['prune'], env)).out).toContain('pruned 1 withdrawn record');
+    expect(await withdrawnIn(env)).toEqual([]);
+  });
 });
