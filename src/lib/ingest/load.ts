@@ -148,7 +148,7 @@ export async function loadBibliographies(
     updated += rep.updated;
     opts.onProgress?.({ kind: 'upsert', done: i + chunk.length, total: accepted.length });
   }
-  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets, perFile: filesRead, restored };
+  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets, perFile: filesRead, ...(opts.withdrawn ? { restored } : {}) };
 }
 
 const baseName = (file: string) => file.slice(file.lastIndexOf('/') + 1);
