@@ -15,6 +15,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { docFromRecord, type StoredDoc } from '../../src/lib/search/es-docs.ts';
+import { ManifestService } from '../../src/lib/iiif/service.ts';
 import { WITHDRAWN_MAPPINGS } from '../../src/lib/search/es-withdrawn.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { ItemInput, ItemRecord } from '../../src/lib/search/store.ts';
@@ -83,6 +84,19 @@ describe('withdrawn records on SQLite', () => {
     expect(await store.get('R01-0002')).toBeNull();
     await store.upsert([item('R02-0001', '別', ['R01-0002a'])]);
     expect((await store.getImage('R01-0002a'))!.itemId).toBe('R02-0001');
+    await store.close();
+  });
+
+  it('a withdrawn record has no manifest (404 as if absent); restored, it has one again', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    await store.upsert([item('R01-0001', '浅草寺', ['R01-0001'])]);
+    const manifests = new ManifestService({ store, sizeOf: async () => undefined, base: 'https://archive.test', cacheEntries: 0 });
+    expect(await manifests.manifest('R01-0001')).not.toBeNull();
+    await store.withdraw([{ id: 'R01-0001', batch: 'R01', at: '2025-03-01T00:00:00.000Z' }]);
+    expect(await manifests.manifest('R01-0001')).toBeNull();
+    await store.restoreWithdrawn(['R01-0001']);
+    expect(JSON.parse((await manifests.manifest('R01-0001'))!.json).items).toHaveLength(1);
     await store.close();
   });
 
