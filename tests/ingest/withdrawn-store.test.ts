@@ -17,6 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { docFromRecord, type StoredDoc } from '../../src/lib/search/es-docs.ts';
 import { ManifestService } from '../../src/lib/iiif/service.ts';
 import { WITHDRAWN_MAPPINGS } from '../../src/lib/search/es-withdrawn.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { prune } from '../../src/lib/ingest/prune.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { ItemInput, ItemRecord } from '../../src/lib/search/store.ts';
 import { Harness, httpError } from '../search/es-harness.ts';
@@ -221,5 +223,31 @@ describe('withdrawn records on Elasticsearch', () => {
     });
     expect(await store.purgeWithdrawn(['R01-0002', 'R01-0001', 'R01-0002'])).toBe(1);
     expect(h.to('POST', '/archive-withdrawn/_bulk')[0]!.body).toEqual([{ delete: { _id: 'R01-0002' } }, { delete: { _id: 'R01-0001' } }]);
+  });
+
+  it('prune on Elasticsearch: a dry run only reads; then the orphaned object is deleted by key and the record purged', async () => {
+    h = new Harness();
+    const store = h.ready();
+    const live = docFromRecord({ ...item('R01-0001', '浅草寺', ['R01-0001']), indexed_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z', s3_uploaded: false });
+    const reads = () => {
+      h.on('POST', '/archive-withdrawn/_search', { hits: { total: { value: 1, relation: 'eq' }, hits: [{ _index: 'archive-withdrawn', _id: 'R01-0002', _source: wdoc }] } });
+      h.on('POST', '/archive/_search', { hits: { hits: [{ _index: 'archive-v1', _id: 'R01-0001', _source: live, sort: ['R01-0001'] }] } });
+    };
+    const sent: unknown[] = [];
+    const client = { send: async (cmd: { input: unknown }) => void sent.push(cmd.input) } as unknown as S3Client;
+
+    reads();
+    const dry = await prune({ store, dryRun: true, s3: { client, bucket: 'b', prefix: 'photos/' } });
+    expect(dry).toMatchObject({ records: [{ id: 'R01-0002', batch: 'R01', withdrawnAt: '2025-03-01T00:00:00.000Z' }], orphanKeys: ['photos/R01-0002.jpg'], deleted: [], purged: [] });
+    expect(sent).toEqual([]);
+    expect(h.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /archive/_mapping', 'POST /archive-withdrawn/_search', 'POST /archive/_search']);
+
+    reads();
+    h.on('HEAD', '/archive-withdrawn', '');
+    h.on('POST', '/archive-withdrawn/_bulk', bulkOk('delete', ['R01-0002'], 'archive-withdrawn', 'deleted'));
+    const done = await prune({ store, s3: { client, bucket: 'b', prefix: 'photos/' } });
+    expect(done).toMatchObject({ orphanKeys: ['photos/R01-0002.jpg'], deleted: ['photos/R01-0002.jpg'], purged: ['R01-0002'], failed: [], kept: [] });
+    expect(sent).toEqual([{ Bucket: 'b', Key: 'photos/R01-0002.jpg' }]);
+    expect(h.to('POST', '/archive-withdrawn/_bulk')[0]!.body).toEqual([{ delete: { _id: 'R01-0002' } }]);
   });
 });

@@ -657,7 +657,6 @@ export class EsStore implements SearchStore {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Makes everything written so far visible to search (rebuilds write with refresh off). */
   // Withdrawals: the withdrawn records' documents live in <alias>-withdrawn (es-withdrawn.ts).
   async withdraw(marks: import('./store.ts').WithdrawMark[]): Promise<number> {
     await this.ensure();
@@ -679,6 +678,7 @@ export class EsStore implements SearchStore {
     return purgeWithdrawnDocs(this, ids);
   }
 
+  /** Makes everything written so far visible to search (rebuilds write with refresh off). */
   async refreshIndex(): Promise<void> {
     await this.call(() => this.client.indices.refresh({ index: this.target }));
   }
