@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { reindexFromStore } from '../../src/lib/search/es-admin.ts';
 import { docFromRecord, type StoredDoc } from '../../src/lib/search/es-docs.ts';
 import { ManifestService } from '../../src/lib/iiif/service.ts';
 import { WITHDRAWN_MAPPINGS } from '../../src/lib/search/es-withdrawn.ts';
@@ -21,7 +22,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { prune } from '../../src/lib/ingest/prune.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { ItemInput, ItemRecord } from '../../src/lib/search/store.ts';
-import { Harness, httpError } from '../search/es-harness.ts';
+import { Harness, httpError, mappingOf, recorded } from '../search/es-harness.ts';
 
 let tmp: string;
 beforeAll(async () => {
@@ -249,5 +250,36 @@ describe('withdrawn records on Elasticsearch', () => {
     expect(done).toMatchObject({ orphanKeys: ['photos/R01-0002.jpg'], deleted: ['photos/R01-0002.jpg'], purged: ['R01-0002'], failed: [], kept: [] });
     expect(sent).toEqual([{ Bucket: 'b', Key: 'photos/R01-0002.jpg' }]);
     expect(h.to('POST', '/archive-withdrawn/_bulk')[0]!.body).toEqual([{ delete: { _id: 'R01-0002' } }]);
+  });
+
+  it('es reindex --from store copies the embedded store\'s withdrawn records to <alias>-withdrawn, not to the records', async () => {
+    const src = new SqliteStore(':memory:');
+    await src.init();
+    await src.upsert([item('R01-0001', '浅草寺', ['R01-0001']), item('R01-0002', '雷門', ['R01-0002'])], new Date('2025-01-01T00:00:00Z'));
+    await src.withdraw([{ id: 'R01-0002', batch: 'R01', at: '2025-03-01T00:00:00.000Z' }]);
+    const [kept] = await src.listWithdrawn();
+    h = new Harness();
+    const STAMPED = 'archive-v2-20250601120000';
+    h.on('GET', '/archive/_mapping', mappingOf());
+    h.on('HEAD', '/archive-v2', {});
+    h.on('HEAD', `/${STAMPED}`, httpError(404, recorded('index-not-found.json')));
+    h.on('PUT', `/${STAMPED}`, recorded('create-index.json'));
+    h.on('POST', `/${STAMPED}/_bulk`, bulkOk('index', ['R01-0001'], STAMPED, 'created'));
+    h.on('HEAD', '/archive-withdrawn', httpError(404, ''));
+    h.on('PUT', '/archive-withdrawn', { acknowledged: true, index: 'archive-withdrawn' });
+    h.on('POST', '/archive-withdrawn/_bulk', bulkOk('index', ['R01-0002'], 'archive-withdrawn', 'created'));
+    h.on('GET', `/${STAMPED}/_refresh`, { _shards: { total: 1, successful: 1, failed: 0 } });
+    h.on('GET', `/${STAMPED}/_count`, { count: 1 });
+    h.on('POST', '/_aliases', { acknowledged: true });
+    const err: string[] = [];
+    expect(await reindexFromStore(h.client, 'archive', src, { out: () => {}, err: (l) => err.push(l) }, new Date('2025-06-01T12:00:00Z'))).toBe(0);
+    const records = (h.to('POST', `/${STAMPED}/_bulk`)[0]!.body as Array<{ id?: string }>).filter((_, k) => k % 2 === 1);
+    expect(records.map((d) => d.id)).toEqual(['R01-0001']);
+    expect(h.to('POST', '/archive-withdrawn/_bulk')[0]!.body).toEqual([
+      { index: { _id: 'R01-0002' } },
+      { id: 'R01-0002', withdrawn_batch: 'R01', withdrawn_at: '2025-03-01T00:00:00.000Z', doc: docFromRecord(kept!.record) },
+    ]);
+    expect(err).toContain('  copied 1 withdrawn records from the sqlite store');
+    await src.close();
   });
 });

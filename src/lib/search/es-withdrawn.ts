@@ -12,7 +12,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { StoredDoc } from './es-docs.ts';
-import { toRecord } from './es-docs.ts';
+import { docFromRecord, toRecord } from './es-docs.ts';
 import type { WithdrawMark, WithdrawnEntry } from './store.ts';
 
 /** The index of withdrawn records next to the records alias. */
@@ -53,7 +53,7 @@ export interface WithdrawnHost {
 
 const PAGE = 1000;
 
-async function call<T>(host: WithdrawnHost, fn: () => Promise<T>): Promise<T> {
+async function call<T>(host: Pick<WithdrawnHost, 'unavailable'>, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -74,7 +74,7 @@ async function fetchDocs<T>(host: WithdrawnHost, index: string, ids: string[]): 
 }
 
 /** Sends bulk operations to `index` (refreshed when done); throws naming the first failure. */
-async function bulkTo(host: WithdrawnHost, index: string, operations: object[], what: string): Promise<number> {
+async function bulkTo(host: Pick<WithdrawnHost, 'client' | 'unavailable'>, index: string, operations: object[], what: string): Promise<number> {
   if (operations.length === 0) return 0;
   const res = await call(host, () => host.client.bulk({ index, refresh: 'wait_for', operations }));
   let done = 0;
@@ -87,7 +87,7 @@ async function bulkTo(host: WithdrawnHost, index: string, operations: object[], 
   return done;
 }
 
-async function ensureIndex(host: WithdrawnHost, index: string): Promise<void> {
+async function ensureIndex(host: Pick<WithdrawnHost, 'client' | 'unavailable'>, index: string): Promise<void> {
   const exists = await call(host, () => host.client.indices.exists({ index }));
   if (exists) return;
   try {
@@ -163,4 +163,24 @@ export async function purgeWithdrawnDocs(host: WithdrawnHost, ids: string[]): Pr
   const index = withdrawnIndexName(host.alias);
   if (!(await call(host, () => host.client.indices.exists({ index })))) return 0;
   return bulkTo(host, index, wanted.map((id) => ({ delete: { _id: id } })), 'purgeWithdrawn');
+}
+
+/**
+ * Writes withdrawn records of another store (the embedded one, `es reindex --from store`) straight
+ * into `<alias>-withdrawn`, so moving to Elasticsearch keeps them (withdrawn, not served) until
+ * prune. Their upload state is what the records carry (s3Key; see docFromRecord).
+ */
+export async function copyWithdrawn(host: Pick<WithdrawnHost, 'client' | 'alias' | 'unavailable'>, entries: WithdrawnEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const index = withdrawnIndexName(host.alias);
+  await ensureIndex(host, index);
+  let n = 0;
+  for (let i = 0; i < entries.length; i += PAGE) {
+    const operations = entries.slice(i, i + PAGE).flatMap((w) => {
+      const body: WithdrawnDoc = { id: w.record.id, withdrawn_batch: w.batch, withdrawn_at: w.withdrawnAt, doc: docFromRecord(w.record) };
+      return [{ index: { _id: w.record.id } }, body];
+    });
+    n += await bulkTo(host, index, operations, 'copy withdrawn records');
+  }
+  return n;
 }
