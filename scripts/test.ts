@@ -1,6 +1,7 @@
 /**
- * `npm test`: every test suite (unit, integration against the built server, browser), then one
- * plain summary line for CI: `tests: N passed, N failed[, N skipped]`.
+ * `npm test`: the type check (`tsc --noEmit -p .`, counted as one test), every test suite (unit,
+ * integration against the built server, browser), then one plain summary line for CI:
+ * `tests: N passed, N failed[, N skipped]`.
  *
  * Installs the Debian packages some suites need (chromium, docker-compose) when they are missing and
  * we are root (CI and the project's machines); elsewhere those tests are skipped and say why.
@@ -9,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureBuilt } from './build-stamp.ts';
+import { typecheck, typecheckLine, typecheckSkipReason } from './typecheck.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -34,10 +36,24 @@ function ensureSystemPackages(): void {
 }
 
 ensureSystemPackages();
+// The type check first (a request body that does not fit the Elasticsearch client's types fails
+// here). A failure does not stop the suites: the run reports everything, and fails at the end.
+const args = process.argv.slice(2);
+const skipTypecheck = typecheckSkipReason(args);
+let typecheckOk: boolean | null = null;
+if (skipTypecheck) {
+  console.log(`typecheck: skipped: ${skipTypecheck}`);
+} else {
+  console.log('typecheck: tsc --noEmit -p . …');
+  const tc = typecheck();
+  if (!tc.ok) process.stdout.write(tc.output.endsWith('\n') ? tc.output : `${tc.output}\n`);
+  console.log(typecheckLine(tc));
+  typecheckOk = tc.ok;
+}
 // Build the site before the suites start (the servers they start use it): the build's time is then
 // no part of any test's or server start's time limit, which a loaded machine would exceed.
 if (!ensureBuilt(root)) {
-  console.log('tests: 0 passed, 1 failed (the site did not build, see above)');
+  console.log(`tests: ${typecheckOk ? 1 : 0} passed, ${typecheckOk === false ? 2 : 1} failed (the site did not build, see above)`);
   process.exit(1);
 }
 mkdirSync(path.join(root, 'test-results'), { recursive: true });
@@ -45,7 +61,7 @@ const report = path.join(root, 'test-results', 'vitest.json');
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const r = spawnSync(
   process.execPath,
-  [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
   { cwd: root, stdio: 'inherit' },
 );
 
@@ -70,5 +86,9 @@ if (existsSync(report)) {
   ).length;
 }
 if (r.status !== 0 && failed === 0) failed = 1;
+if (typecheckOk === true) passed++;
+else if (typecheckOk === false) failed++;
+else skipped++;
+if (typecheckOk === false) console.log('typecheck failed: see the tsc errors above (npm run typecheck)');
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || r.status !== 0 ? 1 : 0);

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config.ts';
 import { readiness } from '../../src/lib/health.ts';
 import { BulkWriteError, EsStore, createEsClient, describeNode } from '../../src/lib/search/elasticsearch.ts';
-import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput } from '../../src/lib/search/es-docs.ts';
+import { MARK_UPLOADED_SCRIPT, UPSERT_SCRIPT, docFromRecord, docInput, firstInsertDoc } from '../../src/lib/search/es-docs.ts';
 import { escapeMappingSide, indexBody, indexMappings, MAPPING_VERSION, widthMappingRules } from '../../src/lib/search/es-settings.ts';
 import { openStore } from '../../src/lib/search/open.ts';
 import { FIELD_WEIGHTS, StoreUnavailableError, type ItemInput } from '../../src/lib/search/store.ts';
@@ -632,7 +632,7 @@ describe('bulk upsert', () => {
     query: { bool: { filter: [{ terms: { image_ids: images } }], must_not: [{ ids: { values: ids } }] } },
   });
 
-  it('checks image ownership, then sends one scripted upsert per record in one bulk request', async () => {
+  it('checks image ownership, then sends one update per record (upsert body + script) in one bulk request', async () => {
     h = new Harness();
     const store = h.ready();
     h.on('POST', '/archive/_search', recorded('search-no-owners.json'));
@@ -643,12 +643,43 @@ describe('bulk upsert', () => {
     expect(h.requests[1]!.body).toEqual(ownerCheck(['R01-0001_01', 'R01-0001_02', 'R01-0002_01'], ['R01-0001', 'R01-0002']));
     const bulk = h.to('POST', '/archive/_bulk')[0]!;
     expect(bulk.querystring).toEqual({ refresh: 'wait_for', require_alias: 'true' });
+    const now = T1.toISOString();
     expect(bulk.body).toEqual([
       { update: { _id: 'R01-0001', retry_on_conflict: 3 } },
-      { scripted_upsert: true, upsert: {}, script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(a), now: T1.toISOString() } } },
+      { upsert: firstInsertDoc(a, now), script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(a), now } } },
       { update: { _id: 'R01-0002', retry_on_conflict: 3 } },
-      { scripted_upsert: true, upsert: {}, script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(b), now: T1.toISOString() } } },
+      { upsert: firstInsertDoc(b, now), script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(b), now } } },
     ]);
+    // The upsert body is the whole first-insert document, timestamps and empty upload state included.
+    expect(firstInsertDoc(a, now)).toEqual({ ...docInput(a), indexed_at: now, updated_at: now, uploads: [], s3_uploaded: false });
+  });
+
+  it('writes indexed_at only in the upsert body (first insert), never in the script or a partial doc', async () => {
+    h = new Harness();
+    const store = h.ready();
+    const a = item('R01-0001');
+    const created = recorded('bulk-upsert-created.json');
+    const answer = (result: 'created' | 'updated') => ({ ...created, items: [{ update: { ...created.items[0].update, result, status: result === 'created' ? 201 : 200 } }] });
+    h.on('POST', '/archive/_search', recorded('search-no-owners.json'), recorded('search-no-owners.json'));
+    h.on('POST', '/archive/_bulk', answer('created'), answer('updated'));
+    expect(await store.upsert([a], T0)).toEqual({ inserted: 1, updated: 0 });
+    expect(await store.upsert([a], T1)).toEqual({ inserted: 0, updated: 1 });
+    const bodies = h.to('POST', '/archive/_bulk').map((r) => r.body as Array<Record<string, any>>);
+    for (const [k, body] of bodies.entries()) {
+      const now = [T0, T1][k]!.toISOString();
+      const [action, update] = body as [Record<string, unknown>, Record<string, any>];
+      expect(action).toEqual({ update: { _id: 'R01-0001', retry_on_conflict: 3 } });
+      // Elasticsearch indexes `upsert` only when the document is missing, and runs the script only
+      // when it exists: no scripted_upsert (the script would run on insert), no doc_as_upsert, no doc.
+      expect(Object.keys(update).sort()).toEqual(['script', 'upsert']);
+      expect(update.upsert.indexed_at).toBe(now);
+      expect(update.upsert.updated_at).toBe(now);
+      expect(update.script.params.now).toBe(now);
+      expect(JSON.stringify(update.script.params)).not.toContain('indexed_at');
+    }
+    // Nothing changed between the two runs: the requests differ in their times only.
+    const times = (b: unknown) => JSON.stringify(b).replaceAll(T0.toISOString(), 'T').replaceAll(T1.toISOString(), 'T');
+    expect(times(bodies[1])).toBe(times(bodies[0]));
   });
 
   it('sends the record as given, its searchable values as arrays, exact-value fields beside them', () => {
@@ -690,12 +721,14 @@ describe('bulk upsert', () => {
   });
 
   it('keeps indexed_at, sets updated_at and carries uploads in the script (verified live)', () => {
-    // The script's rules, as text: what elasticsearch.live.test.ts proves on a cluster.
-    expect(UPSERT_SCRIPT).toContain('boolean fresh = s.indexed_at == null;');
-    expect(UPSERT_SCRIPT).toContain('def indexedAt = fresh ? params.now : s.indexed_at;');
+    // The script's rules, as text: what elasticsearch.live.test.ts proves on a cluster. It runs on
+    // existing documents only, so it keeps the stored indexed_at and never takes one from params.
+    expect(UPSERT_SCRIPT).toContain('def indexedAt = s.indexed_at;');
+    expect(UPSERT_SCRIPT).toContain('s.indexed_at = indexedAt;');
+    expect(UPSERT_SCRIPT).not.toMatch(/indexed_at\s*=\s*params|indexedAt\s*=\s*params|params\.doc\.indexed_at/);
     expect(UPSERT_SCRIPT).toContain('s.updated_at = params.now;');
     expect(UPSERT_SCRIPT).toContain('u.file == img.file');
-    expect(UPSERT_SCRIPT).toContain('boolean all = !fresh && d.record.images.size() > 0;');
+    expect(UPSERT_SCRIPT).toContain('boolean all = d.record.images.size() > 0;');
     expect(MARK_UPLOADED_SCRIPT).toContain('boolean all = images.size() > 0;');
   });
 
@@ -762,6 +795,16 @@ describe('bulk upsert', () => {
       /^upsert: 1 of 1 records were not written: R01-0002 \(429 es_rejected_execution_exception: rejected execution of coordinating operation .*; 2 attempts\)$/,
     );
     expect(h.sleeps).toEqual([50]);
+  });
+
+  it('reports a record whose bulk result is missing (an empty item) instead of dropping it', async () => {
+    h = new Harness();
+    const store = h.ready();
+    h.on('POST', '/archive/_search', recorded('search-no-owners.json'));
+    h.on('POST', '/archive/_bulk', { errors: true, took: 1, items: [{}] });
+    const err = (await store.upsert([item('R01-0001')], T1).catch((e: unknown) => e)) as BulkWriteError;
+    expect(err).toBeInstanceOf(BulkWriteError);
+    expect(err.failures).toEqual([{ id: 'R01-0001', status: 500, type: 'empty_bulk_item', reason: 'no result for this operation', attempts: 1 }]);
   });
 
   it('retries a whole bulk request rejected with 429', async () => {

@@ -27,7 +27,7 @@
  * messages (the node URL is shown without them).
  */
 import fs from 'node:fs';
-import { Client, errors } from '@elastic/elasticsearch';
+import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import type { Config } from '../config.ts';
 import { IMAGE_ID_RE } from '../domain.ts';
 import {
@@ -48,7 +48,19 @@ import {
 } from './store.ts';
 import { MAPPING_VERSION, MAX_RESULT_WINDOW, indexBody, versionedIndexName } from './es-settings.ts';
 import { listWithdrawnDocs, purgeWithdrawnDocs, restoreWithdrawnDocs, withdrawDocs } from './es-withdrawn.ts';
-import { HIT_SOURCE, facetAggs, parseBuckets, parseHits, parseSearch, parseTotal, planSearch, searchBody, type EsSearchResult, type PlannedSearch } from './es-query.ts';
+import {
+  HIT_SOURCE,
+  facetAggs,
+  parseBuckets,
+  parseHits,
+  parseSearch,
+  parseTotal,
+  planSearch,
+  searchBody,
+  type FacetAggregates,
+  type HitSource,
+  type PlannedSearch,
+} from './es-query.ts';
 import {
   MARK_UPLOADED_SCRIPT,
   MAX_ID_BYTES,
@@ -56,6 +68,7 @@ import {
   checkUploads,
   checkUpsert,
   docInput,
+  firstInsertDoc,
   toImageEntry,
   toRecord,
   type StoredDoc,
@@ -192,19 +205,16 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** The body line of a bulk operation: a whole document (index) or an update (script or partial doc). */
+type BulkBody = StoredDoc | estypes.BulkUpdateAction<StoredDoc, Partial<StoredDoc>>;
+
 interface BulkOp {
   id: string;
-  action: Record<string, unknown>;
-  body?: Record<string, unknown>;
+  action: estypes.BulkOperationContainer;
+  body?: BulkBody;
 }
 
-interface BulkItem {
-  _id?: string;
-  status: number;
-  result?: string;
-  error?: { type?: string; reason?: string; caused_by?: { type?: string; reason?: string } };
-  get?: { _source?: Record<string, unknown> };
-}
+type BulkItem = estypes.BulkResponseItem;
 
 export class EsStore implements SearchStore {
   readonly backend = 'elasticsearch';
@@ -313,7 +323,8 @@ export class EsStore implements SearchStore {
     }
     const index = versionedIndexName(this.alias);
     try {
-      await this.client.indices.create({ index, ...indexBody(), aliases: { [this.alias]: { is_write_index: true } } } as never);
+      const request: estypes.IndicesCreateRequest = { index, ...indexBody(), aliases: { [this.alias]: { is_write_index: true } } };
+      await this.client.indices.create(request);
     } catch (e) {
       if (errorType(e) !== 'resource_already_exists_exception') throw e;
       // Another process created it in the meantime (then the alias is there now), or an index is
@@ -339,17 +350,15 @@ export class EsStore implements SearchStore {
     const failures: BulkFailure[] = [];
     let pending = ops.map((op, i) => ({ op, i }));
     for (let attempt = 1; pending.length > 0; attempt++) {
-      let res: { errors: boolean; items: Array<Record<string, BulkItem>> };
+      let res: estypes.BulkResponse;
+      const request: estypes.BulkRequest<StoredDoc, Partial<StoredDoc>> = {
+        index: this.target,
+        refresh: this.refresh,
+        ...(this.concrete ? {} : { require_alias: true }),
+        operations: pending.flatMap(({ op }) => (op.body ? [op.action, op.body] : [op.action])),
+      };
       try {
-        res = (await this.client.bulk(
-          {
-            index: this.target,
-            refresh: this.refresh,
-            ...(this.concrete ? {} : { require_alias: true }),
-            operations: pending.flatMap(({ op }) => (op.body ? [op.action, op.body] : [op.action])),
-          } as never,
-          { requestTimeout: Math.max(this.timeoutMs, BULK_TIMEOUT_MS) },
-        )) as never;
+        res = await this.client.bulk(request, { requestTimeout: Math.max(this.timeoutMs, BULK_TIMEOUT_MS) });
       } catch (e) {
         if (RETRYABLE_STATUS.has(statusOf(e) ?? 0) && attempt < this.retry.attempts) {
           await this.sleep(this.retry.baseMs * 2 ** (attempt - 1));
@@ -360,7 +369,12 @@ export class EsStore implements SearchStore {
       const retry: typeof pending = [];
       res.items.forEach((entry, k) => {
         const p = pending[k]!;
-        const item = Object.values(entry)[0]!;
+        // One result per operation; an empty entry (not in the specification's answers) fails that record.
+        const item: BulkItem = Object.values(entry)[0] ?? {
+          _index: this.target,
+          status: 500,
+          error: { type: 'empty_bulk_item', reason: 'no result for this operation' },
+        };
         if (!item.error && item.status < 300) {
           results[p.i] = item;
         } else if (RETRYABLE_STATUS.has(item.status) && attempt < this.retry.attempts) {
@@ -386,24 +400,25 @@ export class EsStore implements SearchStore {
   private async owners(imageIds: string[], exclude: string[] = []): Promise<Map<string, { id: string; s3: boolean }>> {
     const out = new Map<string, { id: string; s3: boolean }>();
     for (const chunk of chunks(imageIds, TERMS_CHUNK)) {
-      const res = (await this.call(() =>
-        this.client.search({
-          index: this.target,
-          size: chunk.length,
-          _source: ['id', 'image_ids', 's3_uploaded'],
-          query: {
-            bool: {
-              filter: [{ terms: { image_ids: chunk } }],
-              ...(exclude.length ? { must_not: [{ ids: { values: exclude } }] } : {}),
-            },
+      const request: estypes.SearchRequest = {
+        index: this.target,
+        size: chunk.length,
+        _source: ['id', 'image_ids', 's3_uploaded'],
+        query: {
+          bool: {
+            filter: [{ terms: { image_ids: chunk } }],
+            ...(exclude.length ? { must_not: [{ ids: { values: exclude } }] } : {}),
           },
-        } as never),
-      )) as unknown as EsSearchResult;
+        },
+      };
+      const res = await this.call(() => this.client.search<Partial<Pick<StoredDoc, 'id' | 'image_ids' | 's3_uploaded'>>>(request));
       const wanted = new Set(chunk);
       for (const hit of res.hits.hits) {
         const src = hit._source ?? {};
+        const id = src.id ?? hit._id;
+        if (id === undefined) continue;
         for (const img of src.image_ids ?? []) {
-          if (wanted.has(img)) out.set(img, { id: src.id ?? hit._id, s3: src.s3_uploaded === true });
+          if (wanted.has(img)) out.set(img, { id, s3: src.s3_uploaded === true });
         }
       }
     }
@@ -435,8 +450,8 @@ export class EsStore implements SearchStore {
           id: item.id,
           action: { update: { _id: item.id, retry_on_conflict: 3 } },
           body: {
-            scripted_upsert: true,
-            upsert: {},
+            // A new record: this document, as is (indexed_at = now). An existing one: the script.
+            upsert: firstInsertDoc(item, stamp),
             script: { source: UPSERT_SCRIPT, lang: 'painless', params: { doc: docInput(item), now: stamp } },
           },
         })),
@@ -458,7 +473,7 @@ export class EsStore implements SearchStore {
     const failures: BulkFailure[] = [];
     for (const chunk of chunks(docs, BULK_CHUNK)) {
       const res = await this.bulk(
-        chunk.map((doc) => ({ id: doc.id, action: { index: { _id: doc.id } }, body: doc as unknown as Record<string, unknown> })),
+        chunk.map((doc) => ({ id: doc.id, action: { index: { _id: doc.id } }, body: doc })),
       );
       n += res.results.filter(Boolean).length;
       failures.push(...res.failures);
@@ -529,41 +544,37 @@ export class EsStore implements SearchStore {
   async get(id: string): Promise<ItemRecord | null> {
     if (typeof id !== 'string' || id === '' || Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) return null;
     await this.ensure();
-    const res = (await this.call(() =>
-      this.client.get({ index: this.target, id, _source_includes: HIT_SOURCE }, { ignore: [404] }),
-    )) as unknown as { found?: boolean; _source?: StoredDoc; error?: { type?: string } };
-    if (res.found && res._source) return toRecord(res._source);
-    if (res.error) {
-      this.ready = null;
-      throw new StoreUnavailableError('elasticsearch', `index ${this.target} does not exist on ${this.where}`);
+    const res = await this.getDoc<HitSource>({ index: this.target, id, _source_includes: HIT_SOURCE });
+    return res?.found && res._source ? toRecord(res._source) : null;
+  }
+
+  /**
+   * A realtime GET; null when the document does not exist (404 `found: false`). A missing index is
+   * a 404 too, but with an index_not_found_exception: unavailable() makes it a StoreUnavailableError.
+   */
+  private async getDoc<T>(request: estypes.GetRequest): Promise<estypes.GetResponse<T> | null> {
+    try {
+      return await this.call(() => this.client.get<T>(request));
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw e;
     }
-    return null;
   }
 
   async getAccessLevel(id: string): Promise<AccessLevel | null> {
     if (typeof id !== 'string' || id === '' || Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) return null;
     await this.ensure();
-    const res = (await this.call(() => this.client.get({ index: this.target, id, _source_includes: ['access'] }, { ignore: [404] }))) as unknown as {
-      found?: boolean;
-      _source?: { access?: AccessLevel | null };
-      error?: unknown;
-    };
-    if (res.found) return res._source?.access ?? 'open';
-    if (res.error) {
-      this.ready = null;
-      throw new StoreUnavailableError('elasticsearch', `index ${this.target} does not exist on ${this.where}`);
-    }
-    return null;
+    const res = await this.getDoc<{ access?: AccessLevel | null }>({ index: this.target, id, _source_includes: ['access'] });
+    return res?.found ? (res._source?.access ?? 'open') : null;
   }
 
   async getImage(imageId: string): Promise<ImageEntry | null> {
     if (typeof imageId !== 'string' || !IMAGE_ID_RE.test(imageId)) return null;
     await this.ensure();
-    const res = (await this.call(() =>
-      this.client.search({ index: this.target, size: 1, _source: ['record', 'access'], query: { term: { image_ids: imageId } } } as never),
-    )) as unknown as EsSearchResult;
+    const request: estypes.SearchRequest = { index: this.target, size: 1, _source: ['record', 'access'], query: { term: { image_ids: imageId } } };
+    const res = await this.call(() => this.client.search<Pick<StoredDoc, 'record' | 'access'>>(request));
     const hit = res.hits.hits[0];
-    return hit?._source ? toImageEntry(hit._source as StoredDoc, imageId) : null;
+    return hit?._source ? toImageEntry(hit._source, imageId) : null;
   }
 
   async count(): Promise<number> {
@@ -577,7 +588,8 @@ export class EsStore implements SearchStore {
     if (plan.skip) return plan.base;
     await this.ensure();
     if (plan.from + plan.size <= MAX_RESULT_WINDOW) {
-      const res = (await this.call(() => this.client.search({ index: this.target, ...searchBody(plan) } as never))) as unknown as EsSearchResult;
+      const request: estypes.SearchRequest = { index: this.target, ...searchBody(plan) };
+      const res = await this.call(() => this.client.search<HitSource, FacetAggregates>(request));
       return parseSearch(plan, res);
     }
     return this.deepSearch(plan);
@@ -589,8 +601,8 @@ export class EsStore implements SearchStore {
    * because the sort is a total order; it costs one request per 10,000 records skipped.
    */
   private async deepSearch(plan: PlannedSearch): Promise<SearchResponse> {
-    const search = (body: Record<string, unknown>) =>
-      this.call(() => this.client.search({ index: this.target, ...body } as never)) as unknown as Promise<EsSearchResult>;
+    const search = (body: Omit<estypes.SearchRequest, 'index'>) =>
+      this.call(() => this.client.search<HitSource, FacetAggregates>({ index: this.target, ...body }));
     const head = await search({ query: plan.query, size: 0, track_total_hits: true, aggs: facetAggs() });
     const out: SearchResponse = {
       ...plan.base,
@@ -598,7 +610,7 @@ export class EsStore implements SearchStore {
       facets: { batch: parseBuckets(head.aggregations?.batch), type: parseBuckets(head.aggregations?.type) },
     };
     if (plan.from >= out.total) return out;
-    let after: unknown[] | undefined;
+    let after: estypes.SortResults | undefined;
     for (let skip = plan.from; skip > 0; ) {
       const n = Math.min(MAX_RESULT_WINDOW, skip);
       const res = await search({
@@ -632,7 +644,7 @@ export class EsStore implements SearchStore {
   async listImages(filter: ImageListFilter = {}): Promise<ImageState[]> {
     await this.ensure();
     const batches = filterList(filter?.batch);
-    const query = batches ? { bool: { filter: [{ terms: { batch: batches } }] } } : { match_all: {} };
+    const query: estypes.QueryDslQueryContainer = batches ? { bool: { filter: [{ terms: { batch: batches } }] } } : { match_all: {} };
     const out: ImageState[] = [];
     const pages = scanDocs(this.client, this.target, { query, source: ['id', 'batch', 'record.images', 'uploads'] });
     for (;;) {
@@ -700,11 +712,11 @@ export const SCAN_PAGE = 1000;
 export async function* scanDocs(
   client: Client,
   index: string,
-  opts: { query?: Record<string, unknown>; source?: string[] | true } = {},
+  opts: { query?: estypes.QueryDslQueryContainer; source?: string[] | true } = {},
 ): AsyncGenerator<Array<Partial<StoredDoc>>> {
-  let after: unknown[] | undefined;
+  let after: estypes.SortResults | undefined;
   for (;;) {
-    const res = (await client.search({
+    const request: estypes.SearchRequest = {
       index,
       size: SCAN_PAGE,
       sort: [{ id: { order: 'asc' } }],
@@ -712,7 +724,8 @@ export async function* scanDocs(
       track_total_hits: false,
       query: opts.query ?? { match_all: {} },
       ...(after ? { search_after: after } : {}),
-    } as never)) as unknown as { hits: { hits: Array<{ _source?: Partial<StoredDoc>; sort?: unknown[] }> } };
+    };
+    const res = await client.search<Partial<StoredDoc>>(request);
     const hits = res.hits.hits;
     if (hits.length === 0) return;
     yield hits.map((h) => h._source ?? {});
@@ -729,15 +742,19 @@ export type AliasState =
 
 /** What the alias name refers to: nothing, a concrete index, or one index (with its mapping version). */
 export async function inspectAlias(client: Client, alias: string): Promise<AliasState> {
-  const res = (await client.indices.getMapping({ index: alias }, { ignore: [404] })) as unknown as Record<
-    string,
-    { mappings?: { _meta?: { mapping_version?: number } } }
-  > & { error?: unknown; status?: number };
-  if (res.error !== undefined) return { kind: 'missing' };
+  let res: estypes.IndicesGetMappingResponse;
+  try {
+    res = await client.indices.getMapping({ index: alias });
+  } catch (e) {
+    // No index or alias of that name (index_not_found_exception).
+    if (statusOf(e) === 404) return { kind: 'missing' };
+    throw e;
+  }
   const names = Object.keys(res);
   if (names.includes(alias)) return { kind: 'concrete' };
   if (names.length === 0) return { kind: 'missing' };
   if (names.length > 1) return { kind: 'several', indices: names.sort() };
   const index = names[0]!;
-  return { kind: 'ok', index, version: res[index]!.mappings?._meta?.mapping_version };
+  const version: unknown = res[index]?.mappings?._meta?.mapping_version;
+  return { kind: 'ok', index, version: typeof version === 'number' ? version : undefined };
 }

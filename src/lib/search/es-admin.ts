@@ -19,7 +19,7 @@
  * delete it.
  */
 import fs from 'node:fs';
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Config } from '../config.ts';
 import type { ImageState, ItemRecord, SearchStore } from './store.ts';
 import { MAPPING_VERSION, indexBody, versionedIndexName } from './es-settings.ts';
@@ -42,7 +42,8 @@ export class EsUsageError extends Error {}
 export type TreeLoader = (store: SearchStore, files: string[]) => Promise<number>;
 
 async function createIndex(client: Client, index: string, alias?: string): Promise<void> {
-  await client.indices.create({ index, ...indexBody(), ...(alias ? { aliases: { [alias]: { is_write_index: true } } } : {}) } as never);
+  const request: estypes.IndicesCreateRequest = { index, ...indexBody(), ...(alias ? { aliases: { [alias]: { is_write_index: true } } } : {}) };
+  await client.indices.create(request);
 }
 
 async function indexExists(client: Client, index: string): Promise<boolean> {

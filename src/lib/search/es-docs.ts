@@ -4,9 +4,12 @@
  *
  * The rules are the embedded store's (sqlite.ts), restated for a store without transactions:
  *
- *  - `indexed_at` is set on the first insert only, `updated_at` on every upsert. Both happen inside
- *    ONE scripted upsert per record (`scripted_upsert: true`, empty `upsert`), so a bulk request
- *    needs no prior read and two writers cannot lose a first-insert time.
+ *  - `indexed_at` is set on the first insert only, `updated_at` on every upsert. Each record is ONE
+ *    bulk `update` with an `upsert` body (firstInsertDoc: the whole new document, carrying
+ *    `indexed_at`), which Elasticsearch indexes as is when the document does not exist; no script
+ *    runs then (no `scripted_upsert`). When it exists, UPSERT_SCRIPT runs, and it never writes
+ *    `indexed_at`. So a bulk request needs no prior read and two writers cannot lose a first-insert
+ *    time (the second one's `upsert` body is ignored).
  *  - An image's S3 upload survives an upsert while the image keeps its id, record and file (the
  *    script compares the stored `uploads` with the new image list); `s3_uploaded` is true exactly
  *    when the record existed before, has images, and every image is uploaded.
@@ -78,19 +81,35 @@ export function docInput(item: ItemInput): DocInput {
 }
 
 /**
- * The upsert, as one Painless script run for new and existing documents alike (scripted_upsert).
- * params.doc is a DocInput, params.now the ISO time of this upsert. Params are never mutated (they
- * may be read-only): image maps are copied before s3Key is set on them.
+ * The document a record's first upsert inserts (the bulk update's `upsert` body): the only place
+ * `indexed_at` is written. Nothing is uploaded yet, so `s3_uploaded` is false (as in SQLite, a new
+ * record is never complete).
+ */
+export function firstInsertDoc(item: ItemInput, now: string): StoredDoc {
+  return { ...docInput(item), indexed_at: now, updated_at: now, uploads: [], s3_uploaded: false };
+}
+
+/**
+ * The upsert of an EXISTING document (a new one is firstInsertDoc, no script). Kept as a script
+ * because a partial update (`doc`) cannot express it:
+ *  - `record` must be replaced whole, and a partial `doc` merges objects recursively: a field or a
+ *    language removed from the record would survive in the stored one;
+ *  - an image's upload is carried over only while the image keeps its id and file, and
+ *    `s3_uploaded` is computed from those kept uploads: both depend on the stored document, which a
+ *    partial `doc` cannot read (the alternative, a read before every bulk write, could lose a
+ *    markUploaded running in between).
+ * params.doc is a DocInput, params.now the ISO time of this upsert (updated_at). `indexed_at` is
+ * copied from the stored document, never from params. Params are never mutated (they may be
+ * read-only): image maps are copied before s3Key is set on them.
  */
 export const UPSERT_SCRIPT = [
   'Map s = ctx._source;',
-  'boolean fresh = s.indexed_at == null;',
   'Map kept = new HashMap();',
-  'if (!fresh && s.uploads != null) { for (def u : s.uploads) { kept.put(u.image, u); } }',
+  'if (s.uploads != null) { for (def u : s.uploads) { kept.put(u.image, u); } }',
   'Map d = params.doc;',
   'List images = new ArrayList();',
   'List uploads = new ArrayList();',
-  'boolean all = !fresh && d.record.images.size() > 0;',
+  'boolean all = d.record.images.size() > 0;',
   'for (def img : d.record.images) {',
   '  Map copy = new LinkedHashMap(img);',
   '  def u = kept.get(img.id);',
@@ -99,7 +118,7 @@ export const UPSERT_SCRIPT = [
   '}',
   'Map rec = new LinkedHashMap(d.record);',
   'rec.images = images;',
-  'def indexedAt = fresh ? params.now : s.indexed_at;',
+  'def indexedAt = s.indexed_at;',
   's.clear();',
   's.putAll(d);',
   's.record = rec;',
@@ -111,7 +130,11 @@ export const UPSERT_SCRIPT = [
 
 /**
  * markUploaded for one record: params.uploads = [{image, key, size, at}] (in call order, the last
- * one for an image wins). Images the record does not hold (any more) are left alone.
+ * one for an image wins). Images the record does not hold (any more) are left alone. A script
+ * because a partial update cannot express it: it sets `s3Key` on the elements of the stored
+ * `record.images` chosen by image id and recomputes `uploads` and `s3_uploaded` from them, and a
+ * partial `doc` replaces arrays whole, so it would need the stored images read first (and would
+ * then undo an upsert that changed them in between).
  */
 export const MARK_UPLOADED_SCRIPT = [
   'Map s = ctx._source;',

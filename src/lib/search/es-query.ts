@@ -12,6 +12,7 @@
  * [_score desc, id asc] (relevance) or [id asc] (sort=id, browsing), a total order (ids are
  * unique), so pages are stable and search_after can walk past index.max_result_window.
  */
+import type { estypes } from '@elastic/elasticsearch';
 import {
   FIELD_WEIGHTS,
   UNIGRAM_WEIGHTS,
@@ -30,13 +31,16 @@ import { isUnigramTerm, latinWordOf } from './text.ts';
 /** The _source fields a hit needs (not the search text, not the upload bookkeeping). */
 export const HIT_SOURCE = ['record', 'indexed_at', 'updated_at', 's3_uploaded'];
 
+/** The _source of a hit (HIT_SOURCE's fields). */
+export type HitSource = Pick<StoredDoc, 'record' | 'indexed_at' | 'updated_at' | 's3_uploaded'>;
+
 export interface PlannedSearch {
   /** The response so far (paging, tooShort, unsearchable); total/hits/facets come from ES. */
   base: SearchResponse;
   /** Nothing to ask Elasticsearch (a query with nothing searchable). */
   skip: boolean;
-  query: Record<string, unknown>;
-  sort: Array<Record<string, unknown>>;
+  query: estypes.QueryDslQueryContainer;
+  sort: estypes.SortCombinations[];
   /** Sorting by relevance (scores kept) or by id (scores reported as 0). */
   byScore: boolean;
   from: number;
@@ -49,7 +53,7 @@ export interface PlannedSearch {
  * One term: its bigram phrase in any weighted field, scoring the field's weight; a term of one Han
  * character: that character in any field's unigram sub-field, scoring UNIGRAM_WEIGHTS.
  */
-export function termClause(grams: readonly string[]): Record<string, unknown> {
+export function termClause(grams: readonly string[]): estypes.QueryDslQueryContainer {
   if (isUnigramTerm(grams)) {
     return {
       bool: {
@@ -75,7 +79,7 @@ export function termClause(grams: readonly string[]): Record<string, unknown> {
 }
 
 /** The whole-word bonus of one Latin word: WHOLE_WORD_BONUS once when any field has it as a word. */
-export function wholeWordClause(word: string): Record<string, unknown> {
+export function wholeWordClause(word: string): estypes.QueryDslQueryContainer {
   return {
     constant_score: {
       filter: { bool: { should: SEARCH_FIELDS.map((field) => ({ term: { [`search.${field}.word`]: word } })), minimum_should_match: 1 } },
@@ -84,9 +88,9 @@ export function wholeWordClause(word: string): Record<string, unknown> {
   };
 }
 
-export function filterClauses(req: SearchRequest): Array<Record<string, unknown>> {
+export function filterClauses(req: SearchRequest): estypes.QueryDslQueryContainer[] {
   const f = req?.filters ?? {};
-  const out: Array<Record<string, unknown>> = [];
+  const out: estypes.QueryDslQueryContainer[] = [];
   const batch = filterList(f.batch);
   const type = filterList(f.type);
   if (batch) out.push({ terms: { batch } });
@@ -98,8 +102,8 @@ export function filterClauses(req: SearchRequest): Array<Record<string, unknown>
   return out;
 }
 
-export function facetAggs(): Record<string, unknown> {
-  const terms = (field: string) => ({
+export function facetAggs(): Record<FacetName, estypes.AggregationsAggregationContainer> {
+  const terms = (field: string): estypes.AggregationsAggregationContainer => ({
     terms: { field, size: FACET_SIZE, order: [{ _count: 'desc' }, { _key: 'asc' }] },
   });
   return { batch: terms('batch'), type: terms('type') };
@@ -113,7 +117,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
   const hasTerms = parsed.terms.length > 0;
   const byScore = hasTerms && req?.sort !== 'id';
   const words = [...new Set(parsed.display.map(latinWordOf).filter((w): w is string => !!w))];
-  const query: Record<string, unknown> = hasTerms
+  const query: estypes.QueryDslQueryContainer = hasTerms
     ? {
         bool: {
           must: parsed.terms.map(termClause),
@@ -136,7 +140,7 @@ export function planSearch(req: SearchRequest = {}): PlannedSearch {
 }
 
 /** The body of a one-request search (from + size within max_result_window). */
-export function searchBody(plan: PlannedSearch): Record<string, unknown> {
+export function searchBody(plan: PlannedSearch): estypes.SearchRequest {
   return {
     query: plan.query,
     sort: plan.sort,
@@ -148,37 +152,34 @@ export function searchBody(plan: PlannedSearch): Record<string, unknown> {
   };
 }
 
-interface Bucket {
-  key: string | number;
-  key_as_string?: string;
-  doc_count: number;
+/** The facet aggregations every search asks for (facetAggs). */
+export type FacetName = 'batch' | 'type';
+
+/** The aggregations of a search answer: a `terms` aggregation per facet (keyword fields). */
+export type FacetAggregates = Partial<Record<FacetName, estypes.AggregationsStringTermsAggregate>>;
+
+/** A search answer: hits with HIT_SOURCE's fields, facets as facetAggs() asks for them. */
+export type EsSearchResult = estypes.SearchResponse<HitSource, FacetAggregates>;
+
+export function parseBuckets(agg: estypes.AggregationsStringTermsAggregate | undefined): FacetBucket[] {
+  // `buckets` is an array unless the request asked for keyed buckets (facetAggs never does).
+  const buckets = agg?.buckets;
+  return (Array.isArray(buckets) ? buckets : Object.values(buckets ?? {})).map((b) => ({
+    value: typeof b.key_as_string === 'string' ? b.key_as_string : String(b.key),
+    count: b.doc_count,
+  }));
 }
 
-export interface EsHit {
-  _id: string;
-  _score?: number | null;
-  _source?: Partial<StoredDoc>;
-  sort?: Array<string | number | null>;
-}
-
-export interface EsSearchResult {
-  hits: { total?: { value: number; relation: string } | number; hits: EsHit[] };
-  aggregations?: Record<string, { buckets?: Bucket[]; sum_other_doc_count?: number }>;
-}
-
-export function parseBuckets(agg: { buckets?: Bucket[] } | undefined): FacetBucket[] {
-  return (agg?.buckets ?? []).map((b) => ({ value: b.key_as_string ?? String(b.key), count: b.doc_count }));
-}
-
-export function parseTotal(res: EsSearchResult): number {
+export function parseTotal(res: Pick<EsSearchResult, 'hits'>): number {
   const t = res.hits.total;
   return typeof t === 'number' ? t : (t?.value ?? 0);
 }
 
-export function parseHits(hits: EsHit[], byScore: boolean): SearchHit[] {
+export function parseHits(hits: Array<estypes.SearchHit<HitSource>>, byScore: boolean): SearchHit[] {
   return hits.map((h) => {
+    if (!h._source) throw new Error(`Elasticsearch returned hit ${h._id ?? '?'} without its _source`);
     const score = byScore ? Number(h.sort?.[0] ?? h._score ?? 0) : 0;
-    return { record: toRecord(h._source as StoredDoc), score };
+    return { record: toRecord(h._source), score };
   });
 }
 

@@ -46,6 +46,7 @@
  *   record        object, enabled: false   the input as given (kept in _source, not indexed)
  *   uploads       object, enabled: false   per-image S3 upload state {image, file, key, size, at}
  */
+import type { estypes } from '@elastic/elasticsearch';
 import { FIELD_WEIGHTS, type SearchField } from './store.ts';
 import { COMBINING_KANA_MAPPINGS, KANA_MAPPINGS, WIDTH_MAPPINGS } from './text.ts';
 
@@ -135,7 +136,7 @@ export function analysisSettings() {
         filter: ['cjk_width', 'lowercase'],
       },
     },
-  };
+  } satisfies estypes.IndicesIndexSettingsAnalysis;
 }
 
 const searchText = {
@@ -149,7 +150,7 @@ const searchText = {
     uni: { type: 'text', analyzer: UNIGRAM_ANALYZER, norms: false, index_options: 'docs' },
     word: { type: 'text', analyzer: WORD_ANALYZER, norms: false, index_options: 'docs' },
   },
-} as const;
+} as const satisfies estypes.MappingTextProperty;
 
 export function indexMappings() {
   return {
@@ -170,7 +171,7 @@ export function indexMappings() {
       record: { type: 'object', enabled: false },
       uploads: { type: 'object', enabled: false },
     },
-  };
+  } satisfies estypes.MappingTypeMapping;
 }
 
 /** The whole create-index body: settings, mappings (and, on first creation, the alias). */
@@ -186,7 +187,7 @@ export function indexBody() {
       analysis: analysisSettings(),
     },
     mappings: indexMappings(),
-  };
+  } satisfies Pick<estypes.IndicesCreateRequest, 'settings' | 'mappings'>;
 }
 
 /** `<alias>-v<N>`, or `<alias>-v<N>-<UTC yyyymmddhhmmss>` for a rebuild next to an existing one. */
