@@ -3,12 +3,16 @@
  * (set in the file) are skipped and listed; a formula cell without a stored result and an id whose
  * characters would be dropped are row errors naming file:sheet:row and the cell; good rows load.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main, type CliIO } from '../../src/cli.ts';
 import { formatRowError, readBibliography } from '../../src/lib/ingest/excel.ts';
+import { normalize, type BatchMeta } from '../../src/lib/ingest/normalize.ts';
+import { sheetStates } from '../../src/lib/ingest/sheets.ts';
 import { ID_MAX_LENGTH } from '../../src/lib/domain.ts';
 import { HEADERS } from './fixtures/delivery.ts';
 
@@ -55,6 +59,42 @@ describe('workbook edges', () => {
       { sheet: '旧データ', state: 'hidden' },
       { sheet: '作業用', state: 'veryHidden' },
     ]);
+  });
+
+  it('lists the hidden and veryHidden sheets of a chosen workbook in meta.json (normalize) and in the summary (index)', async () => {
+    const delivery = path.join(tmp, 'hidden-delivery');
+    await mkdir(path.join(delivery, 'R01'), { recursive: true });
+    await mkdir(path.join(delivery, 'R02'), { recursive: true });
+    await write(path.join('hidden-delivery', 'R01', '書誌_R01.xlsx'), [
+      { name: '旧データ & <メモ>', state: 'hidden', rows: [row('R01-0099', '非公開の行', '職員')] },
+      { name: '書誌', rows: [row('R01-0001', '一')] },
+      { name: '作業用', state: 'veryHidden', rows: [row('R01-0003', '作業中')] },
+    ]);
+    await write(path.join('hidden-delivery', 'R02', '書誌_R02.xlsx'), [{ name: '書誌', rows: [[ 'R02-0001', 'R02', '二', null, null, '公開', null ]] }]);
+    expect(sheetStates(path.join(delivery, 'R01', '書誌_R01.xlsx'))).toEqual([
+      { sheet: '旧データ & <メモ>', state: 'hidden' },
+      { sheet: '書誌', state: 'visible' },
+      { sheet: '作業用', state: 'veryHidden' },
+    ]);
+    expect(sheetStates(path.join(tmp, 'not-a-workbook.xlsx'))).toBeUndefined();
+    const clean = path.join(tmp, 'hidden-clean');
+    const rep = await normalize({ deliveries: [delivery], cleanRoot: clean });
+    expect(rep.batches.map((b) => b.batch)).toEqual(['R01', 'R02']);
+    const meta = (b: string) => JSON.parse(readFileSync(path.join(clean, b, 'meta.json'), 'utf8')) as BatchMeta;
+    expect(meta('R01').spreadsheets.map((x) => x.skippedSheets)).toEqual([
+      [
+        { sheet: '旧データ & <メモ>', state: 'hidden' },
+        { sheet: '作業用', state: 'veryHidden' },
+      ],
+    ]);
+    expect(meta('R02').spreadsheets[0]).not.toHaveProperty('skippedSheets'); // none: the key is absent
+    // And in the index summary.
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = { env: { DATA_DIR: path.join(tmp, 'hidden-data'), IMAGE_ROOT: clean }, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
+    expect(await main(['index'], io)).toBe(0);
+    expect(out.join('\n')).toMatch(/2 hidden sheets skipped/);
+    expect(err.join('\n')).toContain(':作業用: veryHidden sheet; skipped (not read as data)');
   });
 
   it('a formula cell without a stored result is a row error naming the cell; with a result it is read', async () => {

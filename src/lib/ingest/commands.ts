@@ -389,19 +389,39 @@ export async function runPrune(ctx: StageContext, _args: string[], values: Value
   const withS3 = !!values.s3;
   if (withS3 && !cfg.s3.bucket) throw new StageUsageError('--s3: S3 is not configured: set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
   const store = await ctx.store();
-  const { prune } = await import('./prune.ts');
+  const { PruneError, prune } = await import('./prune.ts');
   let client: import('@aws-sdk/client-s3').S3Client | undefined;
   if (withS3) client = (await import('../storage/s3.ts')).createS3Client(cfg.s3);
   try {
-    const r = await prune({ dataDir: cfg.dataDir, store, dryRun, s3: client ? { client, bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix } : undefined });
-    const verb = dryRun ? 'would prune' : 'pruned';
-    for (const rec of r.records) ctx.io.out(`  ${verb}: ${rec.id} (batch ${rec.batch}, withdrawn ${rec.withdrawnAt})`);
-    for (const k of r.orphanKeys) ctx.io.out(`  ${withS3 ? (dryRun ? 'would delete' : r.deleted.includes(k) ? 'deleted' : 'not deleted') : 'orphaned (kept without --s3)'}: ${k}`);
-    for (const f of r.failed) ctx.io.err(`failed: ${f.key}: ${f.error}`);
+    let r: import('./prune.ts').PruneReport;
+    try {
+      r = await prune({
+        dataDir: cfg.dataDir,
+        store,
+        dryRun,
+        prefix: cfg.s3.prefix,
+        s3: client ? { client, bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix } : undefined,
+      });
+    } catch (e) {
+      if (e instanceof PruneError) throw new StageUsageError(e.message);
+      throw e;
+    }
+    const purged = new Set(r.purged);
+    for (const rec of r.records) {
+      const verb = dryRun ? 'would prune' : purged.has(rec.id) ? 'pruned' : 'not pruned';
+      ctx.io.out(`  ${verb}: ${rec.id} (batch ${rec.batch}, withdrawn ${rec.withdrawnAt})`);
+    }
+    for (const k of r.orphanKeys) {
+      const what = withS3 ? (dryRun ? 'would delete' : r.deleted.includes(k) ? 'deleted' : 'not deleted') : dryRun ? 'orphaned (would be kept without --s3)' : 'orphaned (left in the bucket without --s3)';
+      ctx.io.out(`  ${what}: ${k}`);
+    }
+    for (const f of r.failed) ctx.io.err(f.key ? `failed: delete ${f.key}: ${f.error}` : `failed: delete ${f.id} from the store: ${f.error}`);
+    for (const id of r.kept) ctx.io.err(`kept: ${id} stays withdrawn (an object of its images could not be deleted); run archive prune --s3 again`);
     ctx.io.out(
-      `${verb} ${plural(r.records.length, 'withdrawn record')}; ${plural(r.orphanKeys.length, 'orphaned object')}` +
+      `${dryRun ? 'would prune' : 'pruned'} ${plural(dryRun ? r.records.length : r.purged.length, 'withdrawn record')}; ${plural(r.orphanKeys.length, 'orphaned object')}` +
         (withS3 ? `, ${r.deleted.length} deleted from the bucket` : ' (not deleted: add --s3)') +
-        (r.keptShared.length ? `; ${r.keptShared.length} kept (still used)` : ''),
+        (r.keptShared.length ? `; ${r.keptShared.length} kept (still used)` : '') +
+        (r.failed.length ? `; ${r.failed.length} failed` : ''),
     );
     return r.failed.length ? EXIT.skipped : EXIT.ok;
   } finally {

@@ -16,13 +16,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BATCH_ID_RE, type ItemInput } from '../domain.ts';
-import { MAX_PAGE_SIZE, type SearchStore } from '../search/store.ts';
+import { MAX_PAGE_SIZE, type SearchStore, type WithdrawnEntry } from '../search/store.ts';
 import type { ColumnMapping } from './columns.ts';
 import { imageDimensions } from './dims.ts';
 import { loadBibliographies, type LoadFile, type LoadReport } from './load.ts';
 import { cleanBatches, readBatchMeta, type BatchMeta } from './normalize.ts';
 import { compileRules, foldKeyword, type CompiledRules } from './rules.ts';
-import { readWithdrawn, reservedImageIds, writeWithdrawn, type WithdrawnRecord } from './withdrawals.ts';
+import { ledgerEntries, migrateLedger, reservedImageIds } from './withdrawals.ts';
 
 export interface IndexOptions {
   cleanRoot: string;
@@ -38,8 +38,9 @@ export interface IndexOptions {
   batchSize?: number;
   onProgress?: (p: { phase: 'read' | 'upsert'; done: number; total: number }) => void;
   /**
-   * Where the withdrawals ledger lives (DATA_DIR). When given, records of a batch that its chosen
-   * workbooks no longer hold are withdrawn (see withdrawals.ts); without it nothing is withdrawn.
+   * DATA_DIR. When given, records of a batch that its chosen workbooks no longer hold are marked
+   * withdrawn in the store (see withdrawals.ts), and an old withdrawals ledger there is moved into
+   * the store first; without it nothing is withdrawn.
    */
   dataDir?: string;
 }
@@ -237,10 +238,16 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
     return undefined;
   };
 
-  const ledger = opts.dataDir ? readWithdrawn(opts.dataDir) : new Map<string, WithdrawnRecord>();
+  // Withdrawn records (an old ledger is moved into the store first; a dry run only reads it).
+  if (opts.dataDir && !opts.dryRun) await migrateLedger(store, opts.dataDir);
+  const withdrawn = new Map<string, WithdrawnEntry>();
+  for (const w of [...(opts.dataDir && opts.dryRun ? ledgerEntries(opts.dataDir) : []), ...((await store.listWithdrawn?.()) ?? [])]) {
+    withdrawn.set(w.record.id, w);
+  }
   const rep = await loadBibliographies(store, files, {
-    reservedImages: reservedImageIds(ledger),
-    priorRecord: (id) => ledger.get(id)?.record,
+    reservedImages: reservedImageIds(withdrawn.values()),
+    priorRecord: (id) => withdrawn.get(id)?.record,
+    withdrawn: new Set(withdrawn.keys()),
     columns: opts.columns,
     batchSize: opts.batchSize,
     now: opts.now,
@@ -251,7 +258,7 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
       else opts.onProgress?.({ phase: 'upsert', done: e.done, total: e.total });
     },
   });
-  const w = await applyWithdrawals(store, opts, rep.perFile ?? [], reportBatches, ledger);
+  const w = await applyWithdrawals(store, opts, rep.perFile ?? [], reportBatches);
   // Orphans: images normalize linked that no record uses (after a dry run: as the store is now).
   const used = new Set(((await store.listImages?.()) ?? []).map((i) => i.file));
   const orphans: string[] = [];
@@ -260,7 +267,7 @@ export async function indexCleanTree(store: SearchStore, opts: IndexOptions): Pr
       for (const name of [...(listing.get(batch)?.exact ?? [])].sort()) if (!used.has(`${batch}/${name}`)) orphans.push(`${batch}/${name}`);
     }
   }
-  return { ...rep, batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w, orphans };
+  return { ...rep, restored: rep.restored ?? [], batches: reportBatches, files: files.length, dimensions: dims, warnings, dryRun: !!opts.dryRun, ...w, orphans };
 }
 
 /** Ids of the records the store holds for a batch. */
@@ -277,30 +284,21 @@ async function recordIdsOfBatch(store: SearchStore, batch: string): Promise<Set<
 }
 
 /**
- * Withdrawals: a record the store holds for a batch that was read in full (every workbook and
- * sheet readable) and that no row of this run names — in any batch — has been withdrawn by the
- * provider. Its data goes to the ledger first, then it leaves the store. A record of the ledger
- * that was indexed again leaves the ledger.
+ * Withdrawals: a record the store holds (live) for a batch that was read in full (every workbook
+ * and sheet readable) and that no row of this run names — in any batch — has been withdrawn by the
+ * provider: it is marked withdrawn in the store (store.withdraw), which keeps it whole. Withdrawn
+ * records named again were restored by the load (LoadReport.restored).
  */
 async function applyWithdrawals(
   store: SearchStore,
   opts: IndexOptions,
   perFile: NonNullable<LoadReport['perFile']>,
   batches: IndexReport['batches'],
-  ledger: Map<string, WithdrawnRecord>,
-): Promise<Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'>> {
-  const out: Pick<IndexReport, 'withdrawn' | 'restored' | 'withdrawalsPostponed'> = { withdrawn: [], restored: [], withdrawalsPostponed: [] };
-  if (!opts.dataDir || !store.deleteRecords) return out;
+): Promise<Pick<IndexReport, 'withdrawn' | 'withdrawalsPostponed'>> {
+  const out: Pick<IndexReport, 'withdrawn' | 'withdrawalsPostponed'> = { withdrawn: [], withdrawalsPostponed: [] };
+  if (!opts.dataDir || !store.withdraw) return out;
   const named = new Set(perFile.flatMap((f) => f.ids));
   const at = (opts.now ?? new Date()).toISOString();
-  const next = new Map(ledger);
-  for (const id of ledger.keys()) {
-    if (named.has(id) && (opts.dryRun || (await store.get(id)))) {
-      next.delete(id);
-      out.restored.push(id);
-    }
-  }
-  const gone: string[] = [];
   for (const { batch, files } of batches) {
     const read = perFile.filter((f) => f.file.imageDir === batch);
     if (files.length === 0) continue;
@@ -309,17 +307,8 @@ async function applyWithdrawals(
       out.withdrawalsPostponed.push(batch); // its rows may be in what could not be read
       continue;
     }
-    for (const id of missing) {
-      out.withdrawn.push({ id, batch });
-      if (opts.dryRun) continue;
-      const record = await store.get(id);
-      if (!record) continue;
-      next.set(id, { id, batch, withdrawnAt: at, workbooks: read.map((f) => f.file.displayName ?? f.file.file), record });
-      gone.push(id);
-    }
+    for (const id of missing) out.withdrawn.push({ id, batch });
   }
-  if (opts.dryRun) return out;
-  writeWithdrawn(opts.dataDir, next); // the data is safe in the ledger before it leaves the store
-  if (gone.length) await store.deleteRecords(gone);
+  if (!opts.dryRun && out.withdrawn.length) await store.withdraw(out.withdrawn.map(({ id, batch }) => ({ id, batch, at })));
   return out;
 }

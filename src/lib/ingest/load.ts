@@ -47,6 +47,11 @@ export interface LoadOptions {
   reservedImages?: Map<string, string>;
   /** A record's earlier version kept outside the store (a withdrawn record delivered again). */
   priorRecord?: (id: string) => ItemInput | undefined;
+  /**
+   * Ids of withdrawn records (store.listWithdrawn): one delivered again is restored
+   * (store.restoreWithdrawn) right before its upsert, so it keeps its indexed_at and uploads.
+   */
+  withdrawn?: ReadonlySet<string>;
 }
 
 export type LoadProgress =
@@ -68,6 +73,8 @@ export interface LoadReport {
   perFile?: Array<{ file: LoadFile; ids: string[]; incomplete: boolean }>;
   /** Hidden and veryHidden sheets, not read. */
   skippedSheets: Array<{ file: string; sheet: string; state: string }>;
+  /** Withdrawn records delivered again and upserted (in a dry run: that would be). */
+  restored?: string[];
 }
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -131,14 +138,17 @@ export async function loadBibliographies(
 
   let inserted = 0;
   let updated = 0;
+  const restored = opts.withdrawn?.size ? accepted.filter((r) => opts.withdrawn!.has(r.id)).map((r) => r.id) : [];
   for (let i = 0; !opts.dryRun && i < accepted.length; i += batchSize) {
     const chunk = accepted.slice(i, i + batchSize);
+    const back = opts.withdrawn?.size ? chunk.filter((r) => opts.withdrawn!.has(r.id)).map((r) => r.id) : [];
+    if (back.length && store.restoreWithdrawn) await store.restoreWithdrawn(back);
     const rep = await store.upsert(chunk, opts.now);
     inserted += rep.inserted;
     updated += rep.updated;
     opts.onProgress?.({ kind: 'upsert', done: i + chunk.length, total: accepted.length });
   }
-  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets, perFile: filesRead };
+  return { records: accepted.length, errors, inserted, updated, superseded, unknownHeaders, skippedSheets, perFile: filesRead, ...(opts.withdrawn ? { restored } : {}) };
 }
 
 const baseName = (file: string) => file.slice(file.lastIndexOf('/') + 1);

@@ -24,6 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { compareBatchIds, compileRules, extensionOf, type CompiledRules, type ParsedBatch } from './rules.ts';
+import { sheetStates } from './sheets.ts';
 
 export interface NormalizeOptions {
   /** Delivery roots (absolute or relative to the process cwd); read only. */
@@ -95,6 +96,8 @@ export interface BatchMeta {
     role: string;
     reason: string;
     candidates: Array<{ path: string; role: string; keywords: string[]; version: number; decision: string }>;
+    /** Hidden and very hidden sheets of the chosen file: never read as data (present only when there are some). */
+    skippedSheets?: Array<{ sheet: string; state: 'hidden' | 'veryHidden' }>;
   }>;
   images: {
     count: number;
@@ -489,7 +492,16 @@ function planBatch(batch: string, sources: Source[], rules: CompiledRules, onFil
     const link = `bibliography/${chosen.name}`;
     if (links.has(link)) meta.problems.push(`${link}: two categories chose files of the same name`);
     links.set(link, chosen.abs);
-    meta.spreadsheets.push({ category, link, chosen: chosen.abs, role: chosen.role, reason, candidates });
+    const hidden = /\.xls[xm]$/i.test(chosen.abs) ? (sheetStates(chosen.abs) ?? []).filter((x) => x.state !== 'visible') : [];
+    meta.spreadsheets.push({
+      category,
+      link,
+      chosen: chosen.abs,
+      role: chosen.role,
+      reason,
+      candidates,
+      ...(hidden.length ? { skippedSheets: hidden.map((x) => ({ sheet: x.sheet, state: x.state as 'hidden' | 'veryHidden' })) } : {}),
+    });
   }
   if (meta.spreadsheets.length === 0) {
     meta.problems.push(`no bibliography spreadsheet in ${sources.map((s) => s.dir).join(', ')}: its images cannot be indexed`);

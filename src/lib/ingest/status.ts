@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import { MAX_PAGE_SIZE, type SearchStore, type UnparsedDates } from '../search/store.ts';
 import { cleanBatches } from './normalize.ts';
 import { compareBatchIds, compileRules } from './rules.ts';
-import { readWithdrawn } from './withdrawals.ts';
+import { ledgerEntries } from './withdrawals.ts';
 import { lastRuns, STAGES, unfinishedRuns, type RunRecord, type Stage, type UnfinishedRun } from './runs.ts';
 
 export interface BatchStatus {
@@ -40,7 +40,7 @@ export interface IngestStatus {
   unfinished: Partial<Record<Stage, UnfinishedRun>>;
   /** Images of the clean tree (`<batch>/<name>`) that no record uses: the first `limit`, and how many. */
   orphans: { total: number; files: string[] };
-  /** Records withdrawn by their provider (out of the store, kept until archive prune): the first `limit`. */
+  /** Records withdrawn by their provider (marked in the store, not served; kept until archive prune): the first `limit`. */
   withdrawn: { total: number; records: Array<{ id: string; batch: string; withdrawnAt: string }> };
   /** Set when the store cannot list images (counts of images are then 0). */
   note?: string;
@@ -154,8 +154,17 @@ export async function collectStatus(
   }
   const verified = readVerified(cfg.dataDir);
   if (verified && verified.bucket === cfg.s3.bucket && verified.prefix === cfg.s3.prefix) status.s3.lastVerified = verified;
-  const ledger = [...readWithdrawn(cfg.dataDir).values()];
-  status.withdrawn = { total: ledger.length, records: ledger.slice(0, limit).map((w) => ({ id: w.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
+  // Withdrawn records are marked in the store; an old ledger not yet moved there is shown too.
+  const withdrawn = new Map((await store.listWithdrawn?.())?.map((w) => [w.record.id, w]));
+  let legacy: ReturnType<typeof ledgerEntries> = [];
+  try {
+    legacy = ledgerEntries(cfg.dataDir);
+  } catch (e) {
+    note = [note, `withdrawals ledger: ${(e as Error).message}`].filter(Boolean).join('; ');
+  }
+  for (const w of legacy) if (!withdrawn.has(w.record.id)) withdrawn.set(w.record.id, w);
+  const list = [...withdrawn.values()].sort((a, b) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0));
+  status.withdrawn = { total: list.length, records: list.slice(0, limit).map((w) => ({ id: w.record.id, batch: w.batch, withdrawnAt: w.withdrawnAt })) };
   if (note) status.note = note;
   if (store.listUnparsedDates) status.unparsedDates = await store.listUnparsedDates(limit);
   return status;

@@ -1,32 +1,31 @@
 /**
  * Withdrawals: records a provider's later workbook of the same batch no longer contains.
  *
- * The index stage takes a withdrawn record out of the search store (`deleteRecords`, on either
- * backend), so it is no longer served, searched or counted, and keeps the whole record — images,
- * upload records and S3 keys included — in this ledger, `<DATA_DIR>/withdrawn.json`, with its batch
- * and the date. Nothing is lost: `archive status` lists withdrawn records, a record delivered again
- * is indexed again (and leaves the ledger), and its image ids stay reserved (no other record gets
- * them) until `archive prune` removes the entries — and, with `--s3`, the objects of their images
- * that no record in the store uses. Nothing is removed without that command.
+ * The index stage marks such a record withdrawn **in the store** (`store.withdraw`, on either
+ * backend) with its batch and the date: the record stays whole — images, upload records and S3
+ * keys included — but is no longer served, searched or counted. `archive status` lists withdrawn
+ * records, a record delivered again is restored (keeping its indexed_at and uploads) and updated,
+ * and its image ids stay reserved (no other record gets them) until `archive prune` deletes it —
+ * and, with `--s3`, the objects of its images that no record uses. Nothing is removed without
+ * that command.
  *
- * The ledger is one JSON file, sorted by id and written atomically (temporary file + rename), so it
- * is byte-identical when nothing changed.
+ * Earlier versions kept withdrawn records out of the store, in a ledger file
+ * `<DATA_DIR>/withdrawn.json`. `migrateLedger` moves such a ledger into the store once (the first
+ * index or prune that is not a dry run), then renames the file `withdrawn.json.migrated`, so
+ * nothing is lost and it is never read again.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ItemRecord } from '../search/store.ts';
+import type { ItemRecord, SearchStore, WithdrawnEntry } from '../search/store.ts';
 
 export const WITHDRAWN_FILE = 'withdrawn.json';
 
-export interface WithdrawnRecord {
+/** An entry of the old ledger file. */
+export interface LedgerEntry {
   id: string;
-  /** The batch whose chosen workbook no longer holds the record. */
   batch: string;
-  /** When the index stage withdrew it (ISO 8601). */
   withdrawnAt: string;
-  /** The workbook(s) of the batch that were read then. */
-  workbooks: string[];
-  /** The record as it was in the store, images and upload records included. */
+  workbooks?: string[];
   record: ItemRecord;
 }
 
@@ -34,39 +33,62 @@ export function withdrawnPath(dataDir: string): string {
   return path.join(dataDir, WITHDRAWN_FILE);
 }
 
-/** Every withdrawn record, by id. An absent ledger is empty; an unreadable one throws. */
-export function readWithdrawn(dataDir: string): Map<string, WithdrawnRecord> {
+/** The old ledger's entries (none when there is no ledger). An unreadable ledger throws, naming the file. */
+export function readLedger(dataDir: string): LedgerEntry[] {
+  const file = withdrawnPath(dataDir);
   let text: string;
   try {
-    text = fs.readFileSync(withdrawnPath(dataDir), 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const list = JSON.parse(text) as WithdrawnRecord[];
-  return new Map(list.map((w) => [w.id, w]));
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message}); move it away to go on`);
+  }
+  if (!Array.isArray(list)) throw new Error(`${file}: expected a list of withdrawn records`);
+  return (list as LedgerEntry[]).filter((w) => typeof w?.id === 'string' && w.record && typeof w.record === 'object');
 }
 
-export function writeWithdrawn(dataDir: string, entries: Map<string, WithdrawnRecord>): void {
+/** The old ledger's entries as the store lists withdrawn records (for read-only views before migration). */
+export function ledgerEntries(dataDir: string): WithdrawnEntry[] {
+  return readLedger(dataDir).map((w) => ({ record: w.record, batch: w.batch, withdrawnAt: w.withdrawnAt }));
+}
+
+/**
+ * Moves the old ledger into the store: each record is put back with its own indexed_at and marked
+ * withdrawn with its batch and date (a record the store already holds, live or withdrawn, is left
+ * as it is). Then the file is renamed `withdrawn.json.migrated`. Resolves to the number of records
+ * moved; a store without withdrawals support leaves the ledger alone.
+ */
+export async function migrateLedger(store: SearchStore, dataDir: string): Promise<number> {
+  if (!store.withdraw || !store.listWithdrawn) return 0;
   const file = withdrawnPath(dataDir);
-  const list = [...entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const text = JSON.stringify(list, null, 2) + '\n';
-  let old: string | undefined;
-  try {
-    old = fs.readFileSync(file, 'utf8');
-  } catch {
-    old = undefined;
+  const entries = readLedger(dataDir);
+  if (entries.length === 0) {
+    if (fs.existsSync(file)) fs.renameSync(file, `${file}.migrated`);
+    return 0;
   }
-  if (old === text || (old === undefined && list.length === 0)) return;
-  fs.mkdirSync(dataDir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  const held = new Set((await store.listWithdrawn()).map((w) => w.record.id));
+  let moved = 0;
+  for (const w of entries) {
+    if (held.has(w.id) || (await store.get(w.id))) continue;
+    const { indexed_at, updated_at: _u, s3_uploaded: _s, ...input } = w.record;
+    const when = Date.parse(indexed_at);
+    await store.upsert([input], Number.isFinite(when) ? new Date(when) : new Date(w.withdrawnAt));
+    await store.withdraw([{ id: w.id, batch: w.batch, at: w.withdrawnAt }]);
+    moved++;
+  }
+  fs.renameSync(file, `${file}.migrated`);
+  return moved;
 }
 
 /** Image id → withdrawn record holding it (reserved until prune). */
-export function reservedImageIds(entries: Map<string, WithdrawnRecord>): Map<string, string> {
+export function reservedImageIds(entries: Iterable<WithdrawnEntry>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const w of entries.values()) for (const img of w.record.images ?? []) out.set(img.id, w.id);
+  for (const w of entries) for (const img of w.record.images ?? []) out.set(img.id, w.record.id);
   return out;
 }

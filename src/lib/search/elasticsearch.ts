@@ -48,6 +48,7 @@ import {
   filterList,
 } from './store.ts';
 import { MAPPING_VERSION, MAX_RESULT_WINDOW, indexBody, versionedIndexName } from './es-settings.ts';
+import { listWithdrawnDocs, purgeWithdrawnDocs, restoreWithdrawnDocs, withdrawDocs } from './es-withdrawn.ts';
 import {
   HIT_SOURCE,
   facetAggs,
@@ -697,6 +698,27 @@ export class EsStore implements SearchStore {
       }
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // Withdrawals: the withdrawn records' documents live in <alias>-withdrawn (es-withdrawn.ts).
+  async withdraw(marks: import('./store.ts').WithdrawMark[]): Promise<number> {
+    await this.ensure();
+    return withdrawDocs(this, marks);
+  }
+
+  async listWithdrawn(): Promise<import('./store.ts').WithdrawnEntry[]> {
+    await this.ensure();
+    return listWithdrawnDocs(this);
+  }
+
+  async restoreWithdrawn(ids: string[]): Promise<number> {
+    await this.ensure();
+    return restoreWithdrawnDocs(this, ids);
+  }
+
+  async purgeWithdrawn(ids: string[]): Promise<number> {
+    await this.ensure();
+    return purgeWithdrawnDocs(this, ids);
   }
 
   /** Makes everything written so far visible to search (rebuilds write with refresh off). */

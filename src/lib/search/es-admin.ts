@@ -25,6 +25,7 @@ import type { ImageState, ItemRecord, SearchStore } from './store.ts';
 import { MAPPING_VERSION, indexBody, versionedIndexName } from './es-settings.ts';
 import { docFromRecord, toRecord, type StoredDoc, type UploadEntry } from './es-docs.ts';
 import { EsStore, createEsClient, describeNode, inspectAlias, scanDocs, type AliasState } from './elasticsearch.ts';
+import { copyWithdrawn } from './es-withdrawn.ts';
 
 export interface AdminIO {
   out: (line: string) => void;
@@ -209,6 +210,12 @@ export async function reindexFromStore(client: Client, alias: string, src: Searc
       if (batch.length >= 1000) await flush();
     }
     if (batch.length > 0) await flush();
+    // Withdrawn records (kept until archive prune) go to <alias>-withdrawn, not to the records.
+    const withdrawn = (await src.listWithdrawn?.()) ?? [];
+    if (withdrawn.length) {
+      const n = await copyWithdrawn({ client, alias, unavailable: () => null }, withdrawn);
+      io.err(`  copied ${n} withdrawn records from the ${src.backend} store`);
+    }
     return { code: 0, expected };
   });
 }

@@ -66,6 +66,8 @@ import {
   type SearchStore,
   type UnparsedDates,
   type UpsertReport,
+  type WithdrawMark,
+  type WithdrawnEntry,
 } from './store.ts';
 import { bigrams, isUnigramTerm, latinWordOf, latinWords, unigrams } from './text.ts';
 import { withHighlights } from './highlight.ts';
@@ -604,24 +606,127 @@ export class SqliteStore implements SearchStore {
   async deleteRecords(ids: string[]): Promise<number> {
     this.initSync();
     return this.transaction('IMMEDIATE', () => {
-      const find = this.stmt(`SELECT n, d, fmask FROM items WHERE id = ?`);
-      const deleteFts = this.stmt(`DELETE FROM items_fts WHERE rowid = ?`);
-      const deleteImages = this.stmt(`DELETE FROM images WHERE item_n = ?`);
-      const deleteJson = this.stmt(`DELETE FROM records WHERE n = ?`);
-      const deleteItem = this.stmt(`DELETE FROM items WHERE n = ?`); // facet_counts follow (trigger)
       let removed = 0;
-      for (const id of new Set(ids)) {
-        const r = find.get(id) as Row | undefined;
-        if (!r) continue;
-        const n = r.n as number;
-        const d = r.d as number;
-        for (let f = 0; f < FTS_FIELDS.length; f++) if ((r.fmask as number) & (1 << f)) deleteFts.run(d * FIELD_SPAN + f);
-        deleteImages.run(n);
-        deleteJson.run(n);
-        deleteItem.run(n);
-        removed++;
-      }
+      for (const id of new Set(ids)) if (this.deleteItemSync(id)) removed++;
       return removed;
+    });
+  }
+
+  /** Deletes one record, its images and FTS rows (inside a write transaction); false when absent. */
+  private deleteItemSync(id: string): boolean {
+    const r = this.stmt(`SELECT n, d, fmask FROM items WHERE id = ?`).get(id) as Row | undefined;
+    if (!r) return false;
+    const n = r.n as number;
+    const d = r.d as number;
+    const deleteFts = this.stmt(`DELETE FROM items_fts WHERE rowid = ?`);
+    for (let f = 0; f < FTS_FIELDS.length; f++) if ((r.fmask as number) & (1 << f)) deleteFts.run(d * FIELD_SPAN + f);
+    this.stmt(`DELETE FROM images WHERE item_n = ?`).run(n);
+    this.stmt(`DELETE FROM records WHERE n = ?`).run(n);
+    this.stmt(`DELETE FROM items WHERE n = ?`).run(n); // facet_counts follow (trigger)
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Withdrawals (issue 12): a withdrawn record moves, whole, from items/records/images/items_fts to
+  // the table `withdrawn` (id, withdrawn_batch, withdrawn_at, its timestamps, its JSON and its
+  // images' rows), so no read path of the served store sees it — nothing to filter, no count or
+  // facet to correct. The table is created when first needed (an older store migrates itself on
+  // the first withdrawal; a read-only server never needs it).
+
+  private withdrawnTable(create: boolean): boolean {
+    const exists = () => !!this.stmt(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'withdrawn'`).get();
+    if (exists()) return true;
+    if (!create) return false;
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS withdrawn (
+        id TEXT PRIMARY KEY,
+        withdrawn_batch TEXT NOT NULL,
+        withdrawn_at TEXT NOT NULL,
+        indexed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        s3_uploaded INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        images TEXT NOT NULL
+      ) WITHOUT ROWID`);
+    this.stmts.clear(); // statements prepared before the table existed
+    return true;
+  }
+
+  async withdraw(marks: WithdrawMark[]): Promise<number> {
+    this.initSync();
+    if (!Array.isArray(marks) || marks.length === 0) return 0;
+    for (const m of marks) {
+      if (typeof m?.id !== 'string' || typeof m.batch !== 'string' || typeof m.at !== 'string' || m.at === '') {
+        throw new Error(`withdraw: invalid entry ${JSON.stringify(m)}`);
+      }
+    }
+    this.withdrawnTable(true);
+    return this.transaction('IMMEDIATE', () => {
+      const find = this.stmt(
+        `SELECT i.n, r.json, i.indexed_at, i.updated_at, i.s3_uploaded FROM items i JOIN records r ON r.n = i.n WHERE i.id = ?`,
+      );
+      const imagesOf = this.stmt(`SELECT id, file, s3_key, s3_size, uploaded_at FROM images WHERE item_n = ? ORDER BY seq`);
+      const keep = this.stmt(
+        `INSERT INTO withdrawn (id, withdrawn_batch, withdrawn_at, indexed_at, updated_at, s3_uploaded, json, images)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET withdrawn_batch = excluded.withdrawn_batch, withdrawn_at = excluded.withdrawn_at,
+           indexed_at = excluded.indexed_at, updated_at = excluded.updated_at, s3_uploaded = excluded.s3_uploaded,
+           json = excluded.json, images = excluded.images`,
+      );
+      let marked = 0;
+      for (const m of marks) {
+        const r = find.get(m.id) as Row | undefined;
+        if (!r) continue;
+        const images = imagesOf.all(r.n as number);
+        keep.run(m.id, m.batch, m.at, r.indexed_at as string, r.updated_at as string, r.s3_uploaded as number, r.json as string, JSON.stringify(images));
+        this.deleteItemSync(m.id);
+        marked++;
+      }
+      return marked;
+    });
+  }
+
+  async listWithdrawn(): Promise<WithdrawnEntry[]> {
+    this.initSync();
+    if (!this.withdrawnTable(false)) return [];
+    // A record both live and withdrawn (a restore interrupted half-way) is live.
+    const rows = this.stmt(
+      `SELECT w.withdrawn_batch, w.withdrawn_at, w.indexed_at, w.updated_at, w.s3_uploaded, w.json FROM withdrawn w
+       WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = w.id) ORDER BY w.id`,
+    ).all() as Row[];
+    return rows.map((r) => ({ record: this.toRecord(r), batch: r.withdrawn_batch as string, withdrawnAt: r.withdrawn_at as string }));
+  }
+
+  async restoreWithdrawn(ids: string[]): Promise<number> {
+    this.initSync();
+    if (!Array.isArray(ids) || ids.length === 0 || !this.withdrawnTable(false)) return 0;
+    let restored = 0;
+    for (const id of new Set(ids)) {
+      const r = this.stmt(`SELECT indexed_at, updated_at, json, images FROM withdrawn WHERE id = ?`).get(id) as Row | undefined;
+      if (!r) continue;
+      if (!this.stmt(`SELECT 1 AS x FROM items WHERE id = ?`).get(id)) {
+        // Back as it was: inserted with its own indexed_at, then its uploads recorded again.
+        this.upsertSync([JSON.parse(r.json as string) as ItemInput], new Date(r.indexed_at as string));
+        const uploads = (JSON.parse(r.images as string) as ImageRow[])
+          .filter((g) => g.uploaded_at !== null && g.s3_key !== null)
+          .map((g) => ({ imageId: g.id, key: g.s3_key!, size: g.s3_size ?? 0, at: g.uploaded_at! }));
+        if (uploads.length) this.markUploadedSync(uploads);
+        this.stmt(`UPDATE items SET updated_at = ? WHERE id = ?`).run(r.updated_at as string, id);
+        restored++;
+      }
+      this.stmt(`DELETE FROM withdrawn WHERE id = ?`).run(id);
+    }
+    return restored;
+  }
+
+  async purgeWithdrawn(ids: string[]): Promise<number> {
+    this.initSync();
+    if (!Array.isArray(ids) || ids.length === 0 || !this.withdrawnTable(false)) return 0;
+    return this.transaction('IMMEDIATE', () => {
+      const del = this.stmt(`DELETE FROM withdrawn WHERE id = ? RETURNING id`);
+      let n = 0;
+      for (const id of new Set(ids)) if (del.get(id)) n++;
+      return n;
     });
   }
 

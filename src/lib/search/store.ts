@@ -164,10 +164,8 @@ export interface SearchStore {
    */
   listImages?(filter?: ImageListFilter): Promise<ImageState[]>;
   /**
-   * Takes records (and their images) out of the store: no longer served, searched or counted.
-   * Used by the index stage for withdrawn records, whose data it keeps in the withdrawals ledger
-   * (src/lib/ingest/withdrawals.ts) until `archive prune`. Ids not in the store are ignored;
-   * resolves to the number removed. Optional only so that test doubles of the port stay valid.
+   * Deletes records (and their images) from the store. Ids not in the store are ignored; resolves
+   * to the number removed. Optional only so that test doubles of the port stay valid.
    */
   deleteRecords?(ids: string[]): Promise<number>;
   /**
@@ -176,6 +174,43 @@ export interface SearchStore {
    * lists them. Optional only so that test doubles of the port stay valid.
    */
   listUnparsedDates?(limit: number): Promise<UnparsedDates>;
+  /**
+   * Withdrawals (records a provider's later workbook no longer holds; src/lib/ingest/indexing.ts):
+   * marks records withdrawn, with the batch and the date. A withdrawn record stays in the store,
+   * whole (timestamps, images, upload state), but is no longer served, searched or counted: get,
+   * getAccessLevel, getImage, search, count and listImages no longer see it. Ids not in the store,
+   * or already withdrawn, are ignored; resolves to the number marked. Optional only so that test
+   * doubles of the port stay valid; every real backend implements the four methods below.
+   */
+  withdraw?(marks: WithdrawMark[]): Promise<number>;
+  /** Every withdrawn record, ordered by id (code-point order). */
+  listWithdrawn?(): Promise<WithdrawnEntry[]>;
+  /**
+   * Brings withdrawn records back exactly as they were (indexed_at, images, upload state), before
+   * the index stage upserts them again: a record delivered again keeps its indexed_at. Ids that are
+   * not withdrawn are ignored; resolves to the number restored.
+   */
+  restoreWithdrawn?(ids: string[]): Promise<number>;
+  /** Deletes withdrawn records for good (`archive prune`); other ids are ignored. */
+  purgeWithdrawn?(ids: string[]): Promise<number>;
+}
+
+/** A withdrawal as the index stage decides it. */
+export interface WithdrawMark {
+  id: string;
+  /** The batch whose chosen workbook no longer holds the record. */
+  batch: string;
+  /** When (ISO 8601). */
+  at: string;
+}
+
+/** A withdrawn record as the store keeps it (`listWithdrawn`). */
+export interface WithdrawnEntry {
+  record: ItemRecord;
+  /** The batch whose chosen workbook no longer held it. */
+  batch: string;
+  /** When it was withdrawn (ISO 8601). */
+  withdrawnAt: string;
 }
 
 /** What listUnparsedDates answers. */
