@@ -775,6 +775,25 @@ export class ImageServer {
     }
   }
 
+  /**
+   * Build the pyramid derivative of image `id` ahead of any viewer (the `archive pyramids` stage,
+   * src/lib/ingest/pyramids.ts): the same builder, key and cache as a first touch, which stays the
+   * fallback. 'present' when the cache holds it already, 'not-needed' for a source that has random
+   * access (a pyramid TIFF, a small JPEG); throws with the reason when it cannot be built (a source
+   * that is missing or unreadable, a failed build: its message went to the server's log too).
+   */
+  async preparePyramid(id: string): Promise<'built' | 'present' | 'not-needed'> {
+    const source = await this.#sources.resolve(id);
+    const facts = await this.#factsOf(source);
+    if (!this.#wantsPyramid(facts)) return 'not-needed';
+    const key = this.#pyramidKey(source, facts);
+    if (await this.#disk!.lookup(key)) return 'present';
+    // Asked for explicitly: an earlier failure's back-off does not apply.
+    this.#pyramidFailed.delete(source.version);
+    if (await this.#startPyramid(source, facts, false)) return 'built';
+    throw new Error(this.#disk!.usable ? 'the pyramid could not be built' : `the derivative cache ${this.#disk!.dir} cannot be written`);
+  }
+
   #pyramidFacts(key: string, file: string): Promise<SourceFacts> {
     const fk = `pyramid\0${key}`;
     let f = this.#facts.get(fk);
