@@ -467,6 +467,9 @@ async function main(): Promise<void> {
   const overrides = Object.entries(process.env).filter(([k]) => /^(IIIF_|MALLOC_|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|VIPS_)/.test(k));
   console.log(`ours: environment beyond the defaults: ${overrides.length ? overrides.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
   console.log(memoryLine(ours.m));
+  const slow = (m: Measured) => m.result.slowest.map((t) => `${Math.round(t.ms)} ms ${t.url.replace(/^.*\/iiif\/3\//, '').replace(/^.*IIIF=/, '')}`).join('; ');
+  console.log(`ours: slowest tiles: ${slow(ours.m)}`);
+  if (peer) console.log(`peer: slowest tiles: ${slow(peer)}`);
   if (peer) {
     console.log(memoryLine(peer));
     console.log(
