@@ -794,6 +794,18 @@ export class ImageServer {
     throw new Error(this.#disk!.usable ? 'the pyramid could not be built' : `the derivative cache ${this.#disk!.dir} cannot be written`);
   }
 
+  /**
+   * Pyramid builds run one at a time (issue 13, bench:viewers from an empty cache: two builds at
+   * once beside the tile renders took the process over 250 MB RSS); tiles of other images keep
+   * rendering meanwhile. Builds still take their turn in the render queue.
+   */
+  #buildChain: Promise<unknown> = Promise.resolve();
+  #buildTurn<T>(build: () => Promise<T>): Promise<T> {
+    const turn = this.#buildChain.then(build);
+    this.#buildChain = turn.catch(() => {});
+    return turn;
+  }
+
   #pyramidFacts(key: string, file: string): Promise<SourceFacts> {
     const fk = `pyramid\0${key}`;
     let f = this.#facts.get(fk);
@@ -830,10 +842,13 @@ export class ImageServer {
         // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
         const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
         // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
-        await this.#queue.run(
-          buildBytes({ ...facts, tileSize }) + upright,
-          () => buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
-          { first: !background },
+        // One build at a time (see #buildTurn).
+        await this.#buildTurn(() =>
+          this.#queue.run(
+            buildBytes({ ...facts, tileSize }) + upright,
+            () => buildPyramid(file, tmp, { tileSize, maxInputPixels: this.#maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+            { first: !background },
+          ),
         );
         await this.#sources.assertUnchanged?.(source);
         const built = await this.readFacts(tmp);
