@@ -147,6 +147,23 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, args, values) => ingestCommand('runSync', ctx, args, values),
   },
 
+  pyramids: {
+    usage: 'pyramids [--batch <id>]... [--concurrency <n>]',
+    summary:
+      'optional: build the tiled pyramid derivatives of indexed images ahead of any viewer (CACHE_DIR/iiif; first touch ' +
+      'builds them otherwise); idempotent, resumable; failures named with file and reason, exit 1',
+    options: { batch: { type: 'string', multiple: true }, concurrency: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx, args, values) {
+      const [{ runPyramids }, { StageUsageError }] = await Promise.all([import('./lib/ingest/pyramids.ts'), import('./lib/ingest/commands.ts')]);
+      try {
+        return await runPyramids(ctx, args, values);
+      } catch (e) {
+        throw e instanceof StageUsageError ? new UsageError(e.message) : e;
+      }
+    },
+  },
+
   grants: {
     usage: 'grants list|add|extend|revoke',
     summary:

@@ -4,7 +4,7 @@
  *
  *   node bench/viewers/run.ts [--viewers 20] [--seconds 60] [--scale 1] [--data <dir>]
  *                             [--think-ms 500] [--max-requests 100000] [--peer-tile 512]
- *                             [--peer-procs 2] [--warm-cache] [--no-peer] [--work <dir>]
+ *                             [--peer-procs 2] [--warm-cache] [--prebuild] [--no-peer] [--work <dir>]
  *   (each flag also as an environment variable: BENCH_VIEWERS, BENCH_SECONDS, BENCH_SCALE, BENCH_DATA, …;
  *   IIIF_*, MALLOC_ARENA_MAX, NODE_OPTIONS, … in the environment reach the archive, as an operator's would)
  *
@@ -30,6 +30,10 @@
  *     its customary 256 px tiles (then a view is four times as many, four times smaller, requests). IIPImage 1.1 speaks Image API
  *     2.1 only, so its viewers open `…/iipsrv.fcgi?IIIF=<id>.tif/info.json` and OSD's 2.x tile URLs.
  *     Memory is the sum over lighttpd and every iipsrv process.
+ *  --prebuild: before the archive starts, `archive pyramids` builds every pyramid derivative into the
+ *     (emptied) cache, as an operator who prepares pyramids offline does — the same footing as the
+ *     peer's pre-converted TIFFs; the stage's time is printed apart. Without it (the default) the
+ *     cache starts empty and pyramids are built on first touch during the run (cold).
  *  5. Prints one table. Exit status 0 whether or not the goal is met; 1 when the run itself failed.
  *     Every process it started is stopped, also on Ctrl-C.
  */
@@ -64,6 +68,7 @@ const { values: flags } = parseArgs({
     'peer-procs': { type: 'string' },
     seed: { type: 'string' },
     'warm-cache': { type: 'boolean' },
+    prebuild: { type: 'boolean' },
     'no-peer': { type: 'boolean' },
   },
 });
@@ -86,6 +91,7 @@ const MAX_REQUESTS = Math.floor(num('max-requests', 100_000, 1));
 const PEER_PROCS = Math.floor(num('peer-procs', 2, 1));
 const SEED = Math.floor(num('seed', 1));
 const WARM_CACHE = bool('warm-cache');
+const PREBUILD = bool('prebuild');
 const NO_PEER = bool('no-peer');
 const DATA_GIVEN = opt('data', '');
 
@@ -282,6 +288,23 @@ async function convertForIip(files: Map<string, string>, dir: string, tile: numb
   return made;
 }
 
+/**
+ * `--prebuild`: the demo corpus (when the store is still empty) and then `archive pyramids` into
+ * the cache the archive will use; resolves to the stage's summary line and its seconds.
+ */
+async function prebuildPyramids(dataDir: string, cacheDir: string): Promise<{ summary: string; seconds: number }> {
+  const env = { ...process.env, DATA_DIR: dataDir, DEMO_SCALE: String(SCALE), CACHE_DIR: cacheDir };
+  const cli = (args: string[]) => promisify(execFile)(process.execPath, [path.join(ROOT, 'src', 'cli.ts'), ...args], { cwd: ROOT, env, timeout: 1_800_000, maxBuffer: 16 << 20 });
+  if (!existsSync(path.join(dataDir, 'archive.sqlite'))) {
+    log('creating the demo corpus for --prebuild (archive demo)…');
+    await cli(['demo', '--scale', String(SCALE)]);
+  }
+  log('building every pyramid ahead (archive pyramids)…');
+  const t0 = performance.now();
+  const r = await cli(['pyramids']);
+  return { summary: r.stdout.trim().split('\n').pop() ?? '', seconds: (performance.now() - t0) / 1000 };
+}
+
 // ---- measuring one server -------------------------------------------------------------------------
 interface Measured {
   name: string;
@@ -350,6 +373,10 @@ async function main(): Promise<void> {
   const cachedBefore = existsSync(path.join(cacheDir, 'iiif')) ? countFiles(path.join(cacheDir, 'iiif'), '.tif') : 0;
   log(`data ${dataDir}${DATA_GIVEN ? '' : ' (temporary)'}, work ${workDir}, ${WARM_CACHE ? `derivative cache kept (${cachedBefore} pyramids)` : 'empty derivative cache'}`);
 
+  let prebuilt: { summary: string; seconds: number } | undefined;
+  if (PREBUILD) prebuilt = await prebuildPyramids(dataDir, cacheDir);
+  const prebuiltTifs = prebuilt && existsSync(path.join(cacheDir, 'iiif')) ? countFiles(path.join(cacheDir, 'iiif'), '.tif') : 0;
+
   // ---- ours
   log(`starting the archive (node scripts/start.ts, DEMO_SCALE=${SCALE})…`);
   const archive = await startArchive(dataDir, cacheDir);
@@ -361,7 +388,7 @@ async function main(): Promise<void> {
     log(`${items.length} items (first canvases: ${items.slice(0, 3).map((i) => i.imageId).join(', ')}, …)`);
     return items.map((i) => ({ item: i.id, open: [i.manifest, `${i.service}/info.json`] }));
   });
-  const cacheTifs = (existsSync(path.join(cacheDir, 'iiif')) ? countFiles(path.join(cacheDir, 'iiif'), '.tif') : 0) - cachedBefore;
+  const cacheTifs = (existsSync(path.join(cacheDir, 'iiif')) ? countFiles(path.join(cacheDir, 'iiif'), '.tif') : 0) - cachedBefore - prebuiltTifs;
   const tileEdge = await fetch(`${archive.base}${items[0]!.service}/info.json`)
     .then((r) => r.json() as Promise<{ tiles: { width: number }[] }>)
     .then((j) => j.tiles[0]!.width);
@@ -407,7 +434,7 @@ async function main(): Promise<void> {
     const p95 = (x: Measured) => percentile([...x.result.tileLatencies].sort((a, b) => a - b), 0.95);
     const p95Ratio = m === ours.m && peer ? `${fmt(p95(ours.m) / p95(peer), 2)} (${p95(ours.m) / p95(peer) <= GOAL_P95_RATIO ? 'met' : 'MISSED'})` : '';
     return [
-      m === ours.m ? `ours (1 node process)` : `IIPImage 1.1 + lighttpd (${m.procs})`,
+      m === ours.m ? `ours (1 node process${prebuilt ? ', pyramids prebuilt' : ', cold cache'})` : `IIPImage 1.1 + lighttpd (${m.procs})`,
       String(VIEWERS),
       fmt(r.seconds, 1),
       `${r.requests} (${r.tiles} tiles)`,
@@ -434,12 +461,15 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
   console.log(
     `\nours: archive ready after ${fmt(archive.readyAfterMs / 1000, 1)} s${archive.generated ? ' (incl. demo corpus generation)' : ''}; ${ours.m.result.opens} item opens, ${ours.m.result.views} views, ${ours.m.result.distinctTiles} distinct tiles, ${fmt(ours.m.result.tileBytes / 2 ** 20)} MB of tiles, ${ours.m.result.retries} retried (closed keep-alive); ` +
-      `${WARM_CACHE ? `derivative cache kept from the previous run (${cachedBefore} pyramids)` : 'empty derivative cache'}: ${cacheTifs} pyramid TIFFs built during the run; tiles ${tileEdge} px (Image API 3.0, size w,h as OSD 5 sends)` +
+      `${prebuilt ? `pyramids prebuilt by \`archive pyramids\` (${prebuiltTifs} in ${fmt(prebuilt.seconds, 1)} s, not counted in the run: ${prebuilt.summary})` : WARM_CACHE ? `derivative cache kept from the previous run (${cachedBefore} pyramids)` : 'empty derivative cache'}: ${cacheTifs} pyramid TIFFs built during the run; tiles ${tileEdge} px (Image API 3.0, size w,h as OSD 5 sends)` +
       `; processes counted: ${ours.m.procs}; ${ours.m.samples} RSS samples.`,
   );
   const overrides = Object.entries(process.env).filter(([k]) => /^(IIIF_|MALLOC_|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|VIPS_)/.test(k));
   console.log(`ours: environment beyond the defaults: ${overrides.length ? overrides.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
   console.log(memoryLine(ours.m));
+  const slow = (m: Measured) => m.result.slowest.map((t) => `${Math.round(t.ms)} ms ${t.url.replace(/^.*\/iiif\/3\//, '').replace(/^.*IIIF=/, '')}`).join('; ');
+  console.log(`ours: slowest tiles: ${slow(ours.m)}`);
+  if (peer) console.log(`peer: slowest tiles: ${slow(peer)}`);
   if (peer) {
     console.log(memoryLine(peer));
     console.log(

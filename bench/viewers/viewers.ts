@@ -59,6 +59,8 @@ export interface ViewersResult {
   /** Requests sent again after the server closed a reused keep-alive connection (as browsers do). */
   retries: number;
   tileLatencies: number[];
+  /** The slowest tiles (path and ms), slowest first: where the tail of the tile time goes. */
+  slowest: Array<{ url: string; ms: number }>;
   tileBytes: number;
   opens: number;
   views: number;
@@ -90,6 +92,7 @@ export async function runViewers(opts: ViewersOptions): Promise<ViewersResult> {
     failures: 0,
     retries: 0,
     tileLatencies: [],
+    slowest: [],
     tileBytes: 0,
     opens: 0,
     views: 0,
@@ -185,6 +188,11 @@ export async function runViewers(opts: ViewersOptions): Promise<ViewersResult> {
                 r.tileOk++;
                 r.tileBytes += res.body.length;
                 r.tileLatencies.push(res.ms);
+                if (r.slowest.length < 12 || res.ms > r.slowest[r.slowest.length - 1]!.ms) {
+                  r.slowest.push({ url, ms: res.ms });
+                  r.slowest.sort((a, b) => b.ms - a.ms);
+                  r.slowest.length = Math.min(r.slowest.length, 12);
+                }
                 seen.set(url, true);
                 if (seen.size > TILE_CACHE) seen.delete(seen.keys().next().value!);
               }

@@ -4,6 +4,7 @@
  *
  *   canonical URL (./canonical.ts)  -> 400 for a bad Host, request target or path encoding
  *   method check                    -> 405 with Allow for TRACE, CONNECT and unknown methods
+ *   CORS preflight to /iiif/*, /api/iiif/* in the gated modes -> 204 (see `isPreflight`)
  *   access gate (access/node.ts)    -> 401/503 refusals, written here; identity handed over
  *   /iiif/*                         -> the IIIF adapter (images/http.ts); the image server decides
  *                                      per image with the user's levels
@@ -18,7 +19,8 @@ import { answeredImage, authenticateNode, userOf } from '../access/node.ts';
 import { handleIiifRequest, iiifPath } from '../images/http.ts';
 import type { ImageServer } from '../images/server.ts';
 import { canonicalRequest } from './canonical.ts';
-import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isPublicAsset, secureHeaders, type HeaderMap } from './headers.ts';
+import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isIiifPath, isPublicAsset, secureHeaders, type HeaderMap } from './headers.ts';
+import { PREFLIGHT_HEADERS } from '../iiif/cors.ts';
 
 /** Methods some route of the archive answers; anything else is 405 before any route runs. */
 export const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -53,6 +55,28 @@ function plain(res: ServerResponse, status: number, message: string, headers: He
   res.end(head ? undefined : body);
 }
 
+/**
+ * A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`. A browser never sends
+ * credentials with it (Fetch standard, CORS-preflight fetch), so the gate cannot be asked; it is
+ * answered before the gate with headers only, no body and nothing about the resource (the same
+ * answer for any path below the IIIF prefixes, existing or not). The actual request that follows is
+ * gated as usual. An OPTIONS without those two headers is not a preflight and meets the gate.
+ */
+export function isPreflight(method: string, headers: IncomingMessage['headers']): boolean {
+  return method === 'OPTIONS' && typeof headers.origin === 'string' && typeof headers['access-control-request-method'] === 'string';
+}
+
+/**
+ * The preflight answer's headers under the gate: the methods and request headers a IIIF client
+ * uses, never `*` as the origin; an origin the gate lists (`corsFor`) gets itself with credentials.
+ */
+export function gatedPreflightHeaders(cors: HeaderMap): HeaderMap {
+  const out: HeaderMap = { ...BASE_SECURITY_HEADERS, Allow: 'GET, HEAD, OPTIONS', 'Cache-Control': 'no-store', Vary: 'Origin' };
+  for (const [k, v] of Object.entries(PREFLIGHT_HEADERS)) if (k !== 'Access-Control-Allow-Origin') out[k] = v;
+  for (const [k, v] of Object.entries(cors)) if (k.toLowerCase() !== 'vary') out[k] = v;
+  return out;
+}
+
 export function createFront(opts: FrontOptions): RequestListener {
   const { gate } = opts;
   const base = new URL(gate.publicBaseUrl);
@@ -71,6 +95,13 @@ export function createFront(opts: FrontOptions): RequestListener {
     req.headers.host = base.host;
     CANONICAL.set(req, c.url);
     const path = c.url.pathname;
+
+    if (gated && isIiifPath(path) && isPreflight(method, req.headers)) {
+      const cors = gate.corsFor(req.headers.origin);
+      res.writeHead(204, gatedPreflightHeaders(cors));
+      res.end();
+      return;
+    }
 
     const outcome = await authenticateNode(gate, req, res);
     if (!outcome) return;

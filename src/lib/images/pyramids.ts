@@ -125,6 +125,31 @@ export class Pyramids {
   }
 
   /**
+   * The derivative of `source` built ahead of any viewer (`archive pyramids`): 'present' when the
+   * cache holds it, else built now; an earlier failure's back-off does not apply to an explicit
+   * request. Throws with the reason when it cannot be built.
+   */
+  async prepare(source: SourceFile, facts: SourceFacts): Promise<'built' | 'present'> {
+    const disk = this.#o.disk;
+    if (await disk.lookup(this.key(source, facts))) return 'present';
+    this.#failed.delete(source.version);
+    if (await this.ensure(source, facts, { background: false })) return 'built';
+    throw new Error(disk.usable ? 'the pyramid could not be built' : `the derivative cache ${disk.dir} cannot be written`);
+  }
+
+  /**
+   * Pyramid builds run one at a time (issue 13, bench:viewers from an empty cache: two builds at
+   * once beside the tile renders took the process over 250 MB RSS); tiles of other images keep
+   * rendering meanwhile. Builds still take their turn in the render queue.
+   */
+  #buildChain: Promise<unknown> = Promise.resolve();
+  #buildTurn<T>(build: () => Promise<T>): Promise<T> {
+    const turn = this.#buildChain.then(build);
+    this.#buildChain = turn.catch(() => {});
+    return turn;
+  }
+
+  /**
    * Build the pyramid of `source` once (single-flight per source version): THE build entry point.
    * `background`: only when the queue can start it at once, never waited for, errors only logged.
    * `local`: the source's local path when the caller has it. Resolves true when the derivative is
@@ -151,10 +176,13 @@ export class Pyramids {
         // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
         const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
         // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
-        await queue.run(
-          buildBytes({ ...facts, tileSize }) + upright,
-          () => writePyramid(file, tmp, { tileSize, maxInputPixels: this.#o.maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
-          { first: !background },
+        // One build at a time (see #buildTurn).
+        await this.#buildTurn(() =>
+          queue.run(
+            buildBytes({ ...facts, tileSize }) + upright,
+            () => writePyramid(file, tmp, { tileSize, maxInputPixels: this.#o.maxInputPixels, autoOrient: facts.orientation !== 1, lossless }),
+            { first: !background },
+          ),
         );
         await sources.assertUnchanged?.(source);
         const built = await this.#o.readFacts(tmp);

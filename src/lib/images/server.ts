@@ -594,6 +594,20 @@ export class ImageServer {
     return this.#pyramids !== undefined && this.#pyramids.wanted(facts);
   }
 
+  /**
+   * Build the pyramid derivative of image `id` ahead of any viewer (the `archive pyramids` stage,
+   * src/lib/ingest/pyramids.ts): the same builder, key and cache as a first touch, which stays the
+   * fallback. 'present' when the cache holds it already, 'not-needed' for a source that has random
+   * access (a pyramid TIFF, a small JPEG); throws with the reason when it cannot be built (a source
+   * that is missing or unreadable, a failed build: its message went to the server's log too).
+   */
+  async preparePyramid(id: string): Promise<'built' | 'present' | 'not-needed'> {
+    const source = await this.#sources.resolve(id);
+    const facts = await this.#factsOf(source);
+    if (!this.#wantsPyramid(facts)) return 'not-needed';
+    return this.#pyramids!.prepare(source, facts);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Source facts
 
