@@ -41,6 +41,7 @@ import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache
 import { IiifError, busy } from './errors.ts';
 import { etagMatches, headerOf as header, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
+import { derivativeName, type DerivativeStore } from './derivative-store.ts';
 import { PYRAMID_REVISION, buildBytes, buildPyramid, decodedBytes, decodesWhole, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
 import {
@@ -111,6 +112,8 @@ export interface ImageServerOptions {
   cacheRenders?: boolean;
   /** Build tiled pyramid derivatives of plain JPEGs (default true when there is a disk cache). */
   pyramids?: boolean;
+  /** Pyramids shared with other processes (bucket or shared directory; derivative-store.ts). */
+  derivatives?: DerivativeStore;
   /** Send stored JPEG tiles of tiled TIFFs as they are when they are the answer (default true). */
   passthrough?: boolean;
   /** The processing queue, or its settings (default: renders = cores, 256 waiting, 512 MiB). */
@@ -354,9 +357,14 @@ export class ImageServer {
   /** Durations of the last pyramid builds (ms), for the benchmark and the operator. */
   readonly #buildMs: number[] = [];
   readonly #auth: ImageServerOptions['auth'];
+  readonly #derivatives: DerivativeStore | undefined;
+  /** Pyramids built here, and pyramids fetched from the shared derivative store instead. */
+  #pyramidBuilds = 0;
+  #pyramidsShared = 0;
 
   constructor(opts: ImageServerOptions) {
     this.#auth = opts.auth;
+    this.#derivatives = opts.derivatives;
     this.#base = opts.publicBaseUrl.replace(/\/+$/, '');
     this.#log = opts.log ?? ((message, err) => console.error(`[iiif] ${message}`, err ?? ''));
     this.#limits = deliverableLimits({ maxWidth: opts.maxWidth, maxHeight: opts.maxHeight, maxArea: opts.maxArea }, (m) => this.#log(m));
@@ -397,8 +405,18 @@ export class ImageServer {
   }
 
   /** Counters for the operator and the benchmark. */
-  stats(): { queue: ReturnType<RenderQueue['stats']>; cacheBytes: number; cacheEntries: number; memoryCacheBytes: number; pyramidBuildsMs: number[] } {
+  stats(): {
+    queue: ReturnType<RenderQueue['stats']>;
+    cacheBytes: number;
+    cacheEntries: number;
+    memoryCacheBytes: number;
+    pyramidBuildsMs: number[];
+    pyramidBuilds: number;
+    pyramidsShared: number;
+  } {
     return {
+      pyramidBuilds: this.#pyramidBuilds,
+      pyramidsShared: this.#pyramidsShared,
       queue: this.#queue.stats(),
       cacheBytes: this.#disk?.bytes ?? 0,
       cacheEntries: this.#disk?.entries ?? 0,
@@ -804,10 +822,22 @@ export class ImageServer {
       let tmp = '';
       try {
         tmp = await disk.tmpPath('.tif');
+        const tileSize = derivativeTile(facts);
+        // Built by another process already (shared derivative store): fetched, checked like a build.
+        const shared = this.#derivatives && derivativeName('pyramid', PYRAMID_REVISION, tileSize, source.version, source.size, '.tif');
+        if (shared && (await this.#derivatives!.get(shared, tmp))) {
+          const got = await this.readFacts(tmp).catch(() => null);
+          if (got && got.width === facts.width && got.height === facts.height && got.levels.length > 0) {
+            await disk.adopt(key, '.tif', tmp);
+            this.#pyramidsShared++;
+            return true;
+          }
+          this.#log(`the shared pyramid ${shared} for ${source.id} is unusable; building it here`);
+          await fs.rm(tmp, { force: true });
+        }
         const file = local ?? (await this.#sources.local(source));
         const t0 = performance.now();
         const upright = facts.orientation !== 1 ? decodedBytes(facts) : 0;
-        const tileSize = derivativeTile(facts);
         // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
         const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
         // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
@@ -821,8 +851,16 @@ export class ImageServer {
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
           throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
         }
-        await disk.adopt(key, '.tif', tmp);
-        this.#buildMs.push(performance.now() - t0);
+        // Pinned while it is uploaded to the shared store (eviction must not delete it first).
+        const unpinBuilt = shared ? disk.pin(key) : undefined;
+        try {
+          const entry = await disk.adopt(key, '.tif', tmp);
+          this.#buildMs.push(performance.now() - t0);
+          this.#pyramidBuilds++;
+          if (shared) await this.#derivatives!.put(shared, entry.path);
+        } finally {
+          unpinBuilt?.();
+        }
         return true;
       } catch (err) {
         if (tmp) await fs.rm(tmp, { force: true });
