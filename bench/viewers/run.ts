@@ -4,7 +4,7 @@
  *
  *   node bench/viewers/run.ts [--viewers 20] [--seconds 60] [--scale 1] [--data <dir>]
  *                             [--think-ms 500] [--max-requests 100000] [--peer-tile 512]
- *                             [--peer-procs 2] [--warm-cache] [--prebuild] [--no-peer] [--work <dir>]
+ *                             [--peer-procs 2] [--warm-cache] [--prebuild] [--no-peer] [--no-two] [--work <dir>]
  *   (each flag also as an environment variable: BENCH_VIEWERS, BENCH_SECONDS, BENCH_SCALE, BENCH_DATA, …;
  *   IIIF_*, MALLOC_ARENA_MAX, NODE_OPTIONS, … in the environment reach the archive, as an operator's would)
  *
@@ -34,6 +34,9 @@
  *     (emptied) cache, as an operator who prepares pyramids offline does — the same footing as the
  *     peer's pre-converted TIFFs; the stage's time is printed apart. Without it (the default) the
  *     cache starts empty and pyramids are built on first touch during the run (cold).
+ *  4b. Two processes (skip with --no-two; two.ts, docs/scaling.md): the archive twice on the same
+ *     DATA_DIR, each with an empty CACHE_DIR, sharing pyramids through a derivative directory
+ *     (DERIVATIVE_STORE=fs), behind a round-robin proxy; the same viewers; RSS summed over both.
  *  5. Prints one table. Exit status 0 whether or not the goal is met; 1 when the run itself failed.
  *     Every process it started is stopped, also on Ctrl-C.
  */
@@ -47,6 +50,7 @@ import { parseArgs, promisify } from 'node:util';
 import { ensurePackages, freePort, startIip, type Peer } from '../images/peers.ts';
 import { RssSampler, type Sample } from './rss.ts';
 import { percentile, runViewers, type Target, type ViewersResult } from './viewers.ts';
+import { roundRobin, SummedRss } from './two.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const GOAL_MB = 250;
@@ -70,6 +74,7 @@ const { values: flags } = parseArgs({
     'warm-cache': { type: 'boolean' },
     prebuild: { type: 'boolean' },
     'no-peer': { type: 'boolean' },
+    'no-two': { type: 'boolean' },
   },
 });
 // Environment: BENCH_ + the flag's name (BENCH_VIEWERS, BENCH_SECONDS, BENCH_THINK_MS, …); the
@@ -93,6 +98,7 @@ const SEED = Math.floor(num('seed', 1));
 const WARM_CACHE = bool('warm-cache');
 const PREBUILD = bool('prebuild');
 const NO_PEER = bool('no-peer');
+const NO_TWO = bool('no-two');
 const DATA_GIVEN = opt('data', '');
 
 // ---- processes we started, stopped whatever happens ---------------------------------------------
@@ -165,7 +171,7 @@ interface Archive {
   stop: () => Promise<void>;
 }
 
-async function startArchive(dataDir: string, cacheDir: string): Promise<Archive> {
+async function startArchive(dataDir: string, cacheDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Archive> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -177,6 +183,7 @@ async function startArchive(dataDir: string, cacheDir: string): Promise<Archive>
     LOG_REQUESTS: 'false',
     ASTRO_TELEMETRY_DISABLED: '1',
     CACHE_DIR: cacheDir,
+    ...extraEnv,
   };
   const t0 = performance.now();
   // Its own process group: a stop also reaches the demo generation child, should we stop early.
@@ -395,6 +402,9 @@ async function main(): Promise<void> {
   await archive.stop();
   await stopLeftovers(ours.sampler.seen.keys());
 
+  // ---- ours, two processes behind a round-robin proxy
+  const two = NO_TWO ? undefined : await measureTwo(dataDir, workDir, items);
+
   // ---- peer
   let peer: Measured | undefined;
   let peerTile = 0;
@@ -448,6 +458,24 @@ async function main(): Promise<void> {
       `${peakOf(m) < GOAL_MB ? 'met' : 'MISSED'} (${fmt(peakOf(m))} MB)`,
     ];
   });
+  if (two) {
+    const r = two.result;
+    const lat = [...r.tileLatencies].sort((a, b) => a - b);
+    rows.push([
+      'ours (2 node processes, round robin)',
+      String(VIEWERS),
+      fmt(r.seconds, 1),
+      `${r.requests} (${r.tiles} tiles)`,
+      fmt(r.tileOk / r.seconds, 1),
+      `${fmt(percentile(lat, 0.5))} / ${fmt(percentile(lat, 0.95))}`,
+      '',
+      r.errors ? `${r.errors} (${Object.entries(r.statuses).filter(([s]) => s !== '200').map(([s, n]) => `${s}×${n}`).join(', ')})` : '0',
+      `${fmt(two.idleMb)} (sum)`,
+      `${fmt(two.maxMb)} / ${fmt(two.hwmMb)} (sum)`,
+      peer ? fmt(Math.max(two.maxMb, two.hwmMb) / peakOf(peer), 2) : '',
+      `n/a (2 processes)`,
+    ]);
+  }
   const head = ['Server', 'Viewers', 'Duration s', 'Requests', 'Tiles/s', 'p50 / p95 tile ms', `p95 ratio ours/peer (goal ≤ ${GOAL_P95_RATIO})`, 'Errors (non-200)', 'Idle RSS MB', 'Peak RSS MB (max sample / VmHWM)', 'Peak ratio ours/peer', `Goal: peak < ${GOAL_MB} MB`];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -470,6 +498,15 @@ async function main(): Promise<void> {
   const slow = (m: Measured) => m.result.slowest.map((t) => `${Math.round(t.ms)} ms ${t.url.replace(/^.*\/iiif\/3\//, '').replace(/^.*IIIF=/, '')}`).join('; ');
   console.log(`ours: slowest tiles: ${slow(ours.m)}`);
   if (peer) console.log(`peer: slowest tiles: ${slow(peer)}`);
+  if (two) {
+    const tps = (r: ViewersResult) => r.tileOk / r.seconds;
+    console.log(
+      `two processes: tiles/s ${fmt(tps(two.result), 1)} vs ${fmt(tps(ours.m.result), 1)} with one (ratio ${fmt(tps(two.result) / tps(ours.m.result), 2)}); ` +
+        `summed peak RSS ${fmt(Math.max(two.maxMb, two.hwmMb))} MB vs ${fmt(peakOf(ours.m))} MB (ratio ${fmt(Math.max(two.maxMb, two.hwmMb) / peakOf(ours.m), 2)}); ` +
+        `requests per process ${two.perProcess.join(' / ')}; pyramids built ${two.builds.join(' / ')}, fetched from the shared directory ${two.shared.join(' / ')} (A / B); ` +
+        `each process has an empty CACHE_DIR; DERIVATIVE_STORE=fs in the work directory, emptied first.`,
+    );
+  }
   if (peer) {
     console.log(memoryLine(peer));
     console.log(
@@ -478,6 +515,50 @@ async function main(): Promise<void> {
         `RSS summed over ${peer.procs}; VmHWM is the sum of each process's peak (an upper bound); ${peer.samples} RSS samples.`,
     );
   }
+}
+
+interface TwoMeasured {
+  result: ViewersResult;
+  idleMb: number;
+  maxMb: number;
+  hwmMb: number;
+  perProcess: number[];
+  builds: number[];
+  shared: number[];
+}
+
+/** The two-process case (two.ts): same data, same viewers, round robin over two archives. */
+async function measureTwo(dataDir: string, workDir: string, items: Item[]): Promise<TwoMeasured> {
+  const shared = path.join(workDir, 'two-derivatives');
+  const caches = [path.join(workDir, 'two-cache-a'), path.join(workDir, 'two-cache-b')];
+  for (const d of [shared, ...caches]) rmSync(d, { recursive: true, force: true });
+  log('two processes: starting A and B on the same DATA_DIR (DERIVATIVE_STORE=fs)…');
+  const env = { DERIVATIVE_STORE: 'fs', DERIVATIVE_DIR: shared };
+  const a = await startArchive(dataDir, caches[0]!, env);
+  const b = await startArchive(dataDir, caches[1]!, { ...env, DEMO: 'false' });
+  const proxy = await roundRobin([a.base, b.base]);
+  cleanups.push(() => proxy.close());
+  const rss = new SummedRss([a.child.pid!, b.child.pid!]);
+  rss.start(250);
+  await sleep(2000);
+  const idle = [...rss.samples].sort((x, y) => x - y);
+  const idleMb = idle[Math.floor(idle.length / 2)]!;
+  if (!rss.rebase()) log('two processes: could not reset VmHWM (clear_refs)');
+  log(`two processes: idle RSS ${idleMb.toFixed(0)} MB (sum); ${VIEWERS} viewers for ${SECONDS} s through ${proxy.base}`);
+  const targets = items.map((i) => ({ item: i.id, open: [i.manifest, `${i.service}/info.json`] }));
+  const result = await runViewers({ base: proxy.base, targets, viewers: VIEWERS, seconds: SECONDS, maxRequests: MAX_REQUESTS, thinkMs: THINK_MS, seed: SEED });
+  const hwmMb = rss.hwmMb();
+  rss.stop();
+  const counters = async (base: string) => {
+    const j = (await (await fetch(`${base}/readyz`)).json()) as { images?: { pyramidBuilds: number; pyramidsShared: number } };
+    return j.images ?? { pyramidBuilds: NaN, pyramidsShared: NaN };
+  };
+  const [ca, cb] = [await counters(a.base), await counters(b.base)];
+  const perProcess = [...proxy.counts];
+  await proxy.close();
+  await b.stop();
+  await a.stop();
+  return { result, idleMb, maxMb: rss.maxMb, hwmMb, perProcess, builds: [ca.pyramidBuilds, cb.pyramidBuilds], shared: [ca.pyramidsShared, cb.pyramidsShared] };
 }
 
 function memoryLine(m: Measured): string {

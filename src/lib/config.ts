@@ -55,6 +55,11 @@ export interface Config {
     maxQueue: number;
     /** Estimated working memory all renders may claim together, bytes (IIIF_RENDER_MEMORY_MB). */
     renderMemoryBytes: number;
+    /**
+     * Where pyramid derivatives are shared between processes (docs/scaling.md): `s3` below
+     * `prefix` in the image bucket (the default with IMAGE_SOURCE=s3), `fs` in `dir`, or `none`.
+     */
+    derivatives: { store: 'none' | 'fs' | 's3'; dir: string; prefix: string };
   };
   /** S3-compatible object storage (sync target; image source when images.source = 's3'). */
   s3: {
@@ -339,6 +344,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', true),
   };
   if (source === 's3' && !s3.bucket) throw new ConfigError('S3_BUCKET', 'is required when IMAGE_SOURCE=s3');
+  const derivatives = {
+    store: oneOf(env, 'DERIVATIVE_STORE', source === 's3' ? 's3' : 'none', ['none', 'fs', 's3'] as const),
+    dir: path.resolve(dataDir, str(env, 'DERIVATIVE_DIR', 'derivatives')),
+    prefix: str(env, 'S3_DERIVATIVE_PREFIX', 'derivatives/'),
+  };
+  if (derivatives.store === 's3' && !s3.bucket) throw new ConfigError('DERIVATIVE_STORE', 'is s3, which needs S3_BUCKET');
+  const dotSegment = derivatives.prefix.split('/').some((seg) => seg === '.' || seg === '..');
+  if (!/^([A-Za-z0-9._-]+\/)+$/.test(derivatives.prefix) || dotSegment || derivatives.prefix === s3.prefix) {
+    throw new ConfigError('S3_DERIVATIVE_PREFIX', `must be ASCII path segments ending in "/" other than S3_PREFIX, got "${derivatives.prefix}"`);
+  }
   if (!/^([A-Za-z0-9._-]+\/)*$/.test(s3.prefix)) throw new ConfigError('S3_PREFIX', `must be empty or ASCII path segments ending in "/", got "${s3.prefix}"`);
 
   const mode = oneOf(env, 'ACCESS_MODE', 'none', ['none', 'cloudflare', 'header'] as const);
@@ -418,6 +433,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       source,
       root: path.resolve(dataDir, str(env, 'IMAGE_ROOT', 'images')),
       cacheDir: path.resolve(dataDir, str(env, 'CACHE_DIR', 'cache')),
+      derivatives,
       maxWidth,
       maxHeight,
       maxArea,

@@ -180,10 +180,24 @@ export function imageServer(): Promise<ImageServer> {
     const cache = new DiskCache({ dir: path.join(cfg.images.cacheDir, 'iiif'), maxBytes: cfg.images.cacheMaxBytes, log });
     const lookup = async (id: string) => (await rawStore()).getImage(id);
     let source;
+    let breaker;
     if (cfg.images.source === 's3') {
       const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
       source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
+      breaker = source.breaker;
       (globalThis as { [IMAGE_SOURCE]?: unknown })[IMAGE_SOURCE] = source;
+    }
+    // Pyramids shared with the other processes (docs/scaling.md).
+    let derivatives;
+    const shared = cfg.images.derivatives;
+    if (shared.store !== 'none') {
+      const { FsDerivativeStore, S3DerivativeStore } = await import('./images/derivative-store.ts');
+      if (shared.store === 'fs') derivatives = new FsDerivativeStore({ dir: shared.dir });
+      else {
+        const { createS3Client } = await import('./storage/s3.ts');
+        // Uploads may take longer than image reads: the client's default deadlines, the same breaker.
+        derivatives = new S3DerivativeStore({ client: createS3Client(cfg.s3, { maxAttempts: 2 }), bucket: cfg.s3.bucket!, prefix: shared.prefix, ...(breaker ? { breaker } : {}) });
+      }
     }
     return new ImageServer({
       ...(source ? { source } : { root: cfg.images.root, lookup }),
@@ -192,6 +206,7 @@ export function imageServer(): Promise<ImageServer> {
       maxArea: cfg.images.maxArea,
       publicBaseUrl: cfg.publicBaseUrl,
       cache,
+      ...(derivatives ? { derivatives } : {}),
       memoryCacheBytes: cfg.images.memoryCacheBytes,
       queue: { concurrency: cfg.images.maxRenders, maxWaiting: cfg.images.maxQueue, memoryBudget: cfg.images.renderMemoryBytes },
       log,

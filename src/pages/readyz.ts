@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { json } from '../lib/http.ts';
 import { readiness } from '../lib/health.ts';
 import { config } from '../lib/config.ts';
-import { access, rawStore } from '../lib/runtime.ts';
+import { access, imageServer, rawStore } from '../lib/runtime.ts';
 
 /**
  * Readiness: 200 when the store, the image source and (cloudflare mode) the signing keys answer;
@@ -22,5 +22,13 @@ export const GET: APIRoute = async ({ locals, request, clientAddress }) => {
     peer = undefined;
   }
   if (!gate.seesHealthDetails(locals.user, peer, request.headers)) return json({ status: r.ok ? 'ok' : 'unavailable' }, init);
-  return json(r, init);
+  // Counters of this process's image server (docs/scaling.md: pyramids built here vs fetched shared).
+  const images = await imageServer().then(
+    (server) => {
+      const { pyramidBuilds, pyramidsShared, cacheEntries, cacheBytes } = server.stats();
+      return { pid: process.pid, pyramidBuilds, pyramidsShared, cacheEntries, cacheBytes };
+    },
+    () => undefined,
+  );
+  return json(images ? { ...r, images } : r, init);
 };

@@ -17,6 +17,8 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 type Healthcheck = { test?: string | string[]; disable?: boolean };
 type Service = {
   image?: string;
+  container_name?: string;
+  hostname?: string;
   build?: string | { context?: string; args?: Record<string, string> | string[] };
   command?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
@@ -228,6 +230,23 @@ describe('docker-compose.yml', () => {
     expect(env.DATA_DIR).toBe('/data');
     expect(service('web').volumes?.some((v) => v.endsWith(':/data'))).toBe(true);
   });
+
+  it('lets web scale (`--scale web=N`, docs/scaling.md): no fixed name or published port, shared state, reached by service name', () => {
+    const web = service('web');
+    // A fixed container or host name allows one container; a published host port, one per host.
+    for (const [name, s] of services) expect(s.container_name, `${name} must not fix its container name`).toBeUndefined();
+    expect(web.hostname).toBeUndefined();
+    expect(web.ports).toBeUndefined();
+    // Every replica mounts the same named volume (the embedded store, a shared CACHE_DIR) ...
+    const data = web.volumes?.find((v) => v.endsWith(':/data'))?.split(':')[0];
+    expect(Object.keys((compose as { volumes?: Record<string, unknown> }).volumes ?? {})).toContain(data);
+    // ... and shares pyramids through the bucket or a directory (DERIVATIVE_STORE, from .env).
+    for (const name of ['DERIVATIVE_STORE', 'DERIVATIVE_DIR', 'S3_DERIVATIVE_PREFIX']) expect(envOf(web)[name]).toMatch(new RegExp(`^\\$\\{${name}:-\\}$`));
+    // cloudflared reaches the service name, which Docker's DNS answers with every replica.
+    const ingress = (yaml.load(read('deploy/cloudflared/config.yml')) as { ingress: { service: string }[] }).ingress;
+    const origins = new Set(ingress.map((r) => r.service).filter((o) => o.startsWith('http://web')));
+    expect([...origins]).toEqual(['http://web:4321']);
+  });
 });
 
 describe('Dockerfile', () => {
@@ -412,6 +431,15 @@ describe.runIf(hasCompose)('docker-compose config (Compose 1.29)', () => {
       expect(s.ports, name).toBeUndefined();
       if (s.image) expect(imageTag(s.image).tag, name).not.toMatch(/^(latest)?$/);
     }
+  });
+
+  it('resolves web without a container name or published port, so `--scale web=N` can start replicas', () => {
+    const r = dockerCompose(['--env-file', '.env.example', 'config']);
+    expect(r.status, r.stderr).toBe(0);
+    const web = (yaml.load(r.stdout) as Compose).services.web!;
+    expect(web.container_name).toBeUndefined();
+    expect(web.ports).toBeUndefined();
+    expect(envOf(web).DERIVATIVE_STORE).toBe('');
   });
 
   it('refuses to render without the secrets', () => {

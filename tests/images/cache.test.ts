@@ -84,7 +84,7 @@ describe('DiskCache', () => {
     expect(runs).toBe(2); // a later call runs again
   });
 
-  test('a restart re-indexes the directory (oldest first) and clears unfinished writes', async () => {
+  test('a restart re-indexes the directory (oldest first) and clears stale unfinished writes, not young ones', async () => {
     const dir = path.join(tmp, 'restart');
     const c1 = new DiskCache({ dir, maxBytes: 1e6 });
     const old = cacheKey('old');
@@ -93,6 +93,9 @@ describe('DiskCache', () => {
     await c1.put(recent, '.tif', bytes(100));
     await utimes(e1.path, new Date(2000, 1, 1), new Date(2000, 1, 1));
     await writeFile(path.join(dir, 'tmp', 'half-written'), 'x');
+    await utimes(path.join(dir, 'tmp', 'half-written'), new Date(2000, 1, 1), new Date(2000, 1, 1));
+    // Being written by another process sharing the directory right now (cache-shared.test.ts).
+    await writeFile(path.join(dir, 'tmp', 'in-progress'), 'x');
     await mkdir(path.join(dir, 'zz'), { recursive: true });
     await writeFile(path.join(dir, 'zz', 'not-a-key'), 'x');
     const c2 = new DiskCache({ dir, maxBytes: 150 }); // room for one: the old one goes
@@ -100,7 +103,7 @@ describe('DiskCache', () => {
     await sleep(20);
     expect(c2.peek(old)).toBeNull();
     expect(c2.peek(recent)).not.toBeNull();
-    expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'tmp'))).toEqual(['in-progress']);
   });
 
   test('MemoryCache keeps small bodies within its byte limit', () => {

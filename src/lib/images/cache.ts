@@ -7,7 +7,8 @@
  * and its old entries simply age out). A key is the file name: nothing from a request ever becomes
  * part of a path.
  *
- * Writes go to `tmp/` and are renamed into place, so a reader never sees a partial file.
+ * Writes go to `tmp/` and are renamed into place, so a reader never sees a partial file, also
+ * when several processes share the directory (tests/images/cache-shared.test.ts).
  * `singleFlight(key, fn)` runs one producer per key at a time; concurrent callers share its
  * result. Entries in use (a pyramid being read by a render) are pinned and never evicted.
  *
@@ -40,6 +41,8 @@ export interface DiskCacheOptions {
 }
 
 const TOUCH_EVERY_MS = 5 * 60_000;
+/** Files in tmp/ untouched for this long are leftovers of a crashed writer. */
+const STALE_TMP_MS = 60 * 60_000;
 const KEY_RE = /^[0-9a-f]{64}$/;
 const EXT_RE = /^\.[a-z0-9]{1,5}$/;
 
@@ -159,7 +162,15 @@ export class DiskCache {
 
   async #scan(): Promise<void> {
     await fs.mkdir(this.#tmp, { recursive: true });
-    for (const f of await fs.readdir(this.#tmp)) await fs.rm(path.join(this.#tmp, f), { force: true, recursive: true });
+    // Leftovers of a crashed writer. Only old ones: with a CACHE_DIR shared by several processes
+    // (docs/scaling.md), a young file is another process's write in progress (a file being
+    // written keeps its modification time fresh), and removing it would make that write fail.
+    const staleBefore = Date.now() - STALE_TMP_MS;
+    for (const f of await fs.readdir(this.#tmp)) {
+      const file = path.join(this.#tmp, f);
+      const st = await fs.stat(file).catch(() => null);
+      if (st && st.mtimeMs < staleBefore) await fs.rm(file, { force: true, recursive: true });
+    }
     const found: Array<[string, IndexEntry]> = [];
     for (const sub of await fs.readdir(this.dir)) {
       if (!/^[0-9a-f]{2}$/.test(sub)) continue;

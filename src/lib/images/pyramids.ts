@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { DiskCache } from './cache.ts';
 import { cacheKey } from './cache.ts';
+import { derivativeName, type DerivativeStore } from './derivative-store.ts';
 import { IiifError, busy } from './errors.ts';
 import { PYRAMID_REVISION, buildBytes, decodedBytes, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import type { RenderQueue } from './queue.ts';
@@ -28,6 +29,8 @@ export interface PyramidsOptions {
   maxInputPixels: number;
   /** Facts of a file (the server's reader: a built derivative is checked with it). */
   readFacts: (file: string) => Promise<SourceFacts>;
+  /** Pyramids shared with other processes (bucket or shared directory; derivative-store.ts). */
+  derivatives?: DerivativeStore;
   /** Entries of the derivatives' facts cache. */
   factsCacheSize?: number;
   log: (message: string, err?: unknown) => void;
@@ -47,6 +50,9 @@ export class Pyramids {
   readonly #facts: LRUCache<string, Promise<SourceFacts>>;
   /** Durations of the last builds (ms), for the benchmark and the operator. */
   readonly #buildMs: number[] = [];
+  /** Pyramids built here, and pyramids fetched from the shared derivative store instead. */
+  #builds = 0;
+  #shared = 0;
 
   constructor(opts: PyramidsOptions) {
     this.#o = opts;
@@ -56,6 +62,11 @@ export class Pyramids {
   /** Durations of the last builds (ms). */
   get buildsMs(): number[] {
     return this.#buildMs.slice(-20);
+  }
+
+  /** Pyramids built by this process, and fetched from the shared derivative store instead. */
+  get counts(): { builds: number; shared: number } {
+    return { builds: this.#builds, shared: this.#shared };
   }
 
   /** Whether `facts` describe a source that gets a derivative. */
@@ -169,10 +180,23 @@ export class Pyramids {
       let tmp = '';
       try {
         tmp = await disk.tmpPath('.tif');
+        const tileSize = derivativeTile(facts);
+        // Built by another process already (shared derivative store): fetched, checked like a build.
+        const store = this.#o.derivatives;
+        const shared = store && derivativeName('pyramid', PYRAMID_REVISION, tileSize, source.version, source.size, '.tif');
+        if (store && shared && (await store.get(shared, tmp))) {
+          const got = await this.#o.readFacts(tmp).catch(() => null);
+          if (got && got.width === facts.width && got.height === facts.height && got.levels.length > 0) {
+            await disk.adopt(key, '.tif', tmp);
+            this.#shared++;
+            return true;
+          }
+          this.#o.log(`the shared pyramid ${shared} for ${source.id} is unusable; building it here`);
+          await fs.rm(tmp, { force: true });
+        }
         const file = local ?? (await sources.local(source));
         const t0 = performance.now();
         const upright = facts.orientation !== 1 ? decodedBytes(facts) : 0;
-        const tileSize = derivativeTile(facts);
         // JPEG tiles for JPEG sources up to libjpeg's 65500 px; lossless deflate otherwise.
         const lossless = facts.format !== 'jpeg' || Math.max(facts.width, facts.height) > 65500;
         // Ahead of the waiting renders: the tiles waiting for this pyramid are not in the queue.
@@ -189,9 +213,17 @@ export class Pyramids {
         if (built.width !== facts.width || built.height !== facts.height || built.levels.length === 0) {
           throw new Error(`derivative is ${built.width}x${built.height} with ${built.levels.length} levels, expected ${facts.width}x${facts.height}`);
         }
-        await disk.adopt(key, '.tif', tmp);
-        this.#buildMs.push(performance.now() - t0);
-        if (this.#buildMs.length > 100) this.#buildMs.splice(0, this.#buildMs.length - 20);
+        // Pinned while it is uploaded to the shared store (eviction must not delete it first).
+        const unpinBuilt = shared ? disk.pin(key) : undefined;
+        try {
+          const entry = await disk.adopt(key, '.tif', tmp);
+          this.#buildMs.push(performance.now() - t0);
+          if (this.#buildMs.length > 100) this.#buildMs.splice(0, this.#buildMs.length - 20);
+          this.#builds++;
+          if (store && shared) await store.put(shared, entry.path);
+        } finally {
+          unpinBuilt?.();
+        }
         return true;
       } catch (err) {
         if (tmp) await fs.rm(tmp, { force: true });

@@ -48,6 +48,7 @@ import { IiifError, noSuchImage } from './errors.ts';
 import { estimateOutputBytes, estimateRenderBytes } from './estimates.ts';
 import { etagMatches, headerOf as header, isNotModified } from '../iiif/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
+import type { DerivativeStore } from './derivative-store.ts';
 import { Pyramids } from './pyramids.ts';
 import { RenderQueue, type QueueOptions } from './queue.ts';
 import { DEFAULT_MAX_INPUT_PIXELS, JP2_SUPPORTED, readFacts, render, renderToFile } from './render.ts';
@@ -110,6 +111,8 @@ export interface ImageServerOptions {
   cacheRenders?: boolean;
   /** Build tiled pyramid derivatives of plain JPEGs (default true when there is a disk cache). */
   pyramids?: boolean;
+  /** Pyramids shared with other processes (bucket or shared directory; derivative-store.ts). */
+  derivatives?: DerivativeStore;
   /** Send stored JPEG tiles of tiled TIFFs as they are when they are the answer (default true). */
   passthrough?: boolean;
   /** The processing queue, or its settings (default: renders = cores, 256 waiting, 512 MiB). */
@@ -237,6 +240,7 @@ export class ImageServer {
             sources: this.#sources,
             maxInputPixels: this.#maxInputPixels,
             readFacts: (file) => this.readFacts(file),
+            derivatives: opts.derivatives,
             factsCacheSize: opts.metadataCacheSize,
             log: this.#log,
           })
@@ -256,8 +260,19 @@ export class ImageServer {
   }
 
   /** Counters for the operator and the benchmark. */
-  stats(): { queue: ReturnType<RenderQueue['stats']>; cacheBytes: number; cacheEntries: number; memoryCacheBytes: number; pyramidBuildsMs: number[] } {
+  stats(): {
+    queue: ReturnType<RenderQueue['stats']>;
+    cacheBytes: number;
+    cacheEntries: number;
+    memoryCacheBytes: number;
+    pyramidBuildsMs: number[];
+    pyramidBuilds: number;
+    pyramidsShared: number;
+  } {
+    const counts = this.#pyramids?.counts ?? { builds: 0, shared: 0 };
     return {
+      pyramidBuilds: counts.builds,
+      pyramidsShared: counts.shared,
       queue: this.#queue.stats(),
       cacheBytes: this.#disk?.bytes ?? 0,
       cacheEntries: this.#disk?.entries ?? 0,
