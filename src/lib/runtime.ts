@@ -174,46 +174,16 @@ export async function probeImageSource(): Promise<string> {
 export function imageServer(): Promise<ImageServer> {
   const slot = globalThis as { [IMAGE_SERVER]?: () => Promise<ImageServer> };
   slot[IMAGE_SERVER] ??= retryingOnce(async () => {
-    const [{ ImageServer }, { DiskCache }] = await Promise.all([import('./images/server.ts'), import('./images/cache.ts')]);
-    const cfg = config();
+    const { composeImageServer } = await import('./images/compose.ts');
     const log = (message: string, err?: unknown) => console.error(`[iiif] ${message}`, err ?? '');
-    const cache = new DiskCache({ dir: path.join(cfg.images.cacheDir, 'iiif'), maxBytes: cfg.images.cacheMaxBytes, log });
     const lookup = async (id: string) => (await rawStore()).getImage(id);
-    let source;
-    let breaker;
-    if (cfg.images.source === 's3') {
-      const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('./images/s3source.ts'), import('./storage/s3.ts')]);
-      source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
-      breaker = source.breaker;
-      (globalThis as { [IMAGE_SOURCE]?: unknown })[IMAGE_SOURCE] = source;
-    }
-    // Pyramids shared with the other processes (docs/scaling.md).
-    let derivatives;
-    const shared = cfg.images.derivatives;
-    if (shared.store !== 'none') {
-      const { FsDerivativeStore, S3DerivativeStore } = await import('./images/derivative-store.ts');
-      if (shared.store === 'fs') derivatives = new FsDerivativeStore({ dir: shared.dir });
-      else {
-        const { createS3Client } = await import('./storage/s3.ts');
-        // Uploads may take longer than image reads: the client's default deadlines, the same breaker.
-        derivatives = new S3DerivativeStore({ client: createS3Client(cfg.s3, { maxAttempts: 2 }), bucket: cfg.s3.bucket!, prefix: shared.prefix, ...(breaker ? { breaker } : {}) });
-      }
-    }
-    return new ImageServer({
-      ...(source ? { source } : { root: cfg.images.root, lookup }),
-      maxWidth: cfg.images.maxWidth,
-      maxHeight: cfg.images.maxHeight,
-      maxArea: cfg.images.maxArea,
-      publicBaseUrl: cfg.publicBaseUrl,
-      cache,
-      ...(derivatives ? { derivatives } : {}),
-      memoryCacheBytes: cfg.images.memoryCacheBytes,
-      queue: { concurrency: cfg.images.maxRenders, maxWaiting: cfg.images.maxQueue, memoryBudget: cfg.images.renderMemoryBytes },
-      log,
+    const { server, s3Source } = await composeImageServer(config(), lookup, log, {
       auth: probes() && { context: AUTH_CONTEXT, services: (id: string) => [probes()!('image', id)] },
       // Every request through the front carries the user's levels; one without fails closed.
       enforceAccess: true,
     });
+    if (s3Source) (globalThis as { [IMAGE_SOURCE]?: unknown })[IMAGE_SOURCE] = s3Source;
+    return server;
   });
   return slot[IMAGE_SERVER]();
 }

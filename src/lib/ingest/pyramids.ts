@@ -89,26 +89,15 @@ export async function preparePyramids(opts: PreparePyramidsOptions): Promise<Pyr
 
 /** The image server of the stage: the web process's configuration, its own queue. */
 export async function pyramidServer(cfg: Config, store: SearchStore, log: (message: string, err?: unknown) => void, concurrency: number): Promise<ImageServer> {
-  const [{ ImageServer }, { DiskCache }] = await Promise.all([import('../images/server.ts'), import('../images/cache.ts')]);
-  const cache = new DiskCache({ dir: path.join(cfg.images.cacheDir, 'iiif'), maxBytes: cfg.images.cacheMaxBytes, log });
-  const lookup = (id: string) => store.getImage(id);
-  let source;
-  if (cfg.images.source === 's3') {
-    const [{ S3ImageSource }, { createS3Client, IMAGE_READ_TIMEOUTS }] = await Promise.all([import('../images/s3source.ts'), import('../storage/s3.ts')]);
-    source = new S3ImageSource({ client: createS3Client(cfg.s3, IMAGE_READ_TIMEOUTS), bucket: cfg.s3.bucket!, prefix: cfg.s3.prefix, lookup, cache });
-  }
-  return new ImageServer({
-    ...(source ? { source } : { root: cfg.images.root, lookup }),
-    maxWidth: cfg.images.maxWidth,
-    maxHeight: cfg.images.maxHeight,
-    maxArea: cfg.images.maxArea,
-    publicBaseUrl: cfg.publicBaseUrl,
-    cache,
+  const { composeImageServer } = await import('../images/compose.ts');
+  // The web process's construction (same cache, keys and shared derivatives), its own queue, no
+  // memory cache, sources looked up afresh.
+  const { server } = await composeImageServer(cfg, (id) => store.getImage(id), log, {
     memoryCacheBytes: 0,
     sourceTtlMs: 0,
     queue: { concurrency, maxWaiting: Math.max(16, concurrency * 2), memoryBudget: cfg.images.renderMemoryBytes },
-    log,
   });
+  return server;
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
