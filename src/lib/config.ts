@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { NO_RULES, parseRules, type AccessRules } from './access/rules.ts';
-import type { AccessLevel } from './domain.ts';
+import { NO_RULES, parseRules, type AccessLevel, type AccessRules } from './domain.ts';
 
 export type StoreBackend = 'sqlite' | 'elasticsearch';
 export type ImageSourceKind = 'fs' | 's3';
