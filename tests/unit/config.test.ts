@@ -75,12 +75,13 @@ describe('loadConfig', () => {
         },
       });
     // One environment per mode, so that the variables read only in some modes are read too.
-    for (const env of [
+    const envs: Array<Record<string, string>> = [
       { ACCESS_RULES: '{"staff":["a@example.org"]}' },
       { ACCESS_RULES_FILE: 'rules.json' },
       { ACCESS_MODE: 'cloudflare', CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'aud', STORE_BACKEND: 'elasticsearch', ES_URL: 'http://es:9200' },
       { ACCESS_MODE: 'header', ACCESS_TRUSTED_PROXIES: '127.0.0.1', IMAGE_SOURCE: 's3', S3_BUCKET: 'b' },
-    ]) {
+    ];
+    for (const env of envs) {
       try {
         load(watched(env));
       } catch (e) {
