@@ -61,6 +61,72 @@ export function canSee(levels: readonly AccessLevel[], itemLevel: AccessLevel | 
   return isAccessLevel(level) && levels.includes(level);
 }
 
+// --- Access rules --------------------------------------------------------------------------------
+
+/**
+ * Who sees `members` and `staff` items (src/lib/access/rules.ts matches identities against them).
+ * Written as JSON in ACCESS_RULES or ACCESS_RULES_FILE, e.g.
+ * `{"staff": ["curator@example.org", "*@archive.example.org"], "members": ["*@example.ac.jp"]}`:
+ * a pattern is an exact identity (e-mail address or Cloudflare service token id), `*@domain`, or `*`.
+ */
+export interface AccessRules {
+  members: string[];
+  staff: string[];
+}
+
+export const NO_RULES: AccessRules = { members: [], staff: [] };
+
+const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$/;
+const IDENTITY_RE = /^[^\s@,;"<>]{1,128}@([a-z0-9.-]{1,253})$/;
+
+/** A well-formed e-mail address (lower case), or undefined. Deliberately simple and strict. */
+export function normalizeEmail(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim().toLowerCase();
+  if (v.length > 254) return undefined;
+  const m = IDENTITY_RE.exec(v);
+  return m && DOMAIN_RE.test(m[1]!) ? v : undefined;
+}
+
+/** A validated, lower-cased pattern (module comment); throws an Error naming `where` and the problem. */
+export function checkPattern(pattern: unknown, where: string): string {
+  if (typeof pattern !== 'string' || pattern.trim() === '') throw new Error(`${where}: a pattern must be a non-empty string`);
+  const p = pattern.trim().toLowerCase();
+  if (p === '*') return p;
+  if (p.startsWith('*@')) {
+    if (!DOMAIN_RE.test(p.slice(2))) throw new Error(`${where}: "${pattern}" is not *@ followed by a domain name`);
+    return p;
+  }
+  if (p.includes('*')) throw new Error(`${where}: "${pattern}": only "*" and "*@domain" may contain *`);
+  if (p.includes('@')) {
+    if (!normalizeEmail(p)) throw new Error(`${where}: "${pattern}" is not an e-mail address`);
+    return p;
+  }
+  // A Cloudflare service token's client id (e.g. "0123abcd.access").
+  if (!/^[a-z0-9._-]{1,128}$/.test(p)) throw new Error(`${where}: "${pattern}" is neither an e-mail address, *@domain, nor a service token id`);
+  return p;
+}
+
+/** Parses and validates rules; throws an Error whose message names the problem. */
+export function parseRules(text: string): AccessRules {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`is not valid JSON (${(e as Error).message})`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('must be a JSON object like {"members": ["*@example.ac.jp"], "staff": ["curator@example.org"]}');
+  const rules: AccessRules = { members: [], staff: [] };
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === 'open') throw new Error('"open" needs no rule: every authenticated user sees open items');
+    if (key !== 'members' && key !== 'staff') throw new Error(`unknown level "${key}" (levels with rules: members, staff)`);
+    if (!Array.isArray(value)) throw new Error(`"${key}" must be an array of patterns`);
+    if (value.length > 10_000) throw new Error(`"${key}" has more than 10000 patterns`);
+    rules[key] = value.map((p, i) => checkPattern(p, `${key}[${i}]`));
+  }
+  return rules;
+}
+
 // --- Records and images --------------------------------------------------------------------------
 
 /** A text in one or more languages (IIIF language-map style, reduced to the two we serve). */

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { hasChromium, launchBrowser, NO_CHROMIUM_REASON } from '../helpers/browser.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { SERVER_START_TIMEOUT_MS, startServer, type RunningServer } from '../helpers/server.ts';
 
 if (!hasChromium) console.warn(`tests/browser/access-admin.test.ts ${NO_CHROMIUM_REASON}`);
 
@@ -26,7 +26,7 @@ describe.skipIf(!hasChromium)('grants on /admin/access (browser)', () => {
     browser = await launchBrowser();
     curator = await browser.newContext({ extraHTTPHeaders: { 'X-Auth-Request-Email': STAFF }, locale: 'en-GB' });
     reader = await browser.newContext({ extraHTTPHeaders: { 'X-Auth-Request-Email': READER }, locale: 'en-GB' });
-  }, 420_000); // a build, the demo corpus and a server, on a loaded machine
+  }, SERVER_START_TIMEOUT_MS + 120_000); // the demo corpus and a server (startServer's own bound), then a browser, on a loaded machine
 
   afterAll(async () => {
     await browser?.close();

@@ -274,6 +274,9 @@ describe.skipIf(!hasChromium)('viewers (browser)', { timeout: 240_000 }, () => {
     const other = await open(1440, 900, 'en-US');
     await other.page.goto(cited);
     await viewerReady(other.page, 2);
+    // The link switch renders after the windows (a loaded machine once took over 30 s, the action
+    // timeout isChecked() waits): wait for the switch itself, then read it.
+    await other.page.locator('[data-testid=link-views]').waitFor({ timeout: 120_000 });
     expect(await other.page.locator('[data-testid=link-views]').isChecked()).toBe(true);
     // The reopened view lands on the cited one (once its opening animation has settled).
     const aligned = async () => {

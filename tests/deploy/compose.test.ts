@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { ENV, type EnvName } from '../../src/lib/config.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -57,18 +58,15 @@ const networksOf = (s: Service): string[] => (Array.isArray(s.networks) ? s.netw
 /** One-shot services (restart: "no") run to completion; every other service is long-running. */
 const isOneShot = (s: Service) => s.restart === 'no';
 
-/**
- * Every environment variable src/lib/config.ts reads, taken from its source so that this test
- * follows the configuration as it grows: `env, 'NAME'` (the str/int/bool/... helpers),
- * `env.NAME` and `env['NAME']`.
- */
+/** Every environment variable src/lib/config.ts reads: the keys of its schema, read as data. */
 function configVariables(): string[] {
-  const source = read('src/lib/config.ts');
-  const names = new Set<string>();
-  for (const re of [/\benv,\s*['"]([A-Z][A-Z0-9_]*)['"]/g, /\benv\.([A-Z][A-Z0-9_]*)\b/g, /\benv\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g]) {
-    for (const m of source.matchAll(re)) names.add(m[1]);
-  }
-  return [...names].sort();
+  return Object.keys(ENV).sort();
+}
+
+/** The schema's default of a variable as .env.example would write it, when it is a plain value. */
+function declaredDefault(name: EnvName): string | undefined {
+  const r = ENV[name].safeParse(undefined);
+  return r.success && ['string', 'number', 'boolean'].includes(typeof r.data) ? String(r.data) : undefined;
 }
 
 /** `NAME=value` lines of .env.example, with the comment block right above each. */
@@ -333,6 +331,21 @@ describe('.env.example', () => {
     const vars = composeVariables();
     expect(vars).toEqual(expect.arrayContaining(['TUNNEL_TOKEN', 'ELASTIC_PASSWORD', 'MINIO_ROOT_PASSWORD', 'S3_BUCKET']));
     for (const name of vars) expect([...example.keys()], `.env.example lacks ${name}`).toContain(name);
+  });
+
+  it('states the defaults config.ts declares', () => {
+    // A comment saying "default X" must say the schema's default; a default computed from another
+    // variable (IIIF_MAX_HEIGHT, IIIF_MAX_RENDERS, ...) is described in words and not compared.
+    const compared: string[] = [];
+    for (const name of configVariables() as EnvName[]) {
+      const declared = declaredDefault(name);
+      const stated = /[(,;]\s*default\s+([^\s,;)]+?)\.?(?=[\s,;)]|$)/.exec(example.get(name)?.comment ?? '')?.[1];
+      if (declared === undefined || stated === undefined) continue;
+      expect(stated, `.env.example states the default of ${name} as ${stated}, config.ts declares ${declared}`).toBe(declared);
+      compared.push(name);
+    }
+    // Guard against the comparison silently finding nothing.
+    expect(compared).toEqual(expect.arrayContaining(['ES_TIMEOUT_MS', 'IIIF_MEMORY_CACHE_MB', 'IIIF_MAX_QUEUE', 'SYNC_CONCURRENCY', 'S3_FORCE_PATH_STYLE']));
   });
 
   it('explains every variable in a comment', () => {

@@ -28,6 +28,14 @@ export interface RunningServer {
   stop: () => Promise<void>;
 }
 
+/**
+ * How long startServer waits for a server (with its demo corpus) by default: a bound against a
+ * hang. A hook or test that starts servers must allow at least this much per server, or its own
+ * time limit fires first on a loaded machine and hides the server's output. (Under stress-ng --cpu 2
+ * on a shared two-core machine a start with the demo corpus took over 600 s.)
+ */
+export const SERVER_START_TIMEOUT_MS = 900_000;
+
 export async function startServer(env: Record<string, string> = {}, opts: { dataDir?: string; timeoutMs?: number } = {}): Promise<RunningServer> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'archive-test-'));
@@ -51,7 +59,7 @@ export async function startServer(env: Record<string, string> = {}, opts: { data
   child.stderr!.on('data', (d) => (out += d));
   // A bound against a hang only (start-up includes generating and indexing the demo corpus, which
   // takes minutes on a loaded machine); the wait ends as soon as the server says it is ready.
-  const timeoutMs = opts.timeoutMs ?? 540_000;
+  const timeoutMs = opts.timeoutMs ?? SERVER_START_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     timer.unref();

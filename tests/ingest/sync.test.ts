@@ -443,6 +443,42 @@ describe('syncToS3 as a library', () => {
     await store.close();
   });
 
+  it('a part that fails aborts the multipart upload, which is retried as a whole and recorded once', async () => {
+    const name = 'multipart-retry';
+    await bucket(name);
+    const root = path.join(tmp, 'mp-retry-clean');
+    fs.mkdirSync(path.join(root, 'R42'), { recursive: true });
+    const big = Buffer.alloc(6 * 1024 * 1024 + 10);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i * 7) % 251;
+    fs.writeFileSync(path.join(root, 'R42', 'BIG2.tif'), big);
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    await store.upsert([{ id: 'BIG2', batch: 'R42', title: { en: 'big' }, images: [{ id: 'BIG2', file: 'R42/BIG2.tif' }] }]);
+    // One attempt per request, as `archive sync` configures its client (the SDK's own retries off).
+    const client = createS3Client({ region: REGION, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, prefix: 'photos/', forcePathStyle: true, endpoint: s3.endpoint }, { maxAttempts: 1 });
+    // The second part PUT to the key (one of the first try's two parts, sent together) fails once.
+    s3.controls.fail = ({ bucket: b, method, attempt }) => (b === name && method === 'PUT' && attempt === 2 ? 500 : undefined);
+    const from = s3.log.length;
+    let r: Awaited<ReturnType<typeof syncToS3>>;
+    try {
+      r = await syncToS3({ store, client, bucket: name, prefix: 'photos/', cleanRoot: root, backoffMs: 1, multipartThreshold: 5 * 1024 * 1024, partSize: 5 * 1024 * 1024 });
+    } finally {
+      s3.controls.fail = undefined;
+      client.destroy();
+    }
+    expect(r).toMatchObject({ uploaded: 1, bytes: big.length, failed: [], marked: 1 });
+    expect(r.requests.retries).toBe(1);
+    const calls = requests(from, name).map((c) => `${c.method} ${c.status}`);
+    expect(calls.filter((c) => c === 'PUT 500')).toHaveLength(1);
+    // The failed try's upload is aborted (s3rver has no AbortMultipartUpload and answers 405, which
+    // must not hide the part's error: that 500 is what makes the upload worth another try).
+    expect(calls.filter((c) => c.startsWith('DELETE '))).toHaveLength(1);
+    expect(calls.filter((c) => c === 'POST 200')).toHaveLength(3); // create, create again, complete
+    expect((await contents(name))['photos/BIG2.tif']).toBe(`${big.length} ${createHash('md5').update(big).digest('hex')}`);
+    expect((await store.listImages())[0]).toMatchObject({ s3Key: 'photos/BIG2.tif', s3Size: big.length });
+    await store.close();
+  });
+
   it('stops taking new uploads when interrupted, and records the ones it finished', async () => {
     const name = 'interrupted';
     await bucket(name);

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { freePort, startServer, type RunningServer } from '../helpers/server.ts';
+import { freePort, SERVER_START_TIMEOUT_MS, startServer, type RunningServer } from '../helpers/server.ts';
 import { hasChromium, launchBrowser, NO_CHROMIUM_REASON } from '../helpers/browser.ts';
 import { FakeAccess } from './helpers/access.ts';
 
@@ -44,9 +44,9 @@ describe.runIf(hasChromium)('cached private bytes and another origin of the same
       ...fa.env(),
       ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }),
       IIIF_AUTH_ORIGINS: allowedUrl,
-    }, { timeoutMs: 600_000 });
+    });
     browser = await launchBrowser();
-  }, 700_000);
+  }, SERVER_START_TIMEOUT_MS + 100_000); // startServer's own bound, then a browser
 
   afterAll(async () => {
     await browser?.close();

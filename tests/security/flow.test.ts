@@ -16,7 +16,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { freePort, startServer, type RunningServer } from '../helpers/server.ts';
+import { freePort, SERVER_START_TIMEOUT_MS, startServer, type RunningServer } from '../helpers/server.ts';
 import { hasChromium, launchBrowser, NO_CHROMIUM_REASON, STATE_TIMEOUT } from '../helpers/browser.ts';
 import { FakeAccess } from './helpers/access.ts';
 
@@ -60,9 +60,9 @@ describe.runIf(hasChromium)('IIIF Authorization Flow 2.0 in the browser', () => 
       ...fa.env(),
       ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'] }),
       IIIF_AUTH_ORIGINS: clientUrl,
-    }, { timeoutMs: 600_000 });
+    });
     browser = await launchBrowser();
-  }, 700_000);
+  }, SERVER_START_TIMEOUT_MS + 100_000); // startServer's own bound, then a browser
 
   afterAll(async () => {
     await browser?.close();

@@ -14,7 +14,7 @@
 import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { ROOT, SERVER_START_TIMEOUT_MS, startServer, type RunningServer } from '../helpers/server.ts';
 import { FakeAccess } from './helpers/access.ts';
 import { pool, rawRequest, type RawResponse } from './helpers/raw.ts';
 
@@ -34,15 +34,15 @@ beforeAll(async () => {
     ...fa.env(1),
     ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }),
     IIIF_AUTH_ORIGINS: ALLOWED_ORIGIN,
-  }, { timeoutMs: 600_000 });
+  });
   // The header-mode server shares the corpus (and store) the first one created.
   hdr = await startServer(
     { ACCESS_MODE: 'header', ACCESS_TRUSTED_PROXIES: '127.0.0.1', ACCESS_RULES: JSON.stringify({ members: ['*@members.example.org'], staff: [STAFF] }) },
-    { dataDir: cf.dataDir, timeoutMs: 600_000 },
+    { dataDir: cf.dataDir },
   );
   tokens = { member: await fa.token({ email: MEMBER }), staff: await fa.token({ email: STAFF }) };
   // Two server starts (a build and the demo corpus on a cold checkout): waited on, on a loaded machine too.
-}, 1_300_000);
+}, 2 * SERVER_START_TIMEOUT_MS + 100_000); // startServer's own bound per server
 
 afterAll(async () => {
   await hdr?.stop();

@@ -11,7 +11,7 @@
  *  - a sign-out through one process refuses the IIIF access token on the other (issue 17).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { SERVER_START_TIMEOUT_MS, startServer, type RunningServer } from '../helpers/server.ts';
 
 const STAFF = 'curator@example.org';
 const READER = 'reader@lab.example.org';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   // A second process on the same DATA_DIR (the same SQLite file) and the same public address, as
   // two processes behind one proxy on a two-core VPS.
   b = await startServer({ ...env, DEMO: 'false', PUBLIC_BASE_URL: a.baseUrl }, { dataDir: a.dataDir });
-}, 420_000); // a build, the demo corpus and two servers, on a loaded machine
+}, 2 * SERVER_START_TIMEOUT_MS + 60_000); // the demo corpus and two servers (startServer's own bound each), on a loaded machine
 
 afterAll(async () => {
   await b?.stop();

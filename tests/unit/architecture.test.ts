@@ -66,6 +66,29 @@ function cycles(graph: Map<string, string[]>): string[][] {
   return out;
 }
 
+/**
+ * The floors of src/, lowest first: the domain vocabulary; the one config reader; the store and
+ * bucket adapters; every other concern with the composition root (runtime.ts, the request road);
+ * the entry points (pages, islands, middleware, the CLI). A module may import its own floor or
+ * lower ones only.
+ */
+function floorOf(file: string): number {
+  const rel = path.relative(SRC, file).split(path.sep).join('/');
+  if (rel === 'lib/domain.ts') return 0;
+  if (rel === 'lib/config.ts') return 1;
+  if (rel.startsWith('lib/search/') || rel.startsWith('lib/storage/')) return 2;
+  if (rel.startsWith('lib/')) return 3;
+  return 4;
+}
+
+function upwardImports(graph: Map<string, string[]>): string[] {
+  return [...graph].flatMap(([file, deps]) =>
+    deps
+      .filter((d) => floorOf(d) > floorOf(file))
+      .map((d) => `${path.relative(ROOT, file)} (floor ${floorOf(file)}) -> ${path.relative(ROOT, d)} (floor ${floorOf(d)})`),
+  );
+}
+
 describe('architecture', () => {
   const files = sourceFiles(SRC);
   const graph = new Map(files.map((f) => [f, importsOf(f)]));
@@ -109,6 +132,16 @@ describe('architecture', () => {
       .filter((f) => graph.get(f)!.includes(path.join(SRC, 'lib/runtime.ts')))
       .map((f) => path.relative(SRC, f));
     expect(up).toEqual([]);
+  });
+
+  it('keeps the floors in order: no module imports one on a higher floor', () => {
+    expect(upwardImports(graph)).toEqual([]);
+  });
+
+  it('finds an upward import when there is one (the floor check works)', () => {
+    const config = path.join(SRC, 'lib/config.ts');
+    const rules = path.join(SRC, 'lib/access/rules.ts');
+    expect(upwardImports(new Map([[config, [rules]], [rules, []]]))).toEqual(['src/lib/config.ts (floor 1) -> src/lib/access/rules.ts (floor 3)']);
   });
 
   it('writes the id pattern once (src/lib/domain.ts), never inline', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, isLoopback, loadConfig } from '../../src/lib/config.ts';
+import { ConfigError, ENV, isLoopback, loadConfig } from '../../src/lib/config.ts';
 
 const load = (env: Record<string, string>) => loadConfig(env, '/srv/archive');
 
@@ -63,6 +63,32 @@ describe('loadConfig', () => {
   test('a public bind is allowed with authentication or an explicit opt-in', () => {
     expect(load({ HOST: '0.0.0.0', ACCESS_MODE: 'cloudflare', CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'aud-tag' }).host).toBe('0.0.0.0');
     expect(load({ HOST: '0.0.0.0', ALLOW_PUBLIC_UNAUTHENTICATED: 'true' }).access.allowPublicUnauthenticated).toBe(true);
+  });
+
+  test('reads exactly the variables its schema declares (the schema is the list .env.example is checked against)', () => {
+    const seen = new Set<string>();
+    const watched = (env: Record<string, string>) =>
+      new Proxy(env, {
+        get(target, key) {
+          if (typeof key === 'string') seen.add(key);
+          return target[key as string];
+        },
+      });
+    // One environment per mode, so that the variables read only in some modes are read too.
+    const envs: Array<Record<string, string>> = [
+      { ACCESS_RULES: '{"staff":["a@example.org"]}' },
+      { ACCESS_RULES_FILE: 'rules.json' },
+      { ACCESS_MODE: 'cloudflare', CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'aud', STORE_BACKEND: 'elasticsearch', ES_URL: 'http://es:9200' },
+      { ACCESS_MODE: 'header', ACCESS_TRUSTED_PROXIES: '127.0.0.1', IMAGE_SOURCE: 's3', S3_BUCKET: 'b' },
+    ];
+    for (const env of envs) {
+      try {
+        load(watched(env));
+      } catch (e) {
+        if (!(e instanceof ConfigError) || e.variable !== 'ACCESS_RULES_FILE') throw e; // rules.json does not exist here
+      }
+    }
+    expect([...seen].sort()).toEqual(Object.keys(ENV).sort());
   });
 
   test('isLoopback', () => {

@@ -13,9 +13,9 @@
  *     the local size is taken as present, a key missing from a listing that is complete is
  *     uploaded; but when the listing is truncated without a continuation token, stops at exactly
  *     1000 keys, repeats a token or fails, every key it does not show is checked with HEAD.
- *  3. Missing or different objects are PUT by a bounded pool of workers (default 16); files over
- *     the multipart threshold are sent in parts. Failures are retried with exponential backoff and
- *     jitter; credential and bucket errors stop the run.
+ *  3. Missing or different objects are PUT by a bounded pool of workers (default 16), through
+ *     lib-storage's `Upload` (files over the multipart threshold in parts). Failures are retried
+ *     with exponential backoff and jitter; credential and bucket errors stop the run.
  *  4. After each successful PUT (or confirmed presence) an upload record {imageId, key, size, at}
  *     is queued and the queue is flushed to the store in bulk (`markUploaded`), every
  *     `flushEvery` records or `flushIntervalMs`, and at the end.
@@ -27,16 +27,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { ImageState, ImageUpload, SearchStore } from '../search/store.ts';
 import { objectKey } from '../storage/keys.ts';
 
@@ -434,8 +426,7 @@ async function uploadTasks(run: SyncRun, tasks: Task[], recorder: UploadRecorder
         report.bytes += t.size;
         return;
       }
-      if (t.size >= run.multipartThreshold) await putMultipart(run, t, counter);
-      else await putSingle(run, t, counter);
+      await putObject(run, t, counter);
       report.uploaded++;
       report.bytes += t.size;
       recorder.add(t);
@@ -461,66 +452,60 @@ async function uploadTasks(run: SyncRun, tasks: Task[], recorder: UploadRecorder
   return next;
 }
 
-async function putSingle(run: SyncRun, t: Task, counter: { n: number }): Promise<void> {
-  const body = await fs.promises.readFile(t.abs);
-  if (body.length !== t.size) throw new Error(`${t.abs} changed size while syncing (${t.size} → ${body.length} bytes)`);
+/**
+ * PUT one file through lib-storage's `Upload`: a single PutObject below the multipart threshold,
+ * otherwise a multipart upload (create, `partSize` parts sent 4 at a time, complete; aborted here
+ * when a part fails). Retried as a whole by `run.attempt` (the sync's client makes one attempt per
+ * request, so a failure is classified once, here: fatal, retryable or not).
+ */
+async function putObject(run: SyncRun, t: Task, counter: { n: number }): Promise<void> {
+  const multipart = t.size >= run.multipartThreshold;
+  const contentType = CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream';
   await run.attempt(
     'put',
-    () =>
-      run.opts.client.send(
-        new PutObjectCommand({
-          Bucket: run.opts.bucket,
-          Key: t.key,
-          Body: body,
-          ContentLength: body.length,
-          ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
-        }),
-      ),
+    async () => {
+      // Below the threshold the whole file is one part, so Upload sends one PutObject.
+      let body: Buffer | fs.ReadStream;
+      if (multipart) body = fs.createReadStream(t.abs);
+      else {
+        body = await fs.promises.readFile(t.abs);
+        if (body.length !== t.size) throw new Error(`${t.abs} changed size while syncing (${t.size} → ${body.length} bytes)`);
+      }
+      const upload = new Upload({
+        client: run.opts.client,
+        params: { Bucket: run.opts.bucket, Key: t.key, Body: body, ContentType: contentType, ...(multipart ? {} : { ContentLength: t.size }) },
+        partSize: multipart ? run.partSize : Math.max(run.partSize, t.size),
+        queueSize: 4,
+        // We abort a failed multipart upload ourselves: Upload's own abort lets a failing abort
+        // (e.g. a server without AbortMultipartUpload) replace the part's error, which decides the retry.
+        leavePartsOnError: true,
+      });
+      let parts = 0;
+      let loaded = 0;
+      upload.on('httpUploadProgress', (p) => {
+        parts = Math.max(parts, p.part ?? 0);
+        loaded = Math.max(loaded, p.loaded ?? 0);
+      });
+      try {
+        await upload.done();
+      } catch (e) {
+        if (upload.uploadId) {
+          const abort = new AbortMultipartUploadCommand({ Bucket: run.opts.bucket, Key: t.key, UploadId: upload.uploadId });
+          await run.opts.client.send(abort).catch(() => {}); // best effort; a bucket lifecycle rule cleans the rest
+        }
+        throw e;
+      } finally {
+        if (body instanceof fs.ReadStream) body.destroy();
+      }
+      // A multipart upload also created and completed the upload: count its requests like PUTs.
+      if (multipart) run.report.requests.put += parts + 1;
+      if (multipart && loaded !== t.size) {
+        // Stored, but not what was planned: not recorded, so the next run compares and sends it again.
+        throw new Error(`${t.abs} changed size while syncing (${t.size} → ${loaded} bytes)`);
+      }
+    },
     counter,
   );
-}
-
-async function putMultipart(run: SyncRun, t: Task, counter: { n: number }): Promise<void> {
-  const { client, bucket } = run.opts;
-  const created = await run.attempt(
-    'put',
-    () =>
-      client.send(
-        new CreateMultipartUploadCommand({
-          Bucket: bucket,
-          Key: t.key,
-          ContentType: CONTENT_TYPES[path.extname(t.key).toLowerCase()] ?? 'application/octet-stream',
-        }),
-      ),
-    counter,
-  );
-  const uploadId = created.UploadId!;
-  const fh = await fs.promises.open(t.abs, 'r');
-  try {
-    const parts: Array<{ ETag: string; PartNumber: number }> = [];
-    for (let off = 0, n = 1; off < t.size; off += run.partSize, n++) {
-      const len = Math.min(run.partSize, t.size - off);
-      const buf = Buffer.alloc(len);
-      const { bytesRead } = await fh.read(buf, 0, len, off);
-      if (bytesRead !== len) throw new Error(`${t.abs} changed size while syncing`);
-      const r = await run.attempt(
-        'put',
-        () => client.send(new UploadPartCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, PartNumber: n, Body: buf, ContentLength: len })),
-        counter,
-      );
-      parts.push({ ETag: r.ETag!, PartNumber: n });
-    }
-    await run.attempt(
-      'put',
-      () => client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
-      counter,
-    );
-  } catch (e) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: t.key, UploadId: uploadId })).catch(() => {});
-    throw e;
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
