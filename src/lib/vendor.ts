@@ -31,9 +31,40 @@ function projectRoot(): string {
 
 const ENTRY = path.join('src', 'components', 'mirador', 'bundle-entry.ts');
 
+/**
+ * Guards applied to Mirador's ES build while it is bundled. Mirador 4 speaks IIIF Auth 0/1 only:
+ * its access-token saga filters every service of an image with `service.getProfile().match(…)`,
+ * and a service without a `profile` (the IIIF Authorization Flow 2.0 services the gated modes
+ * advertise: AuthProbeService2, AuthAccessTokenService2, AuthLogoutService2) throws inside the
+ * saga, which stops Mirador before it asks for info.json: a signed-in user saw no image at all.
+ * The guard reads a missing profile as "" (no Auth 1 service), which is what it is. Each guard must
+ * match at least once: a Mirador release that changes the code fails the build instead of
+ * shipping unguarded (Mirador's Auth 2 work, pull request #3790, would make it unnecessary).
+ */
+export const MIRADOR_GUARDS: ReadonlyArray<{ why: string; find: RegExp; replace: string }> = [
+  {
+    why: 'a service without a profile (IIIF Auth 2) must not stop the access-token saga',
+    find: /([\w$]+)\.getProfile\(\)\.match\(/g,
+    replace: '($1.getProfile() || "").match(',
+  },
+];
+
+/** Mirador's ES build with MIRADOR_GUARDS applied; throws when a guard finds nothing to guard. */
+export function guardMirador(source: string): string {
+  let out = source;
+  for (const g of MIRADOR_GUARDS) {
+    const n = out.match(g.find)?.length ?? 0;
+    if (n === 0) throw new Error(`Mirador bundle: the guard "${g.why}" found nothing to guard in this Mirador release; check whether it is still needed`);
+    out = out.replace(g.find, g.replace);
+  }
+  return out;
+}
+
 function inputsHash(root: string): string {
   const h = createHash('sha256');
   const dir = path.join(root, 'src', 'components', 'mirador');
+  const guards = MIRADOR_GUARDS.map((g) => `${g.find.source}\0${g.replace}`).join('\n');
+  h.update('guards\0').update(guards).update('\0');
   for (const f of [path.join(root, 'package-lock.json'), ...readdirSync(dir).sort().map((n) => path.join(dir, n))]) {
     h.update(path.relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
   }
@@ -43,6 +74,7 @@ function inputsHash(root: string): string {
 /** Bundles Mirador with the plugins (esbuild, minified, one script). */
 export async function buildMiradorBundle(root = projectRoot()): Promise<Buffer> {
   const { build } = await import('esbuild');
+  let guarded = false;
   const r = await build({
     absWorkingDir: root,
     entryPoints: [ENTRY],
@@ -55,7 +87,19 @@ export async function buildMiradorBundle(root = projectRoot()): Promise<Buffer> 
     define: { 'process.env.NODE_ENV': '"production"' },
     legalComments: 'none',
     logLevel: 'error',
+    plugins: [
+      {
+        name: 'mirador-guards',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]mirador[\\/]dist[\\/]mirador\.es\.js$/ }, async (args) => {
+            guarded = true;
+            return { contents: guardMirador(readFileSync(args.path, 'utf8')), loader: 'js' };
+          });
+        },
+      },
+    ],
   });
+  if (!guarded) throw new Error('Mirador bundle: mirador/dist/mirador.es.js was not bundled, so MIRADOR_GUARDS were not applied');
   return Buffer.from(r.outputFiles[0]!.contents);
 }
 
