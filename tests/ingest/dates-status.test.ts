@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIO } from '../../src/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import type { ItemInput } from '../../src/lib/search/store.ts';
 
@@ -18,13 +18,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { env, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[], env: Record<string, string>) => runCli(tmp, argv, env);
 
 const rec = (id: string, date: string | undefined, row: number): ItemInput => ({
   id,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIO } from '../../src/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { imageDimensions } from '../../src/lib/ingest/dims.ts';
 import { indexCleanTree } from '../../src/lib/ingest/indexing.ts';
 import { normalize } from '../../src/lib/ingest/normalize.ts';
@@ -20,13 +20,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { env, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[], env: Record<string, string>) => runCli(tmp, argv, env);
 
 describe('image sizes from file headers', () => {
   it('reads JPEG, PNG, TIFF (classic and tiled pyramid), WebP without decoding', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIO } from '../../src/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { normalize, normalizeProblems, readBatchMeta, type NormalizeReport } from '../../src/lib/ingest/normalize.ts';
 import { DEFAULT_RULES, RulesError, compileRules, foldBatchName, loadRules } from '../../src/lib/ingest/rules.ts';
 import { image, workbook, writeDelivery2024, writeDelivery2025 } from './fixtures/delivery.ts';
@@ -46,13 +46,7 @@ function fingerprint(dir: string): string {
   return parts.sort().join('\n');
 }
 
-async function cli(argv: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { env, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[], env: Record<string, string>) => runCli(tmp, argv, env);
 
 describe('normalize rules', () => {
   const rules = compileRules();

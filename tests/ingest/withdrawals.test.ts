@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIO } from '../../src/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { SqliteStore } from '../../src/lib/search/sqlite.ts';
 import { createS3Client } from '../../src/lib/storage/s3.ts';
 import { image, workbook } from './fixtures/delivery.ts';
@@ -38,13 +38,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { env, cwd: tmp, out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[], env: Record<string, string>) => runCli(tmp, argv, env);
 
 async function withStore<T>(env: Record<string, string>, fn: (s: SqliteStore) => Promise<T>): Promise<T> {
   const store = new SqliteStore(path.join(env.DATA_DIR!, 'archive.sqlite'));
