@@ -18,6 +18,7 @@ import { S3ImageSource } from '../../src/lib/images/s3source.ts';
 import { ImageServer } from '../../src/lib/images/server.ts';
 import { startS3rverProcess } from '../ingest/helpers/s3.ts';
 import { startFaultProxy, waitUntil, type FaultMode, type FaultProxy } from './helpers/tcp-proxy.ts';
+import { s3rverSettings } from '../helpers/s3.ts';
 
 const BUCKET = 'fault-images';
 /** The deadline of one S3 lookup in these tests (ms), and what a client may wait at most. */
@@ -33,15 +34,7 @@ let source: S3ImageSource;
 const logged: string[] = [];
 const table: string[] = [];
 
-const settings = (endpoint: string) => ({
-  endpoint,
-  region: 'us-east-1',
-  bucket: BUCKET,
-  accessKeyId: 'S3RVER',
-  secretAccessKey: 'S3RVER',
-  prefix: '',
-  forcePathStyle: true,
-});
+const settings = (endpoint: string) => s3rverSettings(endpoint, BUCKET, '');
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'fault-s3-'));

@@ -19,6 +19,7 @@ import { S3ImageSource } from '../../src/lib/images/s3source.ts';
 import { ImageServer } from '../../src/lib/images/server.ts';
 import { loadConfig } from '../../src/lib/config.ts';
 import { FsDerivativeStore, S3DerivativeStore, derivativeName, type DerivativeStore } from '../../src/lib/images/derivative-store.ts';
+import { s3rverSettings } from '../helpers/s3.ts';
 
 const BUCKET = 'archive-images';
 let tmp: string;
@@ -28,15 +29,7 @@ let jpeg: Buffer;
 const logged: string[] = [];
 const TILE = '3/photo/0,0,1024,1024/512,/0/default.jpg';
 
-const settings = (endpoint: string) => ({
-  endpoint,
-  region: 'us-east-1',
-  bucket: BUCKET,
-  accessKeyId: 'S3RVER',
-  secretAccessKey: 'S3RVER',
-  prefix: 'photos/',
-  forcePathStyle: true,
-});
+const settings = (endpoint: string) => s3rverSettings(endpoint, BUCKET);
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'iiif-derivatives-'));

@@ -16,6 +16,7 @@ import { S3ImageSource, isSafeKey } from '../../src/lib/images/s3source.ts';
 import { objectKey } from '../../src/lib/storage/keys.ts';
 import { ImageServer, type IiifResponse } from '../../src/lib/images/server.ts';
 import type { ImageRecord } from '../../src/lib/images/source.ts';
+import { s3rverSettings } from '../helpers/s3.ts';
 
 const BUCKET = 'archive-images';
 let tmp: string;
@@ -38,15 +39,7 @@ const RECORDS: Record<string, ImageRecord> = {
   unsafe: { file: 'x.jpg', s3Key: 'photos/../secret.jpg' },
 };
 
-const settings = () => ({
-  endpoint,
-  region: 'us-east-1',
-  bucket: BUCKET,
-  accessKeyId: 'S3RVER',
-  secretAccessKey: 'S3RVER',
-  prefix: 'photos/',
-  forcePathStyle: true,
-});
+const settings = () => s3rverSettings(endpoint, BUCKET);
 
 async function put(key: string, body: Buffer): Promise<void> {
   await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
