@@ -82,7 +82,11 @@ const handler = archiveListener(astro);
 // Every response has a deadline (src/lib/deadline.ts); the requests in flight are known at shutdown.
 const deadlines = new ResponseDeadlines();
 const server = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, deadlines.wrap(handler));
-server.keepAliveTimeout = 5_000;
+// An idle keep-alive connection is closed by the client or proxy first, never by us: a proxy that
+// reuses a connection the origin has just closed gets "other side closed" (a failed tile or page).
+// cloudflared keeps idle origin connections 90 s, nginx's upstream keepalive 60 s, Node's fetch 4 s.
+const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 // CONNECT never reaches a request listener: answer it here (405), instead of dropping the socket.
 server.on('connect', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
   socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS.join(', ')}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { describe, expect, inject, test } from 'vitest';
 import { presentationErrors } from '../helpers/iiif-schema.ts';
 import { normalize } from '../../src/lib/search/text.ts';
@@ -220,5 +221,26 @@ describe('pages', () => {
     const switched = await fetch(`${base}/?lang=ja`, { headers: { 'Accept-Language': 'en' } });
     expect(await switched.text()).toContain('<html lang="ja"');
     expect(switched.headers.get('set-cookie')).toMatch(/lang=ja/);
+  });
+});
+
+describe('connections', () => {
+  test('an idle keep-alive connection is closed by the client or proxy first (cloudflared 90 s, fetch 4 s): the server announces a longer timeout', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+        http
+          .get(`${base}/healthz`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.headers));
+          })
+          .on('error', reject);
+      });
+      expect(headers.connection).toBe('keep-alive');
+      const timeout = Number(/timeout=(\d+)/.exec(String(headers['keep-alive']))?.[1]);
+      expect(timeout).toBeGreaterThan(90);
+    } finally {
+      agent.destroy();
+    }
   });
 });
