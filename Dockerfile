@@ -56,7 +56,7 @@ COPY --from=build /app/astro.config.mjs /app/tsconfig.json ./
 ENV HOST=0.0.0.0 PORT=4321 DATA_DIR=/data
 # Fewer glibc malloc arenas for libvips' worker threads: ~80 MB less resident memory under load
 # (bench/viewers); the process reads it at start, so it must be set here, not in the app.
-ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576
 
 # The code is owned by root and read-only for the app; only /data is writable.
 RUN mkdir -p /data && chown node:node /data

@@ -9,13 +9,14 @@
  */
 const ARENAS = '2';
 /**
- * Fixed mmap threshold at glibc's own starting value (128 KiB): glibc otherwise raises it after
- * freeing a large block (up to 32 MiB), so the buffers of later renders and pyramid builds come from
- * the heap, where freed memory stays with the process. bench:images:huge at a third of the scale:
- * idle RSS 106 MB before the matrix and 267 MB after it with a fixed 1 MiB threshold; 106 MB
- * before and after with 128 KiB, and a lower peak (261 MB against 318).
+ * Fixed mmap threshold (1 MiB): glibc otherwise raises it after freeing a large block (up to
+ * 32 MiB), so the buffers of later big renders and pyramid builds come from the heap, where freed
+ * memory stays with the process. Measured against glibc's starting value held fixed (128 KiB):
+ * after bench:images:huge at a third of the scale 128 KiB returned to idle (106 MB before and
+ * after; 1 MiB: 267 MB after), but under bench:viewers' 20 viewers at defaults it raised peak RSS
+ * from 258 to 332 MB (tile-sized buffers mapped one by one). The viewers' bound wins here.
  */
-const MMAP_THRESHOLD = String(128 * 1024);
+const MMAP_THRESHOLD = String(1024 * 1024);
 
 /** The settings to add: each one the environment does not set already (an explicit value, even empty, is kept). */
 const missing: Record<string, string> = {
