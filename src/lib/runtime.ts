@@ -3,7 +3,6 @@
  * configuration, and hands it out. Routes and middleware call these; nothing else constructs a
  * store or an image source.
  */
-import path from 'node:path';
 import { config } from './config.ts';
 import { openStore } from './search/open.ts';
 import type { SearchStore } from './search/store.ts';
@@ -167,9 +166,9 @@ export async function probeImageSource(): Promise<string> {
  * globalThis (like the access gate) so that the node:http front (src/lib/http/, which answers every
  * /iiif/ request through src/lib/images/http.ts) and Astro's bundled routes (manifests need image
  * sizes) share one server: one derivative cache, one processing queue. Identifiers resolve through the store (`getImage(id)`: `file` below IMAGE_ROOT,
- * or with IMAGE_SOURCE=s3 the object named by src/lib/storage/keys.ts). sharp is imported only
- * here, on first use, so processes that never serve images (CLI, tests of other parts) do not load
- * libvips.
+ * or with IMAGE_SOURCE=s3 the object named by src/lib/storage/keys.ts). The server is
+ * built by src/lib/images/compose.ts on first use (sharp with it), so processes that never serve
+ * images (CLI, tests of other parts) do not load libvips.
  */
 export function imageServer(): Promise<ImageServer> {
   const slot = globalThis as { [IMAGE_SERVER]?: () => Promise<ImageServer> };

@@ -16,7 +16,6 @@
  * Exit codes: 0 every image prepared or not needing a pyramid; 1 some image failed (each named
  * with its file and reason) or the run was interrupted; 3 the store cannot list images.
  */
-import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { ImageServer } from '../images/server.ts';
 import type { ImageState, SearchStore } from '../search/store.ts';
