@@ -143,8 +143,12 @@ describe('cache directory faults', () => {
       expect(logged.slice(before).filter((l) => /cannot be used/.test(l)).length).toBeLessThanOrEqual(1);
       expect(logged.slice(before).join("\n")).not.toMatch(/\n\s+at /);
       execFileSync('mount', ['-o', 'remount,rw', dir]);
+      // A new region each try, so that each one renders and writes (a repeated one is answered from
+      // memory and writes nothing, and the cache only learns it is writable from a write).
+      let attempt = 0;
       await waitUntil(async () => {
-        expect(await status(server, '3/small/0,128,128,128/128,/0/default.jpg')).toBe(200);
+        const x = 8 * (attempt++ % 16);
+        expect(await status(server, `3/small/${x},128,128,128/128,/0/default.jpg`)).toBe(200);
         return cache.usable;
       }, 30_000, 'writes again after remounting read-write');
     } finally {
