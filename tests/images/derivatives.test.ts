@@ -27,7 +27,7 @@ let s3rver: InstanceType<typeof S3rver>;
 let client: S3Client;
 let jpeg: Buffer;
 const logged: string[] = [];
-const TILE = '3/photo/0,0,1024,1024/512,/0/default.jpg';
+const TILE = '3/photo/0,0,512,512/512,/0/default.jpg';
 
 const settings = (endpoint: string) => s3rverSettings(endpoint, BUCKET);
 

@@ -16,11 +16,23 @@ import { IiifError, busy } from './errors.ts';
 import { PYRAMID_REVISION, buildBytes, decodedBytes, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import type { RenderQueue } from './queue.ts';
 import { writePyramid } from './render.ts';
-import type { ImagePlan, SourceFacts } from './request.ts';
+import { jpegDecodeScale, type ImagePlan, type SourceFacts } from './request.ts';
 import type { ImageSource, SourceFile } from './source.ts';
 
 /** Tile requests wait for a JPEG's pyramid when the source has at most this many pixels. */
 const WAIT_FOR_PYRAMID_PIXELS = 120_000_000;
+/**
+ * Tiles that JPEG shrink-on-load renders from at most this many decoded pixels (a 24 MP photo at
+ * 1/2, a 96 MP one at 1/4: about 24 MB and a few tens of ms) are rendered from the source while its
+ * pyramid is not built; deeper tiles wait for it.
+ */
+const DIRECT_DECODE_PIXELS = 8_000_000;
+
+/** Pixels libjpeg decodes to render `plan` from the source with shrink-on-load; Infinity without. */
+function directDecodePixels(facts: SourceFacts, plan: ImagePlan): number {
+  const scale = jpegDecodeScale(facts, plan);
+  return scale >= 2 ? Math.ceil(facts.width / scale) * Math.ceil(facts.height / scale) : Infinity;
+}
 
 export interface PyramidsOptions {
   disk: DiskCache;
@@ -100,9 +112,16 @@ export class Pyramids {
       // and a render from the source together would exceed a small machine's memory: every
       // request waits for the pyramid, thumbnails too.
       const whole = facts.format !== 'jpeg' || facts.width * facts.height > WAIT_FOR_PYRAMID_PIXELS;
-      const wait = whole || !plan.fullRegion;
-      if (!wait) {
+      if (!whole && plan.fullRegion) {
         // Thumbnails of a JPEG do not start a build (a search page would build one per result).
+        return null;
+      }
+      if (!whole && directDecodePixels(facts, plan) <= DIRECT_DECODE_PIXELS) {
+        // A tile of a zoomed-out view (the first view of a newly opened image): decoded from the
+        // source at 1/2, 1/4 or 1/8 in the DCT, which costs tens of ms, instead of waiting behind
+        // the builds of other images; the build starts when the queue is free, else with the
+        // first deeper tile.
+        void this.ensure(source, facts, { background: true, local });
         return null;
       }
       const built = await this.ensure(source, facts, { background: false, local });

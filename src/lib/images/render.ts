@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { IiifError } from './errors.ts';
 import { PYRAMID_QUALITY } from './pyramid.ts';
-import { chooseLevel, levelRegion, type ImagePlan, type PyramidLevel, type SourceFacts } from './request.ts';
+import { chooseLevel, jpegDecodeScale, levelRegion, type ImagePlan, type PyramidLevel, type SourceFacts } from './request.ts';
 import { readTiffLayout, type TiffLayout } from './tiff.ts';
 
 /*
@@ -167,10 +167,8 @@ function pipeline(file: string, facts: SourceFacts, plan: ImagePlan, maxInputPix
 
   const lw = level?.width ?? facts.width;
   const lh = level?.height ?? facts.height;
-  const shrink = Math.min(region.w / ow, region.h / oh);
-  const simple = !plan.mirror && plan.rotation === 0 && facts.orientation === 1;
 
-  if (!level && facts.format === 'jpeg' && !plan.fullRegion && shrink >= 2 && simple) {
+  if (!level && jpegDecodeScale(facts, plan) >= 2) {
     // Shrink-on-load: resize the whole image, then cut the region out of the result.
     const sx = ow / region.w;
     const sy = oh / region.h;

@@ -486,6 +486,24 @@ export interface SourceFacts {
 }
 
 /**
+ * The scale at which libjpeg decodes a plain JPEG source for this plan (it scales by 1/2, 1/4 or
+ * 1/8 in the DCT; the largest not beyond the region's shrink): 2, 4 or 8 when the plan is a region
+ * of an upright JPEG read without pyramid levels, neither rotated nor mirrored, shrunk at least
+ * twice; 1 otherwise (full resolution, or a full-region request, which libvips shrinks on load by
+ * itself). render.ts then resizes the whole image and cuts the region out of the result;
+ * pyramids.ts lets such tiles be rendered from the source while the pyramid is still to be built.
+ */
+export function jpegDecodeScale(
+  facts: Pick<SourceFacts, 'format' | 'levels' | 'orientation'>,
+  plan: Pick<ImagePlan, 'region' | 'width' | 'height' | 'fullRegion' | 'mirror' | 'rotation'>,
+): 1 | 2 | 4 | 8 {
+  if (facts.format !== 'jpeg' || facts.levels.length > 0 || facts.orientation !== 1) return 1;
+  if (plan.fullRegion || plan.mirror || plan.rotation !== 0) return 1;
+  const shrink = Math.min(plan.region.w / plan.width, plan.region.h / plan.height);
+  return shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+}
+
+/**
  * The pyramid level to read for a plan: the smallest whose copy of the region still has at least
  * the output's resolution (0.5 % slack for the rounding of odd sizes when levels are halved), or
  * undefined for the full-resolution image.
