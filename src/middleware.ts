@@ -6,7 +6,7 @@ import { runInAccessScope } from './lib/access/scope.ts';
 import { missingPage, staffOnlyPath } from './lib/access/admin-http.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
-import { internalErrorResponse } from './lib/http.ts';
+import { internalErrorResponse } from './lib/http/json.ts';
 import { isCorsPath, secureFetchHeaders } from './lib/http/headers.ts';
 
 const LANG_COOKIE = 'lang';

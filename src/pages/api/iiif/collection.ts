@@ -7,7 +7,7 @@ import { buildCollection, collectionUrl, COLLECTION_PAGE_SIZE, isPaged } from '.
 import { PRESENTATION_CONTEXT } from '../../../lib/iiif/manifest.ts';
 import { conditionalResponse, firstSeen } from '../../../lib/iiif/conditional.ts';
 import { preflightResponse } from '../../../lib/iiif/cors.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 
 /**
  * Any search as a IIIF Presentation 3.0 Collection: same parameters as the search page. Without

@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { createHash } from 'node:crypto';
 import { store } from '../../../lib/runtime.ts';
 import { config } from '../../../lib/config.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 import { publicRecord } from '../../../lib/iiif/record.ts';
 import { conditionalResponse } from '../../../lib/iiif/conditional.ts';
 import { ITEM_ID_RE } from '../../../lib/domain.ts';

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { manifests } from '../../../../lib/runtime.ts';
-import { jsonError } from '../../../../lib/http.ts';
+import { jsonError } from '../../../../lib/http/json.ts';
 import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
 import { ITEM_ID_RE } from '../../../../lib/domain.ts';
 import { conditionalResponse } from '../../../../lib/iiif/conditional.ts';
