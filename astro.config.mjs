@@ -2,7 +2,7 @@
 import { defineConfig } from 'astro/config';
 import node from '@astrojs/node';
 import preact from '@astrojs/preact';
-import { archiveFront } from './src/lib/http/dev.ts';
+import { archiveFront } from './src/lib/front/dev.ts';
 import { CSP_DIRECTIVES } from './src/lib/http/headers.ts';
 
 // Server output: every page is rendered per request (the archive is private, nothing is prerendered).
@@ -12,7 +12,7 @@ export default defineConfig({
   output: 'server',
   adapter: node({ mode: 'standalone' }),
   // archiveFront: `astro dev` serves through the same node:http front as `npm start` (canonical
-  // URL, access gate, the IIIF adapter; src/lib/http/).
+  // URL, access gate, the IIIF adapter; src/lib/front/).
   integrations: [preact(), archiveFront()],
   // csp: Astro hashes the scripts it inlines (island hydration) into each page's
   // Content-Security-Policy header; the other directives are the archive's page policy.

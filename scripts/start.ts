@@ -70,13 +70,13 @@ process.env.ASTRO_NODE_AUTOSTART = 'disabled';
 process.env.ASTRO_NODE_LOGGING = 'disabled';
 const entry = await import(pathToFileURL(path.join(root, 'dist', 'server', 'entry.mjs')).href);
 const astro = entry.handler as http.RequestListener;
-// Every request takes the one road of src/lib/http/front.ts: the canonical request URL, the access
+// Every request takes the one road of src/lib/front/front.ts: the canonical request URL, the access
 // gate (also for the files the adapter serves before Astro's middleware would run), the IIIF Image
 // API adapter for /iiif/, then Astro with exactly the canonical URL (docs/access.md).
 const gate = access();
 console.log(await gate.warmUp());
-const { archiveListener } = await import('../src/lib/http/serve.ts');
-const { ALLOWED_METHODS } = await import('../src/lib/http/front.ts');
+const { archiveListener } = await import('../src/lib/front/serve.ts');
+const { ALLOWED_METHODS } = await import('../src/lib/front/front.ts');
 const handler = archiveListener(astro);
 
 // Every response has a deadline (src/lib/deadline.ts); the requests in flight are known at shutdown.

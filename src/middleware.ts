@@ -6,7 +6,7 @@ import { runInAccessScope } from './lib/access/scope.ts';
 import { missingPage, staffOnlyPath } from './lib/access/admin-http.ts';
 import { StoreUnavailableError } from './lib/search/store.ts';
 import { storeUnavailableResponse } from './lib/search/unavailable.ts';
-import { internalErrorResponse } from './lib/http.ts';
+import { internalErrorResponse } from './lib/http/json.ts';
 import { isCorsPath, secureFetchHeaders } from './lib/http/headers.ts';
 
 const LANG_COOKIE = 'lang';
@@ -14,7 +14,7 @@ const LANG_COOKIE = 'lang';
 /**
  * Runs in front of every route.
  *
- * 1. Who is asking (src/lib/access/gate.ts): the node:http front (src/lib/http/front.ts, under
+ * 1. Who is asking (src/lib/access/gate.ts): the node:http front (src/lib/front/front.ts, under
  *    `npm start` and `astro dev` alike) has already run the gate on the canonical request URL and
  *    hands the result over in a header only this process can write; without it (a handler run
  *    some other way) the gate runs here again, failing closed. A refused request ends here.

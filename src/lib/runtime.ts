@@ -163,7 +163,7 @@ export async function probeImageSource(): Promise<string> {
 
 /**
  * The IIIF Image API server, built once per process from the configuration. It lives on
- * globalThis (like the access gate) so that the node:http front (src/lib/http/, which answers every
+ * globalThis (like the access gate) so that the node:http front (src/lib/front/, which answers every
  * /iiif/ request through src/lib/images/http.ts) and Astro's bundled routes (manifests need image
  * sizes) share one server: one derivative cache, one processing queue. Identifiers resolve through the store (`getImage(id)`: `file` below IMAGE_ROOT,
  * or with IMAGE_SOURCE=s3 the object named by src/lib/storage/keys.ts). The server is

@@ -1,5 +1,5 @@
 import type { APIRoute } from 'astro';
-import { json } from '../lib/http.ts';
+import { json } from '../lib/http/json.ts';
 import { readiness } from '../lib/health.ts';
 import { config } from '../lib/config.ts';
 import { access, imageServer, rawStore } from '../lib/runtime.ts';

@@ -1,5 +1,5 @@
 /**
- * The node:http front of the built server (src/lib/http/front.ts), attacked as issue 11 did, in
+ * The node:http front of the built server (src/lib/front/front.ts), attacked as issue 11 did, in
  * ACCESS_MODE=cloudflare and ACCESS_MODE=header, from a raw socket:
  *
  *  - the three reproductions of 11.1 (a Host with a path, an absolute request target);

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/lib/config.ts';
 import { AccessGate } from '../../src/lib/access/gate.ts';
-import { createFront } from '../../src/lib/http/front.ts';
+import { createFront } from '../../src/lib/front/front.ts';
 import type { ImageServer } from '../../src/lib/images/server.ts';
 import { FakeAccess } from './helpers/access.ts';
 

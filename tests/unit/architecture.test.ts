@@ -67,19 +67,22 @@ function cycles(graph: Map<string, string[]>): string[][] {
 }
 
 /**
- * The floors of src/, lowest first: the domain vocabulary and the pure date reader (dates/, which
- * imports nothing: records' dates are domain knowledge both store adapters use); the one config reader; the store and
- * bucket adapters; every other concern with the composition root (runtime.ts, the request road);
- * the entry points (pages, islands, middleware, the CLI). A module may import its own floor or
- * lower ones only.
+ * The floors of src/, lowest first: the domain vocabulary, the pure date reader (dates/, which
+ * imports nothing: records' dates are domain knowledge both store adapters use) and the HTTP
+ * vocabulary (http/: headers, canonical URL, conditional requests, JSON answers; it imports nothing
+ * either); the one config reader; the store and bucket adapters; every other concern with the
+ * composition root (runtime.ts); the request road (front/, which composes the gate, the image
+ * server and runtime.ts); the entry points (pages, islands, middleware, the CLI). A module may
+ * import its own floor or lower ones only.
  */
 function floorOf(file: string): number {
   const rel = path.relative(SRC, file).split(path.sep).join('/');
-  if (rel === 'lib/domain.ts' || rel.startsWith('lib/dates/')) return 0;
+  if (rel === 'lib/domain.ts' || rel.startsWith('lib/dates/') || rel.startsWith('lib/http/')) return 0;
   if (rel === 'lib/config.ts') return 1;
   if (rel.startsWith('lib/search/') || rel.startsWith('lib/storage/')) return 2;
+  if (rel.startsWith('lib/front/')) return 4;
   if (rel.startsWith('lib/')) return 3;
-  return 4;
+  return 5;
 }
 
 function upwardImports(graph: Map<string, string[]>): string[] {
@@ -133,6 +136,12 @@ describe('architecture', () => {
       .filter((f) => graph.get(f)!.includes(path.join(SRC, 'lib/runtime.ts')))
       .map((f) => path.relative(SRC, f));
     expect(up).toEqual([]);
+  });
+
+  it('keeps the HTTP vocabulary at the ground: nothing under http/ imports a module of src/', () => {
+    const http = files.filter((f) => f.startsWith(path.join(SRC, 'lib/http') + path.sep));
+    expect(http.map((f) => path.relative(SRC, f)).sort()).toEqual(['lib/http/canonical.ts', 'lib/http/conditional.ts', 'lib/http/headers.ts', 'lib/http/json.ts']);
+    expect(http.flatMap((f) => graph.get(f)!.map((d) => `${path.relative(SRC, f)} -> ${path.relative(SRC, d)}`))).toEqual([]);
   });
 
   it('keeps the floors in order: no module imports one on a higher floor', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { conditionalResponse, etagMatches, firstSeen, isNotModified, notModifiedSince } from '../../src/lib/iiif/conditional.ts';
+import { conditionalResponse, etagMatches, firstSeen, isNotModified, notModifiedSince } from '../../src/lib/http/conditional.ts';
 
 const LM = 'Tue, 01 Dec 2026 10:00:00 GMT';
 const v = { etag: '"abc"', lastModified: LM };

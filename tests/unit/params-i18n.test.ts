@@ -49,7 +49,7 @@ describe('language', () => {
 
 describe('internal errors', () => {
   test('are logged with the stack and answered without it', async () => {
-    const { internalErrorResponse } = await import('../../src/lib/http.ts');
+    const { internalErrorResponse } = await import('../../src/lib/http/json.ts');
     const lines: string[] = [];
     const api = internalErrorResponse(new Error('boom'), new URL('http://x/api/search.json?q=a'), { method: 'GET', log: (l) => lines.push(l) });
     expect(api.status).toBe(500);

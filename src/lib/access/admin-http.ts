@@ -11,7 +11,7 @@
  *    HttpOnly cookie and in the form), checked together with the origin.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { json, jsonError } from '../http.ts';
+import { json, jsonError } from '../http/json.ts';
 import { ACCESS_KINDS, auditLimit, type AccessKind, type AccessStore, type AuditQuery, type AuditType } from './access-store.ts';
 import type { User } from './gate.ts';
 import { auditCsv, type GrantAdmin } from './grants-admin.ts';

@@ -70,7 +70,7 @@ export function answeredImage(status: number): boolean {
 
 /**
  * The gate's part of the IIIF adapter (src/lib/images/http.ts) for one that runs without the front
- * (src/lib/http/front.ts does the same itself): authenticate (`authorize`), then hand the user's
+ * (src/lib/front/front.ts does the same itself): authenticate (`authorize`), then hand the user's
  * levels to the image server, which decides per image, once per resolved source, and answers an
  * image the user may not see exactly like one that does not exist. Served images are noted in the
  * access audit.

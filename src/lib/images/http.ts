@@ -1,6 +1,6 @@
 /**
  * The IIIF Image API on plain `node:http`: the one road of every request below `/iiif/`, for
- * `npm start`, `astro dev` and the tests alike (src/lib/http/front.ts calls it after the canonical
+ * `npm start`, `astro dev` and the tests alike (src/lib/front/front.ts calls it after the canonical
  * URL and the access gate; there is no Astro route for /iiif/). `handleIiifRequest(req, res)`
  * answers everything below `/iiif/` and returns true, and returns false (touching nothing) for any
  * other path. One parser of the path after `/iiif/` (`iiifPath`), one response writer
@@ -18,7 +18,7 @@ import type { IiifResponse, ImageServer } from './server.ts';
 export const IIIF_PREFIX = '/iiif/';
 
 export interface IiifHttpOptions {
-  /** The image server (a function for lazy construction); the caller composes it (src/lib/http/serve.ts). */
+  /** The image server (a function for lazy construction); the caller composes it (src/lib/front/serve.ts). */
   server: ImageServer | (() => Promise<ImageServer>);
   /**
    * Access gate. Resolves true to let the request through; false when it has answered the request

@@ -47,7 +47,7 @@ import { CacheUnavailableError, DiskCache, MemoryCache, cacheKey } from './cache
 import { canSee, type AccessLevel } from '../domain.ts';
 import { IiifError, noSuchImage } from './errors.ts';
 import { estimateOutputBytes, estimateRenderBytes } from './estimates.ts';
-import { etagMatches, headerOf as header, isNotModified } from '../iiif/conditional.ts';
+import { etagMatches, headerOf as header, isNotModified } from '../http/conditional.ts';
 import { buildInfo, canonicalLinkHeader, infoContentType, profileLinkHeader } from './info.ts';
 import type { DerivativeStore } from './derivative-store.ts';
 import { Pyramids } from './pyramids.ts';

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { store } from '../../lib/runtime.ts';
-import { json, jsonError } from '../../lib/http.ts';
+import { json, jsonError } from '../../lib/http/json.ts';
 import { parseSearchParams, queryTooLong, unreadableYears } from '../../lib/search/params.ts';
 import { config } from '../../lib/config.ts';
 import { manifestUrl, itemUrl } from '../../lib/iiif/manifest.ts';

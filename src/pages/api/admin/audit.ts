@@ -6,7 +6,7 @@
 import type { APIRoute } from 'astro';
 import { auditApi, missingPage } from '../../../lib/access/admin-http.ts';
 import { config } from '../../../lib/config.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 import { accessAudit, accessStore } from '../../../lib/runtime.ts';
 
 export const prerender = false;

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { config } from '../../../lib/config.ts';
-import { jsonError, json } from '../../../lib/http.ts';
+import { jsonError, json } from '../../../lib/http/json.ts';
 import { collectStatus } from '../../../lib/ingest/status.ts';
 import { rawStore } from '../../../lib/runtime.ts';
 

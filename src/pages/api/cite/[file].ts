@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { store } from '../../../lib/runtime.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 import { parseSearchParams } from '../../../lib/search/params.ts';
 import { IMAGE_ID_RE } from '../../../lib/domain.ts';
 import { CITE_FORMATS, bibKey, exportRecords, type CiteFormat } from '../../../lib/cite/export.ts';

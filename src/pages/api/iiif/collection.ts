@@ -5,9 +5,9 @@ import { config } from '../../../lib/config.ts';
 import { parseSearchParams } from '../../../lib/search/params.ts';
 import { buildCollection, collectionUrl, COLLECTION_PAGE_SIZE, isPaged } from '../../../lib/iiif/collection.ts';
 import { PRESENTATION_CONTEXT } from '../../../lib/iiif/manifest.ts';
-import { conditionalResponse, firstSeen } from '../../../lib/iiif/conditional.ts';
+import { conditionalResponse, firstSeen } from '../../../lib/http/conditional.ts';
 import { preflightResponse } from '../../../lib/iiif/cors.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 
 /**
  * Any search as a IIIF Presentation 3.0 Collection: same parameters as the search page. Without

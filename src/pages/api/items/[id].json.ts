@@ -2,9 +2,9 @@ import type { APIRoute } from 'astro';
 import { createHash } from 'node:crypto';
 import { store } from '../../../lib/runtime.ts';
 import { config } from '../../../lib/config.ts';
-import { jsonError } from '../../../lib/http.ts';
+import { jsonError } from '../../../lib/http/json.ts';
 import { publicRecord } from '../../../lib/iiif/record.ts';
-import { conditionalResponse } from '../../../lib/iiif/conditional.ts';
+import { conditionalResponse } from '../../../lib/http/conditional.ts';
 import { ITEM_ID_RE } from '../../../lib/domain.ts';
 
 /** An item's record as JSON (the manifest's `seeAlso`); same access rules as the item page. */

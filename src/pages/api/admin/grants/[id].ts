@@ -5,7 +5,7 @@
 import type { APIRoute } from 'astro';
 import { grantsApi, missingPage } from '../../../../lib/access/admin-http.ts';
 import { config } from '../../../../lib/config.ts';
-import { jsonError } from '../../../../lib/http.ts';
+import { jsonError } from '../../../../lib/http/json.ts';
 import { grantAdmin } from '../../../../lib/runtime.ts';
 
 export const prerender = false;

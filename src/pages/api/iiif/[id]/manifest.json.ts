@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
 import { manifests } from '../../../../lib/runtime.ts';
-import { jsonError } from '../../../../lib/http.ts';
+import { jsonError } from '../../../../lib/http/json.ts';
 import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
 import { ITEM_ID_RE } from '../../../../lib/domain.ts';
-import { conditionalResponse } from '../../../../lib/iiif/conditional.ts';
+import { conditionalResponse } from '../../../../lib/http/conditional.ts';
 import { preflightResponse } from '../../../../lib/iiif/cors.ts';
 
 export const GET: APIRoute = async ({ params, request }) => {

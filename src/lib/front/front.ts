@@ -2,15 +2,15 @@
  * The node:http front of the archive: every request, whether served by `npm start`, `astro dev` or
  * a test, takes this one road.
  *
- *   canonical URL (./canonical.ts)  -> 400 for a bad Host, request target or path encoding
- *   method check                    -> 405 with Allow for TRACE, CONNECT and unknown methods
+ *   canonical URL (http/canonical.ts) -> 400 for a bad Host, request target or path encoding
+ *   method check                      -> 405 with Allow for TRACE, CONNECT and unknown methods
  *   CORS preflight to /iiif/*, /api/iiif/* in the gated modes -> 204 (see `isPreflight`)
- *   access gate (access/node.ts)    -> 401/503 refusals, written here; identity handed over
- *   /iiif/*                         -> the IIIF adapter (images/http.ts); the image server decides
- *                                      per image with the user's levels
- *   everything else                 -> Astro's handler, which receives exactly the canonical URL
+ *   access gate (access/node.ts)      -> 401/503 refusals, written here; identity handed over
+ *   /iiif/*                           -> the IIIF adapter (images/http.ts); the image server decides
+ *                                        per image with the user's levels
+ *   everything else                   -> Astro's handler, which receives exactly the canonical URL
  *
- * Security headers come from ./headers.ts for every answer of the front (the Astro middleware
+ * Security headers come from http/headers.ts for every answer of the front (the Astro middleware
  * applies the same policy to routed responses), and one JSON line per request is logged when asked.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -18,8 +18,8 @@ import type { AccessGate } from '../access/gate.ts';
 import { answeredImage, authenticateNode, userOf } from '../access/node.ts';
 import { handleIiifRequest, iiifPath } from '../images/http.ts';
 import type { ImageServer } from '../images/server.ts';
-import { canonicalRequest } from './canonical.ts';
-import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isIiifPath, isPublicAsset, secureHeaders, type HeaderMap } from './headers.ts';
+import { canonicalRequest } from '../http/canonical.ts';
+import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isIiifPath, isPublicAsset, secureHeaders, type HeaderMap } from '../http/headers.ts';
 import { PREFLIGHT_HEADERS } from '../iiif/cors.ts';
 
 /** Methods some route of the archive answers; anything else is 405 before any route runs. */

@@ -1,4 +1,4 @@
-/** Small helpers for JSON API responses. */
+/** Small helpers for JSON API responses, and the one answer to a bug (`internalErrorResponse`). */
 export function json(body: unknown, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
   if (!headers.has('Content-Type')) headers.set('Content-Type', 'application/json; charset=utf-8');

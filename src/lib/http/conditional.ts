@@ -1,6 +1,7 @@
 /**
  * RFC 9110 conditional GET/HEAD (§13.1.2 If-None-Match, §13.1.3 If-Modified-Since, §13.2.2
- * precedence), the one helper behind manifests, collections and the image server.
+ * precedence), the one helper behind manifests, collections, item records and the image server:
+ * generic HTTP, so it sits in the HTTP vocabulary that both the image server and the routes import.
  *
  * - If-None-Match is a list of entity tags or `*`, compared weakly (`W/"x"` matches `"x"`); `*`
  *   matches any current representation. When the header is present, If-Modified-Since is ignored.
