@@ -241,23 +241,24 @@ describe('through the server', () => {
     expect(renders).toHaveLength(1);
   });
 
-  test('a zoomed-out tile of a plain JPEG (decoded at 1/2 to 1/8, a few MP) is rendered from the source, not behind a build', async () => {
+  test('a zoomed-out tile of a plain JPEG (decoded at 1/4 or 1/8) is rendered from the source, not behind a build', async () => {
     renders = [];
     const dir = path.join(tmp, 'c4b');
     const s = makeServer(dir, { cacheRenders: false });
-    // The first view of a newly opened image: 2048 source px to a 512 px tile (1/4), 1/8, 1/2.
+    // The first view of a newly opened image: 2048 source px to a 512 px tile (1/4), 1/8, and the whole at 1/16.
     const quarter = await s.handle('3/photo/2048,0,952,2000/238,/0/default.png');
     const eighth = await s.handle('3/photo/0,0,2048,2000/256,/0/default.png');
-    const half = await s.handle('3/photo/1024,1024,1024,976/512,/0/default.png');
-    expect([quarter.status, eighth.status, half.status]).toEqual([200, 200, 200]);
+    const sixteenth = await s.handle('3/photo/0,0,3000,2000/188,/0/default.png');
+    expect([quarter.status, eighth.status, sixteenth.status]).toEqual([200, 200, 200]);
     expect(renders.map((r) => r.file)).toEqual([path.join(root, 'photo.jpg'), path.join(root, 'photo.jpg'), path.join(root, 'photo.jpg')]);
     // The right pixels: the right half of the photo is blue.
     const px = await sharp(await body(quarter)).raw().toBuffer({ resolveWithObject: true });
     expect([px.info.width, px.info.height]).toEqual([238, 500]);
     expect(px.data[2]).toBeGreaterThan(200);
-    // A tile at full resolution waits for the pyramid and reads it.
+    // A tile at 1/2 (every tile of such a view would decode a quarter of the image again) waits
+    // for the pyramid and reads it.
     renders = [];
-    const deeper = await s.handle('3/photo/2048,0,512,512/512,/0/default.png');
+    const deeper = await s.handle('3/photo/1024,1024,1024,976/512,/0/default.png');
     expect(deeper.status).toBe(200);
     expect(renders[0]!.file.startsWith(dir) && renders[0]!.file.endsWith('.tif')).toBe(true);
     expect(s.stats().pyramidBuilds).toBe(1);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   canonicalNumber,
+  jpegShrinkOnLoad,
   maxSize,
   parseRequest,
   resolveImageRequest,
@@ -497,5 +498,37 @@ describe('hostile paths', () => {
     }
     expect(statuses.get(400)).toBeGreaterThan(50);
     expect(statuses.get(404)).toBeGreaterThan(50);
+  });
+});
+
+describe('jpegShrinkOnLoad: the DCT scale a region of a plain JPEG is decoded at', () => {
+  const JPEG = { format: 'jpeg', levels: [], orientation: 1 };
+  const dims = { width: 5710, height: 3807 };
+  const at = (p: string, facts: { format: string; levels: unknown[]; orientation: number } = JPEG) =>
+    jpegShrinkOnLoad(facts as Parameters<typeof jpegShrinkOnLoad>[0], plan(p, dims));
+
+  test("a viewer's zoom level 1/4, its edge tiles' rounded sizes included, is read at exactly 1/4", () => {
+    expect(at('3/x/0,0,2048,2048/512,512/0/default.jpg')).toEqual({ decode: 4, sx: 0.25, sy: 0.25 });
+    // 1614 x 1759 -> 404 x 440: 3.995 and 3.998 by the axes, still the 1/4 level.
+    expect(at('3/x/4096,2048,1614,1759/404,440/0/default.jpg')).toEqual({ decode: 4, sx: 0.25, sy: 0.25 });
+    expect(at('3/x/0,0,4096,3807/512,476/0/default.jpg')).toEqual({ decode: 8, sx: 0.125, sy: 0.125 });
+    expect(at('3/x/1024,1024,1024,1024/512,512/0/default.jpg')).toEqual({ decode: 2, sx: 0.5, sy: 0.5 });
+  });
+
+  test('a distorted or arbitrary size keeps its two scales, decoded at the largest 1/k not beyond both', () => {
+    expect(at('3/x/0,0,2000,2000/500,1000/0/default.jpg')).toEqual({ decode: 2, sx: 0.25, sy: 0.5 });
+    expect(at('3/x/0,0,3000,3000/500,500/0/default.jpg')).toEqual({ decode: 4, sx: 1 / 6, sy: 1 / 6 });
+  });
+
+  test('no shrink-on-load: full resolution, full region, rotation, mirroring, EXIF turn, pyramids, other formats', () => {
+    const none = { decode: 1, sx: 1, sy: 1 };
+    expect(at('3/x/0,0,512,512/512,512/0/default.jpg')).toEqual(none);
+    expect(at('3/x/0,0,1024,1024/700,700/0/default.jpg')).toEqual(none);
+    expect(at('3/x/full/714,476/0/default.jpg')).toEqual(none);
+    expect(at('3/x/0,0,2048,2048/512,512/90/default.jpg')).toEqual(none);
+    expect(at('3/x/0,0,2048,2048/512,512/!0/default.jpg')).toEqual(none);
+    expect(at('3/x/0,0,2048,2048/512,512/0/default.jpg', { ...JPEG, orientation: 6 })).toEqual(none);
+    expect(at('3/x/0,0,2048,2048/512,512/0/default.jpg', { ...JPEG, levels: [{ width: 2855, height: 1904 }] })).toEqual(none);
+    expect(at('3/x/0,0,2048,2048/512,512/0/default.jpg', { ...JPEG, format: 'png' })).toEqual(none);
   });
 });

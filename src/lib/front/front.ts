@@ -20,7 +20,7 @@ import { handleIiifRequest, iiifPath } from '../images/http.ts';
 import type { ImageServer } from '../images/server.ts';
 import { canonicalRequest } from '../http/canonical.ts';
 import { BASE_SECURITY_HEADERS, PRIVATE_CACHE_CONTROL, PRIVATE_VARY, isIiifPath, isPublicAsset, secureHeaders, type HeaderMap } from '../http/headers.ts';
-import { PREFLIGHT_HEADERS } from '../iiif/cors.ts';
+import { PREFLIGHT_HEADERS } from '../http/cors.ts';
 
 /** Methods some route of the archive answers; anything else is 405 before any route runs. */
 export const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { AccessLevel } from '../domain.ts';
+import { PREFLIGHT_HEADERS } from '../http/cors.ts';
 import type { IiifResponse, ImageServer } from './server.ts';
 
 export const IIIF_PREFIX = '/iiif/';
@@ -52,13 +53,6 @@ export function withHeaders(base: Record<string, string>, extra: Record<string, 
   }
   return out;
 }
-
-const CORS_PREFLIGHT: Record<string, string> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-  'Access-Control-Allow-Headers': 'Accept, If-None-Match, If-Modified-Since',
-  'Access-Control-Max-Age': '86400',
-};
 
 /** The raw (still percent-encoded) path after `/iiif/`, or null when the URL is not below it. */
 export function iiifPath(url: string | undefined): string | null {
@@ -110,7 +104,7 @@ export async function handleIiifRequest(req: IncomingMessage, res: ServerRespons
     const extra = opts.headers?.(req);
     const secure = opts.secure ?? ((h: Record<string, string>) => h);
     if (method === 'OPTIONS') {
-      res.writeHead(204, secure(withHeaders(CORS_PREFLIGHT, extra)));
+      res.writeHead(204, secure(withHeaders(PREFLIGHT_HEADERS, extra)));
       res.end();
       return true;
     }

@@ -16,23 +16,18 @@ import { IiifError, busy } from './errors.ts';
 import { PYRAMID_REVISION, buildBytes, decodedBytes, derivativeTile, pyramidWorthIt } from './pyramid.ts';
 import type { RenderQueue } from './queue.ts';
 import { writePyramid } from './render.ts';
-import { jpegDecodeScale, type ImagePlan, type SourceFacts } from './request.ts';
+import { jpegShrinkOnLoad, type ImagePlan, type SourceFacts } from './request.ts';
 import type { ImageSource, SourceFile } from './source.ts';
 
 /** Tile requests wait for a JPEG's pyramid when the source has at most this many pixels. */
 const WAIT_FOR_PYRAMID_PIXELS = 120_000_000;
 /**
- * Tiles that JPEG shrink-on-load renders from at most this many decoded pixels (a 24 MP photo at
- * 1/2, a 96 MP one at 1/4: about 24 MB and a few tens of ms) are rendered from the source while its
- * pyramid is not built; deeper tiles wait for it.
+ * Tiles that JPEG shrink-on-load decodes at 1/4 or 1/8 (a sixteenth of the pixels or less: a few
+ * ms to a few tens of ms) are rendered from the source while its pyramid is not built; deeper
+ * tiles wait for it. (At 1/2 every tile of a view decodes a quarter of the image again: with 20
+ * viewers that cost more than the waits it saved, in bench:viewers.)
  */
-const DIRECT_DECODE_PIXELS = 8_000_000;
-
-/** Pixels libjpeg decodes to render `plan` from the source with shrink-on-load; Infinity without. */
-function directDecodePixels(facts: SourceFacts, plan: ImagePlan): number {
-  const scale = jpegDecodeScale(facts, plan);
-  return scale >= 2 ? Math.ceil(facts.width / scale) * Math.ceil(facts.height / scale) : Infinity;
-}
+const DIRECT_DECODE_SCALE = 4;
 
 export interface PyramidsOptions {
   disk: DiskCache;
@@ -116,9 +111,9 @@ export class Pyramids {
         // Thumbnails of a JPEG do not start a build (a search page would build one per result).
         return null;
       }
-      if (!whole && directDecodePixels(facts, plan) <= DIRECT_DECODE_PIXELS) {
+      if (!whole && jpegShrinkOnLoad(facts, plan).decode >= DIRECT_DECODE_SCALE) {
         // A tile of a zoomed-out view (the first view of a newly opened image): decoded from the
-        // source at 1/2, 1/4 or 1/8 in the DCT, which costs tens of ms, instead of waiting behind
+        // source at 1/4 or 1/8 in the DCT, which costs a few ms, instead of waiting behind
         // the builds of other images; the build starts when the queue is free, else with the
         // first deeper tile.
         void this.ensure(source, facts, { background: true, local });

@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { IiifError } from './errors.ts';
 import { PYRAMID_QUALITY } from './pyramid.ts';
-import { chooseLevel, jpegDecodeScale, levelRegion, type ImagePlan, type PyramidLevel, type SourceFacts } from './request.ts';
+import { chooseLevel, jpegShrinkOnLoad, levelRegion, type ImagePlan, type PyramidLevel, type SourceFacts } from './request.ts';
 import { readTiffLayout, type TiffLayout } from './tiff.ts';
 
 /*
@@ -168,12 +168,13 @@ function pipeline(file: string, facts: SourceFacts, plan: ImagePlan, maxInputPix
   const lw = level?.width ?? facts.width;
   const lh = level?.height ?? facts.height;
 
-  if (!level && jpegDecodeScale(facts, plan) >= 2) {
-    // Shrink-on-load: resize the whole image, then cut the region out of the result.
-    const sx = ow / region.w;
-    const sy = oh / region.h;
-    const fw = Math.max(ow, Math.round(facts.width * sx));
-    const fh = Math.max(oh, Math.round(facts.height * sy));
+  const onLoad = level ? undefined : jpegShrinkOnLoad(facts, plan);
+  if (onLoad && onLoad.decode >= 2) {
+    // Shrink-on-load: resize the whole image, then cut the region out of the result; its size is
+    // rounded down so that libjpeg's shrink applies (1428 for 5710 / 4 would be a shrink of 3.999).
+    const { sx, sy } = onLoad;
+    const fw = Math.max(ow, Math.floor(facts.width * sx));
+    const fh = Math.max(oh, Math.floor(facts.height * sy));
     const left = Math.min(Math.max(0, Math.round(region.x * sx)), fw - ow);
     const top = Math.min(Math.max(0, Math.round(region.y * sy)), fh - oh);
     img.resize(fw, fh, { fit: 'fill' }).extract({ left, top, width: ow, height: oh });

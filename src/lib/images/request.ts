@@ -486,21 +486,29 @@ export interface SourceFacts {
 }
 
 /**
- * The scale at which libjpeg decodes a plain JPEG source for this plan (it scales by 1/2, 1/4 or
- * 1/8 in the DCT; the largest not beyond the region's shrink): 2, 4 or 8 when the plan is a region
- * of an upright JPEG read without pyramid levels, neither rotated nor mirrored, shrunk at least
- * twice; 1 otherwise (full resolution, or a full-region request, which libvips shrinks on load by
- * itself). render.ts then resizes the whole image and cuts the region out of the result;
+ * How render.ts reads a plain JPEG source for this plan with shrink-on-load ("resize the whole
+ * image, then cut the region out of the result"): `decode`, the scale libjpeg decodes at (1/2,
+ * 1/4 or 1/8 in the DCT: 2, 4 or 8), and `sx`, `sy`, output pixels per source pixel for the
+ * whole image. `decode` is 1 (no shrink-on-load) for full resolution, for pyramid sources, for rotated,
+ * mirrored or EXIF-turned requests, and for full-region requests (libvips shrinks those on load
+ * by itself). A tile at exactly 1/k of the source (a viewer's zoom level; its edge tiles' sizes
+ * rounded, 1614 x 1759 -> 404 x 440) is read at 1/k exactly, so that libjpeg's 1/k applies;
  * pyramids.ts lets such tiles be rendered from the source while the pyramid is still to be built.
  */
-export function jpegDecodeScale(
+export function jpegShrinkOnLoad(
   facts: Pick<SourceFacts, 'format' | 'levels' | 'orientation'>,
   plan: Pick<ImagePlan, 'region' | 'width' | 'height' | 'fullRegion' | 'mirror' | 'rotation'>,
-): 1 | 2 | 4 | 8 {
-  if (facts.format !== 'jpeg' || facts.levels.length > 0 || facts.orientation !== 1) return 1;
-  if (plan.fullRegion || plan.mirror || plan.rotation !== 0) return 1;
-  const shrink = Math.min(plan.region.w / plan.width, plan.region.h / plan.height);
-  return shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+): { decode: 1 | 2 | 4 | 8; sx: number; sy: number } {
+  const none = { decode: 1 as const, sx: 1, sy: 1 };
+  if (facts.format !== 'jpeg' || facts.levels.length > 0 || facts.orientation !== 1) return none;
+  if (plan.fullRegion || plan.mirror || plan.rotation !== 0) return none;
+  const { region, width, height } = plan;
+  for (const k of [8, 4, 2] as const) {
+    if (Math.abs(region.w / k - width) <= 1 && Math.abs(region.h / k - height) <= 1) return { decode: k, sx: 1 / k, sy: 1 / k };
+  }
+  const shrink = Math.min(region.w / width, region.h / height);
+  const decode = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  return decode === 1 ? none : { decode, sx: width / region.w, sy: height / region.h };
 }
 
 /**

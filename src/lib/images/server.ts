@@ -23,7 +23,7 @@
  *    Full-resolution tiles wait for the build (it takes about a second for 24 MP); full-image
  *    requests (thumbnails) and the tiles of zoomed-out views meanwhile use JPEG shrink-on-load
  *    directly: "resize the whole image, then extract the region from the result" (libvips decodes
- *    at 1/2, 1/4 or 1/8 in the DCT; a tile is rendered so when that decodes at most 8 MP); for a
+ *    at 1/2, 1/4 or 1/8 in the DCT; a tile is rendered so when it decodes at 1/4 or 1/8); for a
  *    JPEG over 120 MP every request waits for the pyramid (a build and a render from the source
  *    together would not fit a small machine);
  *  - PNG, GIF, WebP, striped TIFF whose whole decode exceeds 48 MB: a pyramid the same way, every

@@ -6,7 +6,7 @@ import { parseSearchParams } from '../../../lib/search/params.ts';
 import { buildCollection, collectionUrl, COLLECTION_PAGE_SIZE, isPaged } from '../../../lib/iiif/collection.ts';
 import { PRESENTATION_CONTEXT } from '../../../lib/iiif/manifest.ts';
 import { conditionalResponse, firstSeen } from '../../../lib/http/conditional.ts';
-import { preflightResponse } from '../../../lib/iiif/cors.ts';
+import { preflightResponse } from '../../../lib/http/cors.ts';
 import { jsonError } from '../../../lib/http/json.ts';
 
 /**

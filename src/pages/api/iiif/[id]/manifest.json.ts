@@ -4,7 +4,7 @@ import { jsonError } from '../../../../lib/http/json.ts';
 import { PRESENTATION_CONTEXT } from '../../../../lib/iiif/manifest.ts';
 import { ITEM_ID_RE } from '../../../../lib/domain.ts';
 import { conditionalResponse } from '../../../../lib/http/conditional.ts';
-import { preflightResponse } from '../../../../lib/iiif/cors.ts';
+import { preflightResponse } from '../../../../lib/http/cors.ts';
 
 export const GET: APIRoute = async ({ params, request }) => {
   const id = params.id ?? '';
