@@ -2,7 +2,7 @@
  * `npm start`: validate the configuration, build if needed, create and load the demo corpus when
  * the store is empty, then serve — one Node process, bound to loopback unless configured.
  */
-import './malloc-arena.ts'; // first: may restart the process with MALLOC_ARENA_MAX=2 (small-VPS default)
+import './memory-settings.ts'; // first: may restart the process with the small-VPS memory settings (malloc, V8 heap)
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';

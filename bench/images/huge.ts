@@ -3,7 +3,7 @@
  *
  *   node bench/images/huge.ts [--scale 1] [--dir <tmp>] [--json]      (npm run bench:images:huge)
  *
- * Runs with the settings `npm start` applies (scripts/malloc-arena.ts). Generates, at `scale` of
+ * Runs with the settings `npm start` applies (scripts/memory-settings.ts). Generates, at `scale` of
  * the real case: a 79508 x 3082 PNG and the same as a tiled pyramid TIFF, and a 65500-wide plain
  * JPEG. Each gets an empty derivative cache and, one after the other: info.json, full/max,
  * full/max rotated 90, max as png/webp/tif/gif, every size info.json lists, v2 full/full (its
@@ -11,7 +11,7 @@
  * reset before each) and RSS after; at the end the RSS once idle. `--json` prints the rows as JSON
  * (tests/images/huge-matrix.test.ts runs it at reduced scale).
  */
-import '../../scripts/malloc-arena.ts';
+import '../../scripts/memory-settings.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -124,7 +124,7 @@ for (const id of Object.keys(FILES)) {
 }
 
 test('bench:images:huge at a third of the scale: every request of the matrix answers and peaks below 400 MB RSS', () => {
-  // As `npm start` runs it: malloc settings applied by scripts/malloc-arena.ts, not inherited.
+  // As `npm start` runs it: malloc settings applied by scripts/memory-settings.ts, not inherited.
   const { MALLOC_ARENA_MAX: _a, MALLOC_MMAP_THRESHOLD_: _m, ...env } = process.env;
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'images', 'huge.ts'), '--scale', '0.34', '--json'], {
     cwd: ROOT,
