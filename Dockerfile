@@ -54,9 +54,10 @@ COPY --from=build /app/astro.config.mjs /app/tsconfig.json ./
 # the /data volume. HOST=0.0.0.0 is refused by config.ts while ACCESS_MODE=none, so this image does
 # not start until an access mode is chosen (compose sets ACCESS_MODE=cloudflare).
 ENV HOST=0.0.0.0 PORT=4321 DATA_DIR=/data
-# Fewer glibc malloc arenas for libvips' worker threads: ~80 MB less resident memory under load
-# (bench/viewers); the process reads it at start, so it must be set here, not in the app.
-ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576
+# Fewer glibc malloc arenas for libvips' worker threads (~80 MB less resident memory under load,
+# bench/viewers) and huge renders' buffers returned to the system (scripts/memory-settings.ts,
+# which `npm start` also applies itself when these are missing).
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 
 # The code is owned by root and read-only for the app; only /data is writable.
 RUN mkdir -p /data && chown node:node /data

@@ -7,12 +7,13 @@
  *
  *  - MALLOC_ARENA_MAX=2: libvips' worker threads otherwise each keep an arena of freed memory
  *    (bench/viewers: about 120 MB more peak RSS under 20 viewers).
- *  - MALLOC_MMAP_THRESHOLD_=1 MiB, fixed: glibc otherwise raises it after freeing a large block
- *    (up to 32 MiB), so the buffers of later big renders and pyramid builds come from the heap,
- *    where freed memory stays with the process. Measured against glibc's starting value held fixed
- *    (128 KiB): after bench:images:huge at a third of the scale 128 KiB returned to idle (106 MB
- *    before and after; 1 MiB: 267 MB after), but in one pair of bench:viewers runs it raised the
- *    20-viewer peak from 258 to 332 MB (later runs: 304 against 290-333 MB, within the noise).
+ *  - MALLOC_MMAP_THRESHOLD_=128 KiB, glibc's starting value held fixed: glibc otherwise raises it
+ *    after freeing a large block (up to 32 MiB), so the row buffers of huge renders and pyramid
+ *    builds come from the heap, where freed memory stays with the process. bench:images:huge at
+ *    full scale: idle 98 MB before, 146 MB after with 128 KiB, 237 MB after with 1 MiB; highest
+ *    peak 337 against 375 MB. bench:viewers at defaults (20 viewers, cold cache): peak 242 and
+ *    247 MB with 128 KiB, 243 MB with 1 MiB (one run each pair; the spread between runs is larger
+ *    than the difference).
  *  - V8's young generation at most 4 MB a semi-space (`--max-semi-space-size=4`; Node's default
  *    lets it grow to 16 MB and more): under 20 viewers the JavaScript heap grew to 97 MB of which
  *    30 MB were in use, most of the rest touched and resident; with 4 MB it stayed at 40 MB and
@@ -20,7 +21,7 @@
  *    Kept when NODE_OPTIONS or the command line names the flag.
  */
 const ARENAS = '2';
-const MMAP_THRESHOLD = String(1024 * 1024);
+const MMAP_THRESHOLD = String(128 * 1024);
 const SEMI_SPACE_FLAG = '--max-semi-space-size';
 const SEMI_SPACE_MB = '4';
 

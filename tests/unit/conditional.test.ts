@@ -36,6 +36,17 @@ describe('RFC 9110 conditional requests (one helper for manifests, collections, 
     expect(isNotModified('GET', {}, v)).toBe(false);
   });
 
+  test('a reload (Cache-Control: no-cache) gets the whole answer; validators without a current tag or date never match', () => {
+    expect(isNotModified('GET', { 'if-none-match': '"abc"', 'cache-control': 'no-cache' }, v)).toBe(false);
+    expect(isNotModified('GET', new Headers({ 'if-modified-since': LM, 'cache-control': 'max-age=0, no-cache' }), v)).toBe(false);
+    expect(isNotModified('GET', { 'if-none-match': '"abc"', 'cache-control': 'max-age=0' }, v)).toBe(true);
+    expect(isNotModified('GET', { 'if-none-match': '*' }, { lastModified: LM })).toBe(false);
+    expect(isNotModified('GET', { 'if-modified-since': LM }, { etag: '"abc"' })).toBe(false);
+    expect(isNotModified('GET', { 'if-modified-since': 'not a date' }, v)).toBe(false);
+    // A list sent as two header lines (node joins them) matches as one list.
+    expect(isNotModified('GET', { 'if-none-match': ['"x"', 'W/"abc"'] }, v)).toBe(true);
+  });
+
   test('conditionalResponse: 304 keeps the validators and drops the body and its type', async () => {
     const headers = { 'Content-Type': 'application/ld+json', ETag: '"abc"', 'Last-Modified': LM, 'Cache-Control': 'private' };
     const not = conditionalResponse(new Request('http://x/', { headers: { 'If-None-Match': '"x", W/"abc"' } }), '{}', headers);

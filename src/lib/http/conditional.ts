@@ -7,8 +7,13 @@
  *   matches any current representation. When the header is present, If-Modified-Since is ignored.
  * - If-Modified-Since is an HTTP-date; an unparsable date is ignored. The representation is
  *   unmodified when its Last-Modified (whole seconds) is not later than that date.
- * - Only GET and HEAD are ever answered 304.
+ * - Only GET and HEAD are ever answered 304; a reload (`Cache-Control: no-cache`) gets the whole
+ *   answer.
+ *
+ * The matching itself is the `fresh` package's; this module adapts the request's headers (Fetch
+ * `Headers` or node records) and the validators to it.
  */
+import fresh from 'fresh';
 
 export type HeaderSource = Headers | Record<string, string | string[] | undefined> | undefined | null;
 
@@ -33,39 +38,45 @@ export function headerOf(headers: HeaderSource, name: string): string | null {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** The opaque part of an entity tag (weak prefix dropped), or null when it is not one. */
-function opaque(tag: string): string | null {
-  const m = /^(?:W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/.exec(tag.trim());
-  return m ? m[1]! : null;
+/** The representation's Last-Modified as an HTTP-date (whole seconds), from a date string or epoch ms. */
+function httpDate(lastModified: string | number | undefined): string | undefined {
+  if (lastModified === undefined) return undefined;
+  const ms = typeof lastModified === 'number' ? lastModified : Date.parse(lastModified);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toUTCString();
 }
 
 /** If-None-Match against the current entity tag (weak comparison, lists, `*`). */
 export function etagMatches(ifNoneMatch: string | null | undefined, etag: string | undefined): boolean {
   if (!ifNoneMatch || !etag) return false;
-  const mine = opaque(etag);
-  if (ifNoneMatch.trim() === '*') return true;
-  if (mine === null) return false;
-  // Entity tags cannot contain a comma inside the quotes, except as data: split on commas outside them.
-  const tags = ifNoneMatch.match(/(?:W\/)?"[^"]*"|\*/g) ?? [];
-  return tags.some((t) => t === '*' || opaque(t) === mine);
+  return fresh({ 'if-none-match': ifNoneMatch }, { etag });
 }
 
 /** If-Modified-Since against the representation's Last-Modified. */
 export function notModifiedSince(ifModifiedSince: string | null | undefined, lastModified: string | number | undefined): boolean {
-  if (!ifModifiedSince || lastModified === undefined) return false;
-  const since = Date.parse(ifModifiedSince);
-  const lm = typeof lastModified === 'number' ? lastModified : Date.parse(lastModified);
-  if (Number.isNaN(since) || Number.isNaN(lm)) return false;
-  return Math.floor(lm / 1000) * 1000 <= since;
+  const lm = httpDate(lastModified);
+  if (!ifModifiedSince || !lm || Number.isNaN(Date.parse(ifModifiedSince))) return false;
+  return fresh({ 'if-modified-since': ifModifiedSince }, { 'last-modified': lm });
 }
 
-/** Whether a request with these headers gets 304 Not Modified for a representation with `v`. */
+/**
+ * Whether a request with these headers gets 304 Not Modified for a representation with `v`: the
+ * `fresh` package (the matcher of Express and `send`) with the request's If-None-Match,
+ * If-Modified-Since and Cache-Control (a `no-cache` reload always gets the whole answer).
+ */
 export function isNotModified(method: string | undefined, headers: HeaderSource, v: Validators): boolean {
   const m = (method ?? 'GET').toUpperCase();
   if (m !== 'GET' && m !== 'HEAD') return false;
   const inm = headerOf(headers, 'if-none-match');
-  if (inm !== null) return etagMatches(inm, v.etag);
-  return notModifiedSince(headerOf(headers, 'if-modified-since'), v.lastModified);
+  const ims = headerOf(headers, 'if-modified-since');
+  if (inm !== null && !v.etag) return false;
+  if (inm === null && (ims === null || Number.isNaN(Date.parse(ims)))) return false;
+  const request: Record<string, string> = {};
+  if (inm !== null) request['if-none-match'] = inm;
+  if (ims !== null) request['if-modified-since'] = ims;
+  const cc = headerOf(headers, 'cache-control');
+  if (cc !== null) request['cache-control'] = cc;
+  const lm = httpDate(v.lastModified);
+  return fresh(request, { ...(v.etag ? { etag: v.etag } : {}), ...(lm ? { 'last-modified': lm } : {}) });
 }
 
 /**
