@@ -8,12 +8,12 @@
  * run the suite as root); elsewhere they are skipped and say so.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DiskCache } from '../../src/lib/images/cache.ts';
+import { DiskCache, cacheKey } from '../../src/lib/images/cache.ts';
 import { ImageServer } from '../../src/lib/images/server.ts';
 import { waitUntil } from './helpers/tcp-proxy.ts';
 
@@ -96,6 +96,34 @@ describe('cache directory faults', () => {
   })();
   if (!mounted) console.log('cache full / read-only tests skipped: they mount a tmpfs, which needs root and mount(8)');
 
+  test.skipIf(!mounted)('a file the cache could not delete (read-only disk) is deleted once the disk is writable again', async () => {
+    const dir = path.join(tmp, 'ro-evict');
+    await mkdir(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
+    try {
+      const logged: string[] = [];
+      const cache = new DiskCache({ dir: path.join(dir, 'iiif'), maxBytes: 64 * 2 ** 20, log: (m) => logged.push(m) });
+      const keys = ['a', 'b', 'c', 'd', 'e'].map((k) => cacheKey(k));
+      for (const k of keys.slice(0, 4)) await cache.put(k, '', new Uint8Array(300 * 1024));
+      const files = async () => (await readdir(path.join(dir, 'iiif'), { recursive: true })).filter((f) => keys.some((k) => f.endsWith(k)));
+      expect(await files()).toHaveLength(4);
+      execFileSync('mount', ['-o', 'remount,ro', dir]);
+      // The disk said it is full: the cache evicts down to half, but cannot delete anything.
+      expect(cache.writeFailure(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))).not.toBeNull();
+      await waitUntil(async () => logged.some((l) => /cannot delete/.test(l)), 30_000, 'the failed deletion logged');
+      expect(await files()).toHaveLength(4);
+      execFileSync('mount', ['-o', 'remount,rw', dir]);
+      // The next write (or the next full-disk answer) deletes what could not be deleted before.
+      expect(cache.entries).toBeLessThan(4);
+      await cache.put(keys[4]!, '', new Uint8Array(1024));
+      // Every file on the disk is an entry of the cache again: nothing is left taking space unseen.
+      await waitUntil(async () => (await files()).length === cache.entries, 30_000, 'the undeleted files deleted');
+      expect(await readdir(path.join(dir, 'iiif', 'tmp'))).toEqual([]);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  }, 90_000);
+
   test.skipIf(!mounted)('full and read-only: answers 200 from memory, logged once, evicted, recovers', async () => {
     const dir = path.join(tmp, 'small-disk');
     await mkdir(dir);
@@ -150,7 +178,9 @@ describe('cache directory faults', () => {
         const x = 8 * (attempt++ % 16);
         expect(await status(server, `3/small/${x},128,128,128/128,/0/default.jpg`)).toBe(200);
         return cache.usable;
-      }, 30_000, 'writes again after remounting read-write');
+      }, 30_000, 'writes again after remounting read-write').catch((e: unknown) => {
+        throw new Error(`${(e as Error).message} (${attempt} tries); log since read-only: ${logged.slice(before).join(' | ').slice(0, 2000)}`);
+      });
     } finally {
       execFileSync('umount', ['-l', dir]);
     }

@@ -63,6 +63,11 @@ export class DiskCache {
   readonly #pins = new Map<string, number>();
   /** Entries removed while pinned: their files go when the last reader releases them. */
   readonly #doomed = new Map<string, string>();
+  /**
+   * Files of the cache whose deletion failed (a read-only or failing disk): they still take space,
+   * so every later eviction pass tries them again before anything else.
+   */
+  readonly #undeleted = new Set<string>();
   #bytes = 0;
   #ready: Promise<void> | undefined;
   #evicting = false;
@@ -263,7 +268,7 @@ export class DiskCache {
     try {
       await fs.writeFile(tmp, data);
     } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => {});
+      await this.discard(tmp);
       throw this.#writeFailed(err);
     }
     return this.adopt(key, ext, tmp);
@@ -278,7 +283,7 @@ export class DiskCache {
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.rename(tmpFile, target);
     } catch (err) {
-      await fs.rm(tmpFile, { force: true }).catch(() => {});
+      await this.discard(tmpFile);
       throw this.#writeFailed(err);
     }
     this.#writeSucceeded();
@@ -288,7 +293,7 @@ export class DiskCache {
     if (old) {
       this.#bytes -= old.size;
       this.#index.delete(key);
-      if (old.file !== target) await fs.rm(old.file, { force: true });
+      if (old.file !== target) await this.discard(old.file);
     }
     this.#index.set(key, { file: target, size: st.size, touched: Date.now() });
     this.#bytes += st.size;
@@ -308,7 +313,24 @@ export class DiskCache {
       this.#doomed.set(key, e.file);
       return;
     }
-    await fs.rm(e.file, { force: true });
+    await this.discard(e.file);
+  }
+
+  /**
+   * Delete a file of the cache (an entry's, or a `tmpPath()` a writer gave up): when that fails
+   * (read-only or failing disk), it is logged once and tried again at every later eviction pass,
+   * so that the space comes back without a restart once the disk does.
+   */
+  async discard(file: string): Promise<boolean> {
+    try {
+      await fs.rm(file, { force: true });
+      this.#undeleted.delete(file);
+      return true;
+    } catch (err) {
+      if (!this.#undeleted.has(file)) this.#log(`cannot delete ${file} (tried again later)`, err);
+      this.#undeleted.add(file);
+      return false;
+    }
   }
 
   #forget(key: string): void {
@@ -331,7 +353,7 @@ export class DiskCache {
         const doomed = this.#doomed.get(key);
         if (doomed !== undefined) {
           this.#doomed.delete(key);
-          void fs.rm(doomed, { force: true }).catch((err: unknown) => this.#log(`cannot delete ${doomed}`, err));
+          void this.discard(doomed);
         }
       } else this.#pins.set(key, n);
       if (this.#bytes > this.maxBytes) void this.#evict();
@@ -355,6 +377,8 @@ export class DiskCache {
 
   /** Delete least recently used, unpinned entries until the cache is within its limit. */
   async #evict(down?: number): Promise<void> {
+    // What could not be deleted before, first (one refusal: the disk still refuses, stop there).
+    if (!this.#evicting) for (const f of [...this.#undeleted]) if (!(await this.discard(f))) break;
     if (down === undefined && this.#bytes <= this.maxBytes) return;
     if (this.#evicting) {
       // A pass is running and may have skipped entries pinned then: run once more after it.
@@ -370,7 +394,8 @@ export class DiskCache {
         if (this.#bytes <= goal) break;
         if (this.#pins.has(key) || this.#flights.has(key)) continue;
         this.#forget(key);
-        await fs.rm(e.file, { force: true }).catch((err: unknown) => this.#log(`cannot delete ${e.file}`, err));
+        // A refused deletion: the disk refuses them all for now; the pass stops (tried again later).
+        if (!(await this.discard(e.file))) break;
       }
     } finally {
       this.#evicting = false;

@@ -7,7 +7,6 @@
  * `ensure()` is the ONE entry point that builds a derivative; `forPlan()` is what a render asks:
  * the derivative to read for this plan, pinned, or null to read the source.
  */
-import { promises as fs } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { DiskCache } from './cache.ts';
 import { cacheKey } from './cache.ts';
@@ -206,7 +205,7 @@ export class Pyramids {
             return true;
           }
           this.#o.log(`the shared pyramid ${shared} for ${source.id} is unusable; building it here`);
-          await fs.rm(tmp, { force: true });
+          await disk.discard(tmp);
         }
         const file = local ?? (await sources.local(source));
         const t0 = performance.now();
@@ -240,7 +239,7 @@ export class Pyramids {
         }
         return true;
       } catch (err) {
-        if (tmp) await fs.rm(tmp, { force: true });
+        if (tmp) await disk.discard(tmp);
         if (err instanceof IiifError && err.status === 503) return false; // busy, or the source changed: try again later
         if (disk.writeFailure(err)) return false; // logged once by the cache; tried again when it works
         const backoff = Math.min(3_600_000, (this.#failed.get(source.version)?.backoff ?? 30_000) * 2);

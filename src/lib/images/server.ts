@@ -561,7 +561,7 @@ export class ImageServer {
         const entry = await disk.adopt(key, '', tmp);
         return { kind: 'file', path: entry.path, size: entry.size };
       } catch (err) {
-        if (tmp) await fs.rm(tmp, { force: true }).catch(() => {});
+        if (tmp) await disk.discard(tmp);
         // The cache is full, read-only or gone (logged once by the cache): render into memory instead.
         if (disk.writeFailure(err)) return this.#produce(key, source, facts, plan, true);
         throw err;
