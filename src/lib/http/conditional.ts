@@ -7,8 +7,10 @@
  *   matches any current representation. When the header is present, If-Modified-Since is ignored.
  * - If-Modified-Since is an HTTP-date; an unparsable date is ignored. The representation is
  *   unmodified when its Last-Modified (whole seconds) is not later than that date.
- * - Only GET and HEAD are ever answered 304; a reload (`Cache-Control: no-cache`) gets the whole
- *   answer.
+ * - Only GET and HEAD are ever answered 304. The request's Cache-Control is not consulted:
+ *   `no-cache` is addressed to caches on the way, and fetch() adds it to every request it is given
+ *   conditional headers for (Fetch standard, HTTP-network-or-cache fetch), so honouring it here
+ *   would answer every script's revalidation in full.
  *
  * The matching itself is the `fresh` package's; this module adapts the request's headers (Fetch
  * `Headers` or node records) and the validators to it.
@@ -60,8 +62,8 @@ export function notModifiedSince(ifModifiedSince: string | null | undefined, las
 
 /**
  * Whether a request with these headers gets 304 Not Modified for a representation with `v`: the
- * `fresh` package (the matcher of Express and `send`) with the request's If-None-Match,
- * If-Modified-Since and Cache-Control (a `no-cache` reload always gets the whole answer).
+ * `fresh` package (the matcher of Express and `send`) with the request's If-None-Match and
+ * If-Modified-Since, never its Cache-Control (see above; `fresh` would answer `no-cache` in full).
  */
 export function isNotModified(method: string | undefined, headers: HeaderSource, v: Validators): boolean {
   const m = (method ?? 'GET').toUpperCase();
@@ -73,8 +75,6 @@ export function isNotModified(method: string | undefined, headers: HeaderSource,
   const request: Record<string, string> = {};
   if (inm !== null) request['if-none-match'] = inm;
   if (ims !== null) request['if-modified-since'] = ims;
-  const cc = headerOf(headers, 'cache-control');
-  if (cc !== null) request['cache-control'] = cc;
   const lm = httpDate(v.lastModified);
   return fresh(request, { ...(v.etag ? { etag: v.etag } : {}), ...(lm ? { 'last-modified': lm } : {}) });
 }
