@@ -96,11 +96,20 @@ describe('cache directory faults', () => {
   })();
   if (!mounted) console.log('cache full / read-only tests skipped: they mount a tmpfs, which needs root and mount(8)');
 
-  test.skipIf(!mounted)('a file the cache could not delete (read-only disk) is deleted once the disk is writable again', async () => {
-    const dir = path.join(tmp, 'ro-evict');
+  /** Run `fn` on a fresh 2 MB tmpfs mounted at tmp/<name>, unmounted afterwards whatever happens. */
+  async function onTmpfs(name: string, fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = path.join(tmp, name);
     await mkdir(dir);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
     try {
+      await fn(dir);
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  }
+
+  test.skipIf(!mounted)('a file the cache could not delete (read-only disk) is deleted once the disk is writable again', async () => {
+    await onTmpfs('ro-evict', async (dir) => {
       const logged: string[] = [];
       const cache = new DiskCache({ dir: path.join(dir, 'iiif'), maxBytes: 64 * 2 ** 20, log: (m) => logged.push(m) });
       const keys = ['a', 'b', 'c', 'd', 'e'].map((k) => cacheKey(k));
@@ -119,16 +128,11 @@ describe('cache directory faults', () => {
       // Every file on the disk is an entry of the cache again: nothing is left taking space unseen.
       await waitUntil(async () => (await files()).length === cache.entries, 30_000, 'the undeleted files deleted');
       expect(await readdir(path.join(dir, 'iiif', 'tmp'))).toEqual([]);
-    } finally {
-      execFileSync('umount', ['-l', dir]);
-    }
+    });
   }, 90_000);
 
   test.skipIf(!mounted)('full and read-only: answers 200 from memory, logged once, evicted, recovers', async () => {
-    const dir = path.join(tmp, 'small-disk');
-    await mkdir(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
-    try {
+    await onTmpfs('small-disk', async (dir) => {
       const logged: string[] = [];
       const { cache, server } = makeServer(path.join(dir, 'iiif'), logged);
       expect(await status(server, REQUESTS[0]!)).toBe(200);
@@ -181,8 +185,6 @@ describe('cache directory faults', () => {
       }, 30_000, 'writes again after remounting read-write').catch((e: unknown) => {
         throw new Error(`${(e as Error).message} (${attempt} tries); log since read-only: ${logged.slice(before).join(' | ').slice(0, 2000)}`);
       });
-    } finally {
-      execFileSync('umount', ['-l', dir]);
-    }
+    });
   }, 90_000);
 });
